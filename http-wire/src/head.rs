@@ -1,0 +1,370 @@
+//! Parsed heads: every part is a [`Span`] of the input buffer (zero-copy), and
+//! fields keep their received order, original case and duplicates.
+//!
+//! A head does not borrow its buffer, so the caller can keep reading into it;
+//! the accessors take the buffer back. Once the head is complete, freeze the
+//! buffer into [`Bytes`] and use [`Span::slice`] for zero-copy slices.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use bytes::Bytes;
+use smallvec::SmallVec;
+
+/// A byte range of the buffer a head was parsed from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    pub(crate) const fn new(start: usize, end: usize) -> Span {
+        // Heads are bounded by `Limits::max_head_bytes`, at most u32::MAX.
+        Span { start: start as u32, end: end as u32 }
+    }
+
+    /// The range, in bytes from the start of the buffer.
+    pub const fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    /// Length in bytes.
+    pub const fn len(self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    /// Returns `true` if the span is empty.
+    pub const fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+
+    /// The bytes of this span in `buf`, the buffer the head was parsed from.
+    ///
+    /// # Panics
+    /// If `buf` is shorter than the span (it is not that buffer).
+    pub fn of(self, buf: &[u8]) -> &[u8] {
+        &buf[self.range()]
+    }
+
+    /// The bytes of this span as a zero-copy slice of the frozen buffer.
+    ///
+    /// # Panics
+    /// If `buf` is shorter than the span (it is not that buffer).
+    pub fn slice(self, buf: &Bytes) -> Bytes {
+        buf.slice(self.range())
+    }
+}
+
+/// The protocol version of a message. HTTP/1.x with a minor version above 1
+/// is treated as HTTP/1.1 (RFC 9110 §6.2: a recipient may assume it
+/// implements the highest minor version it knows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Version {
+    /// HTTP/1.0
+    Http10,
+    /// HTTP/1.1 (and any later 1.x)
+    Http11,
+}
+
+impl Version {
+    /// The version as it appears on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+
+    /// `(major, minor)`, as the seed's `HttpResponse.version`.
+    pub const fn as_tuple(self) -> (u8, u8) {
+        match self {
+            Version::Http10 => (1, 0),
+            Version::Http11 => (1, 1),
+        }
+    }
+}
+
+impl From<Version> for http::Version {
+    fn from(version: Version) -> http::Version {
+        match version {
+            Version::Http10 => http::Version::HTTP_10,
+            Version::Http11 => http::Version::HTTP_11,
+        }
+    }
+}
+
+/// One field line: name and value as received. The value is trimmed of
+/// surrounding whitespace; a response value folded over several lines
+/// (obs-fold) is reported by [`Field::is_folded`] and unfolded by
+/// [`Field::value`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field {
+    name: Span,
+    value: Span,
+    folded: bool,
+}
+
+impl Field {
+    pub(crate) const fn new(name: Span, value: Span, folded: bool) -> Field {
+        Field { name, value, folded }
+    }
+
+    /// The name's span, in received case.
+    pub const fn name_span(&self) -> Span {
+        self.name
+    }
+
+    /// The value's span. For a folded value it covers the raw folded text.
+    pub const fn value_span(&self) -> Span {
+        self.value
+    }
+
+    /// Returns `true` if the value was folded over several lines (responses
+    /// only; a request with obs-fold is rejected).
+    pub const fn is_folded(&self) -> bool {
+        self.folded
+    }
+
+    /// The name, in received case.
+    pub fn name<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
+        self.name.of(buf)
+    }
+
+    /// The value. Borrowed unless it was folded: RFC 9112 §5.2 has each
+    /// obs-fold replaced by one SP.
+    pub fn value<'b>(&self, buf: &'b [u8]) -> Cow<'b, [u8]> {
+        let raw = self.value.of(buf);
+        if self.folded { Cow::Owned(unfold(raw)) } else { Cow::Borrowed(raw) }
+    }
+
+    /// The value as a zero-copy slice of the frozen buffer (a copy only when
+    /// the value was folded).
+    pub fn value_bytes(&self, buf: &Bytes) -> Bytes {
+        if self.folded { Bytes::from(unfold(self.value.of(buf))) } else { self.value.slice(buf) }
+    }
+}
+
+/// Replaces each `OWS CRLF 1*(SP / HTAB)` (or with a bare LF) by one SP.
+fn unfold(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\r' || raw[i] == b'\n' {
+            while matches!(out.last(), Some(b' ' | b'\t')) {
+                out.pop();
+            }
+            while i < raw.len() && matches!(raw[i], b'\r' | b'\n' | b' ' | b'\t') {
+                i += 1;
+            }
+            out.push(b' ');
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// How many fields a head stores without a heap allocation.
+pub const INLINE_FIELDS: usize = 32;
+
+/// The field lines of a head, in received order, duplicates kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fields {
+    list: SmallVec<[Field; INLINE_FIELDS]>,
+    known: Known,
+}
+
+impl Fields {
+    pub(crate) fn push(&mut self, field: Field, known: Known) {
+        self.known = self.known.with(known);
+        self.list.push(field);
+    }
+
+    pub(crate) fn last_mut(&mut self) -> Option<&mut Field> {
+        self.list.last_mut()
+    }
+
+    /// The fields in received order.
+    pub fn as_slice(&self) -> &[Field] {
+        &self.list
+    }
+
+    /// Number of field lines.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Returns `true` if there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Iterates over the fields in received order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Field> {
+        self.list.iter()
+    }
+
+    /// The fields whose name equals `name`, ignoring ASCII case.
+    pub fn named<'h, 'n>(
+        &'h self,
+        buf: &'h [u8],
+        name: &'n [u8],
+    ) -> impl Iterator<Item = &'h Field> + use<'h, 'n> {
+        self.list.iter().filter(move |f| f.name(buf).eq_ignore_ascii_case(name))
+    }
+
+    /// Returns `true` if a field recognised while parsing is present; lets
+    /// framing skip scanning for fields that are not there.
+    pub(crate) fn has(&self, known: Known) -> bool {
+        self.known.contains(known)
+    }
+}
+
+impl<'a> IntoIterator for &'a Fields {
+    type Item = &'a Field;
+    type IntoIter = std::slice::Iter<'a, Field>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// Bits for the fields that change how a message is framed or the connection
+/// is handled, set while parsing so later decisions need no rescan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Known(u8);
+
+impl Known {
+    pub(crate) const NONE: Known = Known(0);
+    pub(crate) const HOST: Known = Known(1);
+    pub(crate) const CONTENT_LENGTH: Known = Known(1 << 1);
+    pub(crate) const TRANSFER_ENCODING: Known = Known(1 << 2);
+    pub(crate) const CONNECTION: Known = Known(1 << 3);
+    pub(crate) const UPGRADE: Known = Known(1 << 4);
+    pub(crate) const EXPECT: Known = Known(1 << 5);
+
+    /// Classifies a field name; names are compared ignoring ASCII case.
+    #[inline]
+    pub(crate) fn of_name(name: &[u8]) -> Known {
+        let (expected, known): (&[u8], Known) = match name.len() {
+            4 => (b"host", Known::HOST),
+            6 => (b"expect", Known::EXPECT),
+            7 => (b"upgrade", Known::UPGRADE),
+            10 => (b"connection", Known::CONNECTION),
+            14 => (b"content-length", Known::CONTENT_LENGTH),
+            17 => (b"transfer-encoding", Known::TRANSFER_ENCODING),
+            _ => return Known::NONE,
+        };
+        if name.eq_ignore_ascii_case(expected) { known } else { Known::NONE }
+    }
+
+    const fn with(self, other: Known) -> Known {
+        Known(self.0 | other.0)
+    }
+
+    const fn contains(self, other: Known) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+/// The form of a request-target (RFC 9112 §3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TargetForm {
+    /// `/path?query`, the usual form.
+    Origin,
+    /// `scheme://authority/path?query`, sent to proxies (and accepted by servers).
+    Absolute,
+    /// `host:port`, for CONNECT only.
+    Authority,
+    /// `*`, for a server-wide OPTIONS only.
+    Asterisk,
+}
+
+/// A parsed request head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestHead {
+    pub(crate) method: Span,
+    pub(crate) target: Span,
+    pub(crate) target_form: TargetForm,
+    pub(crate) version: Version,
+    pub(crate) fields: Fields,
+}
+
+impl RequestHead {
+    /// The method's span (case-sensitive, RFC 9110 §9.1).
+    pub const fn method(&self) -> Span {
+        self.method
+    }
+
+    /// The request-target's span.
+    pub const fn target(&self) -> Span {
+        self.target
+    }
+
+    /// The form of the request-target.
+    pub const fn target_form(&self) -> TargetForm {
+        self.target_form
+    }
+
+    /// The version.
+    pub const fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The fields, in received order.
+    pub const fn fields(&self) -> &Fields {
+        &self.fields
+    }
+}
+
+/// A parsed response head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub(crate) version: Version,
+    pub(crate) status: u16,
+    pub(crate) reason: Span,
+    pub(crate) fields: Fields,
+}
+
+impl ResponseHead {
+    /// The version.
+    pub const fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The status code, 100 to 999.
+    pub const fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The reason phrase's span (may be empty).
+    pub const fn reason(&self) -> Span {
+        self.reason
+    }
+
+    /// The fields, in received order.
+    pub const fn fields(&self) -> &Fields {
+        &self.fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unfold_replaces_each_fold_with_one_space() {
+        assert_eq!(unfold(b"a \r\n  b\r\n\tc"), b"a b c");
+        assert_eq!(unfold(b"a\n b"), b"a b");
+    }
+
+    #[test]
+    fn known_names_ignore_case() {
+        assert_eq!(Known::of_name(b"HoSt"), Known::HOST);
+        assert_eq!(Known::of_name(b"Content-Length"), Known::CONTENT_LENGTH);
+        assert_eq!(Known::of_name(b"Transfer-Encodinx"), Known::NONE);
+        assert_eq!(Known::of_name(b"x"), Known::NONE);
+    }
+}

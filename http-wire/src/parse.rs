@@ -1,0 +1,646 @@
+//! Incremental, strict parsing of request and response heads.
+//!
+//! Feed the parser the same growing buffer until it reports
+//! [`Status::Complete`]; do not remove bytes from the front of the buffer
+//! before that (spans are offsets from its start). The parser is resumable:
+//! lines already parsed are never parsed again, and a line that is still
+//! arriving is searched for its end only past where the last call stopped, so
+//! a head that arrives one byte at a time costs linear work in total.
+//!
+//! What this module owns: the request-line and status-line grammar (RFC 9112
+//! §3, §4), field-line syntax (RFC 9112 §5, RFC 9110 §5), line endings
+//! (RFC 9112 §2.2), the Host rules (RFC 9112 §3.2) and the size limits. What
+//! a body looks like is decided afterwards by [`crate::framing`].
+
+use std::mem;
+
+use crate::error::{ErrorKind, WireError};
+use crate::head::{Field, Fields, Known, RequestHead, ResponseHead, Span, TargetForm, Version};
+use crate::scan::{is_tchar, skip_target_bytes, skip_text_bytes};
+use crate::uri::is_valid_authority;
+
+/// Size limits and leniency switches. Exceeding a limit is an error that maps
+/// to 414 (request line) or 431 (head bytes, field count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most bytes a head may take, from the first byte (empty lines before a
+    /// request line included) to the end of the empty line that ends it.
+    /// Default 64 KiB; values above `u32::MAX` are treated as `u32::MAX`.
+    pub max_head_bytes: usize,
+    /// Most bytes of a request line, without its CRLF. Default 8 KiB.
+    pub max_request_line_bytes: usize,
+    /// Most field lines in a head. Default 100.
+    pub max_fields: usize,
+    /// Accept a bare LF as a line end in requests (RFC 9112 §2.2 allows a
+    /// recipient to). Default `false`: bare LF is rejected. Responses always
+    /// accept it.
+    pub allow_bare_lf_in_requests: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head_bytes: 64 * 1024,
+            max_request_line_bytes: 8 * 1024,
+            max_fields: 100,
+            allow_bare_lf_in_requests: false,
+        }
+    }
+}
+
+/// The outcome of feeding a parser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    /// The whole head was parsed: the head, and how many bytes of the buffer
+    /// it took (the body or the next message starts there).
+    Complete(T, usize),
+    /// More bytes are needed.
+    Partial,
+}
+
+impl<T> Status<T> {
+    /// The head and the bytes it took, if complete.
+    pub fn complete(self) -> Option<(T, usize)> {
+        match self {
+            Status::Complete(head, consumed) => Some((head, consumed)),
+            Status::Partial => None,
+        }
+    }
+
+    /// Returns `true` if more bytes are needed.
+    pub fn is_partial(&self) -> bool {
+        matches!(self, Status::Partial)
+    }
+}
+
+/// Parses one request head from `buf` (a one-shot [`RequestParser`]).
+pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Status<RequestHead>, WireError> {
+    RequestParser::new(*limits).parse(buf)
+}
+
+/// Parses one response head from `buf` (a one-shot [`ResponseParser`]).
+pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Status<ResponseHead>, WireError> {
+    ResponseParser::new(*limits).parse(buf)
+}
+
+/// An incremental request-head parser. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct RequestParser(Parser<RequestLine>);
+
+impl RequestParser {
+    /// A parser with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        RequestParser(Parser::new(limits))
+    }
+
+    /// Parses what `buf` holds so far. After `Complete` the parser is ready
+    /// for the next head, in a buffer that starts with it. After an error the
+    /// parser must not be fed again until [`reset`](Self::reset).
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Status<RequestHead>, WireError> {
+        self.0.parse(buf)
+    }
+
+    /// Forgets any partial head.
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.0.limits
+    }
+}
+
+/// An incremental response-head parser. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct ResponseParser(Parser<StatusLine>);
+
+impl ResponseParser {
+    /// A parser with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        ResponseParser(Parser::new(limits))
+    }
+
+    /// Parses what `buf` holds so far; see [`RequestParser::parse`].
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Status<ResponseHead>, WireError> {
+        self.0.parse(buf)
+    }
+
+    /// Forgets any partial head.
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.0.limits
+    }
+}
+
+/// What differs between request and response heads: the start line, checks
+/// on particular fields, and the final checks.
+trait StartLine: Default + Clone {
+    type Head;
+    /// Requests ignore empty lines before the request line (RFC 9112 §2.2 ¶6).
+    const SKIPS_LEADING_EMPTY_LINES: bool;
+    /// Responses unfold obs-fold; requests reject it (RFC 9112 §5.2).
+    const UNFOLDS: bool;
+
+    fn bare_lf_allowed(limits: &Limits) -> bool;
+
+    /// Parses the start line beginning at `pos`; `Ok(None)` if it is not all
+    /// there yet, else the offset just past its line end.
+    fn parse(&mut self, buf: &[u8], pos: usize, bare_lf: bool) -> Result<Option<usize>, WireError>;
+
+    /// The most bytes a start line may have (without its line end), if limited.
+    fn max_line_bytes(limits: &Limits) -> Option<usize>;
+
+    /// Checks a recognised field as it is parsed.
+    fn check_field(&mut self, known: Known, value: &[u8], line: usize) -> Result<(), WireError>;
+
+    fn finish(&mut self, fields: Fields) -> Result<Self::Head, WireError>;
+}
+
+#[derive(Clone, Debug)]
+struct Parser<S> {
+    limits: Limits,
+    /// Start of the first line not yet parsed.
+    pos: usize,
+    /// How far the search for the end of the line at `pos` has got; past
+    /// `pos` only after a call that ran out of input mid-line.
+    searched: usize,
+    start_line_done: bool,
+    start: S,
+    fields: Fields,
+}
+
+impl<S: StartLine> Parser<S> {
+    fn new(limits: Limits) -> Self {
+        let limits = Limits {
+            max_head_bytes: limits.max_head_bytes.min(u32::MAX as usize),
+            ..limits
+        };
+        Parser {
+            limits,
+            pos: 0,
+            searched: 0,
+            start_line_done: false,
+            start: S::default(),
+            fields: Fields::default(),
+        }
+    }
+
+    fn reset(&mut self) {
+        *self = Parser::new(self.limits);
+    }
+
+    fn parse(&mut self, whole: &[u8]) -> Result<Status<S::Head>, WireError> {
+        // Never look past the head limit: a head that has not ended by then is
+        // too large, whatever follows.
+        let buf = &whole[..whole.len().min(self.limits.max_head_bytes)];
+        let at_limit = whole.len() > buf.len() || self.start_line_over_limit(buf);
+        // Resuming mid-line: nothing to do until that line has its LF.
+        if !at_limit
+            && self.searched > self.pos
+            && memchr::memchr(b'\n', &buf[self.searched..]).is_none()
+        {
+            self.searched = buf.len();
+            return Ok(Status::Partial);
+        }
+        match self.parse_lines(buf) {
+            Ok(Some(end)) => {
+                let head = self.start.finish(mem::take(&mut self.fields))?;
+                self.reset();
+                Ok(Status::Complete(head, end))
+            }
+            Ok(None) if whole.len() > buf.len() => {
+                Err(WireError::new(ErrorKind::HeadTooLarge, buf.len()))
+            }
+            Ok(None) if self.start_line_over_limit(buf) => {
+                Err(WireError::new(ErrorKind::RequestLineTooLong, self.pos))
+            }
+            Ok(None) => {
+                self.searched = buf.len();
+                Ok(Status::Partial)
+            }
+            // An error is reported once its line is complete (or a limit is
+            // reached), so that every split of the input gives the same result.
+            Err(error)
+                if !at_limit && memchr::memchr(b'\n', &buf[error.offset()..]).is_none() =>
+            {
+                self.searched = buf.len();
+                Ok(Status::Partial)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Returns `true` if the start line has not ended within its limit.
+    fn start_line_over_limit(&self, buf: &[u8]) -> bool {
+        !self.start_line_done
+            && S::max_line_bytes(&self.limits).is_some_and(|max| buf.len() - self.pos > max + 2)
+    }
+
+    /// Parses complete lines; `Some(end)` once the empty line ending the head
+    /// has been parsed, `None` if input ran out first.
+    fn parse_lines(&mut self, buf: &[u8]) -> Result<Option<usize>, WireError> {
+        let bare_lf = S::bare_lf_allowed(&self.limits);
+        while !self.start_line_done {
+            if S::SKIPS_LEADING_EMPTY_LINES {
+                match empty_line(buf, self.pos, bare_lf)? {
+                    Line::Empty(next) => {
+                        self.pos = next;
+                        continue;
+                    }
+                    Line::Incomplete => return Ok(None),
+                    Line::NotEmpty => {}
+                }
+            }
+            // The start line is parsed within its limit (plus CRLF) only, so
+            // whether it is too long never depends on how the input was split.
+            let window = match S::max_line_bytes(&self.limits) {
+                Some(max) => &buf[..buf.len().min(self.pos + max + 2)],
+                None => buf,
+            };
+            let Some(next) = self.start.parse(window, self.pos, bare_lf)? else { return Ok(None) };
+            if let Some(max) = S::max_line_bytes(&self.limits) {
+                if line_length(buf, self.pos, next) > max {
+                    return Err(WireError::new(ErrorKind::RequestLineTooLong, self.pos));
+                }
+            }
+            self.pos = next;
+            self.start_line_done = true;
+        }
+        loop {
+            match empty_line(buf, self.pos, bare_lf)? {
+                Line::Empty(end) => return Ok(Some(end)),
+                Line::Incomplete => return Ok(None),
+                Line::NotEmpty => {}
+            }
+            let next = match buf[self.pos] {
+                b' ' | b'\t' => self.parse_fold(buf, bare_lf)?,
+                _ => self.parse_field(buf, bare_lf)?,
+            };
+            match next {
+                Some(next) => self.pos = next,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// A field line (RFC 9112 §5): `field-name ":" OWS field-value OWS CRLF`.
+    fn parse_field(&mut self, buf: &[u8], bare_lf: bool) -> Result<Option<usize>, WireError> {
+        let line = self.pos;
+        let mut i = line;
+        while i < buf.len() && is_tchar(buf[i]) {
+            i += 1;
+        }
+        let Some(&after_name) = buf.get(i) else { return Ok(None) };
+        if after_name != b':' {
+            let kind = match after_name {
+                // RFC 9112 §5.1 ¶2: no whitespace between name and colon.
+                b' ' | b'\t' if i > line => ErrorKind::WhitespaceBeforeColon,
+                b'\r' | b'\n' if i > line => ErrorKind::MissingColon,
+                _ => ErrorKind::InvalidFieldName,
+            };
+            return Err(WireError::new(kind, i));
+        }
+        if i == line {
+            return Err(WireError::new(ErrorKind::InvalidFieldName, i));
+        }
+        let name = Span::new(line, i);
+        let Some((value, next)) = field_value(buf, i + 1, bare_lf)? else { return Ok(None) };
+
+        if self.fields.len() >= self.limits.max_fields {
+            return Err(WireError::new(ErrorKind::TooManyFields, line));
+        }
+        let known = Known::of_name(name.of(buf));
+        if known != Known::NONE {
+            self.start.check_field(known, value.of(buf), line)?;
+            if known == Known::HOST && self.fields.has(Known::HOST) {
+                return Err(WireError::new(ErrorKind::DuplicateHost, line));
+            }
+        }
+        self.fields.push(Field::new(name, value, false), known);
+        Ok(Some(next))
+    }
+
+    /// A line starting with whitespace: obs-fold (RFC 9112 §5.2).
+    fn parse_fold(&mut self, buf: &[u8], bare_lf: bool) -> Result<Option<usize>, WireError> {
+        let line = self.pos;
+        if !S::UNFOLDS {
+            return Err(WireError::new(ErrorKind::ObsFold, line));
+        }
+        let Some((more, next)) = field_value(buf, line, bare_lf)? else { return Ok(None) };
+        let Some(field) = self.fields.last_mut() else {
+            return Err(WireError::new(ErrorKind::ObsFold, line));
+        };
+        if !more.is_empty() {
+            let start = field.value_span().range().start;
+            // An empty value so far starts where the continuation does.
+            let start = if field.value_span().is_empty() { more.range().start } else { start };
+            let folded = !field.value_span().is_empty();
+            *field = Field::new(field.name_span(), Span::new(start, more.range().end), folded);
+        }
+        Ok(Some(next))
+    }
+}
+
+/// What the line at `pos` is, as far as emptiness goes.
+enum Line {
+    /// An empty line; the offset just past it.
+    Empty(usize),
+    /// Not enough bytes to tell.
+    Incomplete,
+    NotEmpty,
+}
+
+/// RFC 9112 §2.2: lines end in CRLF; a bare CR is an error; a bare LF is one
+/// unless `bare_lf` allows it.
+fn empty_line(buf: &[u8], pos: usize, bare_lf: bool) -> Result<Line, WireError> {
+    match buf.get(pos) {
+        None => Ok(Line::Incomplete),
+        Some(b'\r') => match buf.get(pos + 1) {
+            None => Ok(Line::Incomplete),
+            Some(b'\n') => Ok(Line::Empty(pos + 2)),
+            Some(_) => Err(WireError::new(ErrorKind::BareCr, pos)),
+        },
+        Some(b'\n') if bare_lf => Ok(Line::Empty(pos + 1)),
+        Some(b'\n') => Err(WireError::new(ErrorKind::BareLf, pos)),
+        Some(_) => Ok(Line::NotEmpty),
+    }
+}
+
+/// The line end at `i` (which holds CR or LF): `Ok(Some(next))` with the
+/// offset past it, `Ok(None)` if the LF after a CR has not arrived.
+#[inline]
+fn line_end(buf: &[u8], i: usize, bare_lf: bool) -> Result<Option<usize>, WireError> {
+    match buf[i] {
+        b'\r' => match buf.get(i + 1) {
+            None => Ok(None),
+            Some(b'\n') => Ok(Some(i + 2)),
+            Some(_) => Err(WireError::new(ErrorKind::BareCr, i)),
+        },
+        b'\n' if bare_lf => Ok(Some(i + 1)),
+        b'\n' => Err(WireError::new(ErrorKind::BareLf, i)),
+        _ => unreachable!("line_end is called on CR or LF"),
+    }
+}
+
+/// Length of the line from `pos` to `next` without its line end.
+fn line_length(buf: &[u8], pos: usize, next: usize) -> usize {
+    let mut end = next - 1; // the LF
+    if end > pos && buf[end - 1] == b'\r' {
+        end -= 1;
+    }
+    end - pos
+}
+
+/// Parses `OWS field-value OWS` and the line end, from `from`. Returns the
+/// value's span (trimmed) and the offset past the line end.
+#[inline]
+fn field_value(
+    buf: &[u8],
+    from: usize,
+    bare_lf: bool,
+) -> Result<Option<(Span, usize)>, WireError> {
+    let mut i = from;
+    while i < buf.len() && (buf[i] == b' ' || buf[i] == b'\t') {
+        i += 1;
+    }
+    let start = i;
+    loop {
+        i = skip_text_bytes(buf, i);
+        let Some(&stop) = buf.get(i) else { return Ok(None) };
+        match stop {
+            b'\t' => i += 1,
+            b'\r' | b'\n' => {
+                let Some(next) = line_end(buf, i, bare_lf)? else { return Ok(None) };
+                let mut end = i;
+                while end > start && (buf[end - 1] == b' ' || buf[end - 1] == b'\t') {
+                    end -= 1;
+                }
+                return Ok(Some((Span::new(start, end), next)));
+            }
+            _ => return Err(WireError::new(ErrorKind::InvalidFieldValue, i)),
+        }
+    }
+}
+
+/// `HTTP-version = HTTP-name "/" DIGIT "." DIGIT` (RFC 9112 §2.3), exactly
+/// eight bytes at `buf[i..]`. `Ok(None)` if fewer than eight bytes are there.
+#[inline]
+fn parse_version(buf: &[u8], i: usize) -> Result<Option<Version>, WireError> {
+    let Some(v) = buf.get(i..i + 8) else {
+        // Fail as soon as the bytes there cannot start a version.
+        let have = &buf[i.min(buf.len())..];
+        let fits = have.iter().zip(b"HTTP/0.0").all(|(&b, &pattern)| {
+            if pattern == b'0' { b.is_ascii_digit() } else { b == pattern }
+        });
+        return if fits { Ok(None) } else { Err(WireError::new(ErrorKind::InvalidVersion, i)) };
+    };
+    match v {
+        b"HTTP/1.1" => Ok(Some(Version::Http11)),
+        b"HTTP/1.0" => Ok(Some(Version::Http10)),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            if *major == b'1' {
+                // RFC 9110 §6.2: a higher minor version is treated as the
+                // highest we implement.
+                Ok(Some(Version::Http11))
+            } else {
+                Err(WireError::new(ErrorKind::UnsupportedVersion, i))
+            }
+        }
+        _ => Err(WireError::new(ErrorKind::InvalidVersion, i)),
+    }
+}
+
+/// The request side: `method SP request-target SP HTTP-version CRLF`.
+#[derive(Clone, Debug, Default)]
+struct RequestLine {
+    method: Span,
+    target: Span,
+    form: Option<TargetForm>,
+    version: Option<Version>,
+}
+
+impl StartLine for RequestLine {
+    type Head = RequestHead;
+    const SKIPS_LEADING_EMPTY_LINES: bool = true;
+    const UNFOLDS: bool = false;
+
+    fn bare_lf_allowed(limits: &Limits) -> bool {
+        limits.allow_bare_lf_in_requests
+    }
+
+    fn parse(&mut self, buf: &[u8], pos: usize, bare_lf: bool) -> Result<Option<usize>, WireError> {
+        // RFC 9112 §3: method is a token, then exactly one SP.
+        let mut i = pos;
+        while i < buf.len() && is_tchar(buf[i]) {
+            i += 1;
+        }
+        let Some(&after) = buf.get(i) else { return Ok(None) };
+        if after != b' ' || i == pos {
+            return Err(WireError::new(ErrorKind::InvalidMethod, i));
+        }
+        let method = Span::new(pos, i);
+
+        // RFC 9112 §3.2: the target is visible ASCII, then exactly one SP.
+        let target_start = i + 1;
+        i = skip_target_bytes(buf, target_start);
+        let Some(&after) = buf.get(i) else { return Ok(None) };
+        if after != b' ' || i == target_start {
+            let kind = match after {
+                b'\r' | b'\n' if i > target_start => ErrorKind::InvalidRequestLine,
+                _ => ErrorKind::InvalidTarget,
+            };
+            return Err(WireError::new(kind, i));
+        }
+        let target = Span::new(target_start, i);
+
+        let Some(version) = parse_version(buf, i + 1)? else { return Ok(None) };
+        i += 9;
+        match buf.get(i) {
+            None => return Ok(None),
+            Some(b'\r' | b'\n') => {}
+            Some(_) => return Err(WireError::new(ErrorKind::InvalidVersion, i)),
+        }
+        let Some(next) = line_end(buf, i, bare_lf)? else { return Ok(None) };
+
+        let form = target_form(method.of(buf), target.of(buf), target_start)?;
+        *self = RequestLine { method, target, form: Some(form), version: Some(version) };
+        Ok(Some(next))
+    }
+
+    fn max_line_bytes(limits: &Limits) -> Option<usize> {
+        Some(limits.max_request_line_bytes)
+    }
+
+    fn check_field(&mut self, known: Known, value: &[u8], line: usize) -> Result<(), WireError> {
+        // RFC 9112 §3.2: a Host with an invalid value is answered with 400.
+        if known == Known::HOST && !is_valid_authority(value, false) {
+            return Err(WireError::new(ErrorKind::InvalidHost, line));
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, fields: Fields) -> Result<RequestHead, WireError> {
+        let (Some(form), Some(version)) = (self.form, self.version) else {
+            unreachable!("finish is called after the request line was parsed")
+        };
+        // RFC 9112 §3.2: an HTTP/1.1 request must carry Host.
+        if version == Version::Http11 && !fields.has(Known::HOST) {
+            return Err(WireError::new(ErrorKind::MissingHost, self.target.range().end));
+        }
+        Ok(RequestHead { method: self.method, target: self.target, target_form: form, version, fields })
+    }
+}
+
+/// RFC 9112 §3.2: which target forms each method may use.
+fn target_form(method: &[u8], target: &[u8], at: usize) -> Result<TargetForm, WireError> {
+    let is_connect = method == b"CONNECT";
+    let form = match target {
+        [b'/', ..] => TargetForm::Origin,
+        // §3.2.4: asterisk-form is only "*", and only for OPTIONS.
+        b"*" if method == b"OPTIONS" => TargetForm::Asterisk,
+        // §3.2.3: authority-form is `uri-host ":" port`, only for CONNECT.
+        _ if is_connect => {
+            if !is_valid_authority(target, true) {
+                return Err(WireError::new(ErrorKind::InvalidTarget, at));
+            }
+            TargetForm::Authority
+        }
+        // §3.2.2: absolute-form, `scheme "://" ...` for the URIs HTTP serves.
+        _ if is_absolute_uri_start(target) => TargetForm::Absolute,
+        _ => return Err(WireError::new(ErrorKind::InvalidTargetForm, at)),
+    };
+    if is_connect && form != TargetForm::Authority {
+        return Err(WireError::new(ErrorKind::InvalidTargetForm, at));
+    }
+    Ok(form)
+}
+
+/// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` followed by `://`
+/// (RFC 3986 §3.1).
+fn is_absolute_uri_start(target: &[u8]) -> bool {
+    let Some(colon) = target.iter().position(|&b| b == b':') else { return false };
+    let scheme = &target[..colon];
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && target[colon..].starts_with(b"://")
+}
+
+/// The response side: `HTTP-version SP status-code SP [reason-phrase] CRLF`.
+#[derive(Clone, Debug, Default)]
+struct StatusLine {
+    version: Option<Version>,
+    status: u16,
+    reason: Span,
+}
+
+impl StartLine for StatusLine {
+    type Head = ResponseHead;
+    const SKIPS_LEADING_EMPTY_LINES: bool = false;
+    const UNFOLDS: bool = true;
+
+    fn bare_lf_allowed(_: &Limits) -> bool {
+        true
+    }
+
+    fn parse(&mut self, buf: &[u8], pos: usize, bare_lf: bool) -> Result<Option<usize>, WireError> {
+        let Some(version) = parse_version(buf, pos)? else { return Ok(None) };
+        let mut i = pos + 8;
+        // RFC 9112 §4: SP, then a three-digit status code.
+        let Some(code) = buf.get(i..i + 4) else { return Ok(None) };
+        let status = match code {
+            [b' ', a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
+                u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+            }
+            _ => return Err(WireError::new(ErrorKind::InvalidStatusLine, i)),
+        };
+        i += 4;
+        let reason_start = i + 1;
+        let reason;
+        match buf.get(i) {
+            None => return Ok(None),
+            // Leniency: some servers omit the SP before an empty reason.
+            Some(b'\r' | b'\n') => reason = Span::new(i, i),
+            Some(b' ') => {
+                // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
+                i = reason_start;
+                loop {
+                    i = skip_text_bytes(buf, i);
+                    match buf.get(i) {
+                        None => return Ok(None),
+                        Some(b'\t') => i += 1,
+                        Some(b'\r' | b'\n') => break,
+                        Some(_) => return Err(WireError::new(ErrorKind::InvalidFieldValue, i)),
+                    }
+                }
+                reason = Span::new(reason_start, i);
+            }
+            Some(_) => return Err(WireError::new(ErrorKind::InvalidStatusLine, i)),
+        }
+        let Some(next) = line_end(buf, i, bare_lf)? else { return Ok(None) };
+        *self = StatusLine { version: Some(version), status, reason };
+        Ok(Some(next))
+    }
+
+    fn max_line_bytes(_: &Limits) -> Option<usize> {
+        // A status line is bounded by the head limit only.
+        None
+    }
+
+    fn check_field(&mut self, _: Known, _: &[u8], _: usize) -> Result<(), WireError> {
+        Ok(())
+    }
+
+    fn finish(&mut self, fields: Fields) -> Result<ResponseHead, WireError> {
+        let Some(version) = self.version else {
+            unreachable!("finish is called after the status line was parsed")
+        };
+        Ok(ResponseHead { version, status: self.status, reason: self.reason, fields })
+    }
+}
