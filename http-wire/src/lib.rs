@@ -28,14 +28,24 @@
 
 #![deny(missing_docs)]
 
+mod connection;
+mod date;
+mod encode;
 mod error;
+mod framing;
 mod head;
 mod list;
 mod parse;
 mod scan;
 mod uri;
 
+pub use connection::{expects_continue, is_upgrade_request, wants_keep_alive, ConnectionOptions};
+pub use date::{DateCache, DATE_VALUE_LEN};
+pub use encode::{
+    check_application_field, is_hop_by_hop, EncodeError, HeadText, HeadWriter, HOP_BY_HOP_FIELDS,
+};
 pub use error::{ErrorKind, WireError};
+pub use framing::{framing, request_framing, response_framing, BodyFraming, Framing, Message};
 pub use head::{
     Field, Fields, INLINE_FIELDS, RequestHead, ResponseHead, Span, TargetForm, Version,
 };

@@ -28,12 +28,6 @@ static TCHAR: [bool; 256] = {
     table
 };
 
-/// `field-vchar` plus SP and HTAB (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB.
-/// Everything else (NUL, CR, LF, other controls, DEL) is forbidden in a value.
-pub(crate) const fn is_field_value_byte(b: u8) -> bool {
-    b == b'\t' || (b >= 0x20 && b != 0x7f)
-}
-
 /// A byte of a request-target (RFC 9112 §3.2, from RFC 3986): visible ASCII.
 pub(crate) const fn is_target_byte(b: u8) -> bool {
     b > 0x20 && b < 0x7f
