@@ -1,0 +1,204 @@
+//! Properties: a serialised head parses back to itself; any input, valid or
+//! not, gives one answer however it is split; the parser agrees with httparse
+//! on valid heads; feeding a head one byte at a time costs linear work.
+
+mod support;
+
+use bytes::BytesMut;
+use gruvi_wire::{HeadWriter, Limits, Version};
+use proptest::prelude::*;
+use support::{request_every_way, response_every_way};
+
+fn token() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}").unwrap()
+}
+
+/// Field values: visible ASCII, SP, HTAB and obs-text, without surrounding
+/// whitespace (RFC 9110 §5.5).
+fn field_value() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        prop_oneof![8 => 0x21u8..0x7f, 1 => Just(b' '), 1 => Just(b'\t'), 1 => 0x80u8..=0xff],
+        0..40,
+    )
+    .prop_map(|mut v| {
+        while matches!(v.first(), Some(b' ' | b'\t')) {
+            v.remove(0);
+        }
+        while matches!(v.last(), Some(b' ' | b'\t')) {
+            v.pop();
+        }
+        v
+    })
+}
+
+fn target() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("/[!-~]{0,60}").unwrap()
+}
+
+/// Names that cannot be mistaken for the fields with rules of their own.
+fn extension_fields() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
+    proptest::collection::vec((token().prop_map(|t| format!("X-{t}")), field_value()), 0..40)
+}
+
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    target: String,
+    version: Version,
+    fields: Vec<(String, Vec<u8>)>,
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    (token(), target(), any::<bool>(), extension_fields(), "[a-z]{1,10}(:[0-9]{1,4})?").prop_map(
+        |(method, target, http11, mut fields, host)| {
+            let version = if http11 { Version::Http11 } else { Version::Http10 };
+            let at = fields.len() / 2;
+            fields.insert(at, ("Host".to_owned(), host.into_bytes()));
+            Request { method, target, version, fields }
+        },
+    )
+}
+
+fn serialise(r: &Request) -> BytesMut {
+    let mut buf = BytesMut::new();
+    let mut head = HeadWriter::request(&mut buf, r.method.as_str(), r.target.as_str(), r.version).unwrap();
+    for (name, value) in &r.fields {
+        head.field(name.as_str(), value.as_slice()).unwrap();
+    }
+    head.finish();
+    buf
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn serialised_requests_parse_back(r in request(), body in proptest::collection::vec(any::<u8>(), 0..8)) {
+        let mut buf = serialise(&r);
+        let head_len = buf.len();
+        buf.extend_from_slice(&body);
+        let (head, consumed) = request_every_way(&buf, &Limits::default()).unwrap().unwrap();
+        prop_assert_eq!(consumed, head_len);
+        prop_assert_eq!(head.method().of(&buf), r.method.as_bytes());
+        prop_assert_eq!(head.target().of(&buf), r.target.as_bytes());
+        prop_assert_eq!(head.version(), r.version);
+        let parsed: Vec<(String, Vec<u8>)> = head
+            .fields()
+            .iter()
+            .map(|f| (String::from_utf8(f.name(&buf).to_vec()).unwrap(), f.value(&buf).into_owned()))
+            .collect();
+        prop_assert_eq!(parsed, r.fields.clone());
+    }
+
+    #[test]
+    fn serialised_responses_parse_back(
+        status in 100u16..1000,
+        reason in proptest::option::of("[ -~]{0,20}".prop_map(|s| s.trim().to_owned())),
+        fields in extension_fields(),
+    ) {
+        let mut buf = BytesMut::new();
+        let mut head = HeadWriter::response(&mut buf, Version::Http11, status, reason.as_deref()).unwrap();
+        for (name, value) in &fields {
+            head.field(name.as_str(), value.as_slice()).unwrap();
+        }
+        head.finish();
+        let (head, consumed) = response_every_way(&buf, &Limits::default()).unwrap().unwrap();
+        prop_assert_eq!(consumed, buf.len());
+        prop_assert_eq!(head.status(), status);
+        if let Some(reason) = &reason {
+            prop_assert_eq!(head.reason().of(&buf), reason.as_bytes());
+        }
+        prop_assert_eq!(head.fields().len(), fields.len());
+    }
+
+    #[test]
+    fn any_bytes_give_one_answer_however_split(input in proptest::collection::vec(any::<u8>(), 0..120)) {
+        request_every_way(&input, &Limits::default()).ok();
+        response_every_way(&input, &Limits::default()).ok();
+    }
+
+    #[test]
+    fn mutated_heads_give_one_answer_however_split(
+        r in request(),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..4),
+        lenient in any::<bool>(),
+    ) {
+        let mut buf = serialise(&r).to_vec();
+        for (at, byte, op) in edits {
+            let i = at.index(buf.len() + 1);
+            match op {
+                0 => buf.insert(i, byte),
+                1 if i < buf.len() => { buf.remove(i); }
+                _ if i < buf.len() => buf[i] = byte,
+                _ => {}
+            }
+        }
+        let limits = Limits { allow_bare_lf_in_requests: lenient, ..Limits::default() };
+        request_every_way(&buf, &limits).ok();
+        response_every_way(&buf, &limits).ok();
+    }
+
+    /// Differential: httparse reads every valid head we generate the same way.
+    #[test]
+    fn httparse_agrees_on_valid_requests(r in request()) {
+        let buf = serialise(&r);
+        let (ours, consumed) = gruvi_wire::parse_request(&buf, &Limits::default()).unwrap().complete().unwrap();
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut theirs = httparse::Request::new(&mut headers);
+        let status = theirs.parse(&buf).unwrap();
+        prop_assert_eq!(status, httparse::Status::Complete(consumed));
+        prop_assert_eq!(theirs.method.unwrap().as_bytes(), ours.method().of(&buf));
+        prop_assert_eq!(theirs.path.unwrap().as_bytes(), ours.target().of(&buf));
+        prop_assert_eq!(theirs.version.unwrap(), r.version.as_tuple().1);
+        let fields: Vec<(&[u8], &[u8])> = ours.fields().iter().map(|f| (f.name(&buf), f.value_span().of(&buf))).collect();
+        let theirs: Vec<(&[u8], &[u8])> = theirs.headers.iter().map(|h| (h.name.as_bytes(), h.value)).collect();
+        prop_assert_eq!(fields, theirs);
+    }
+}
+
+/// Real-world heads both parsers must accept identically.
+#[test]
+fn httparse_agrees_on_a_corpus() {
+    let corpus: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /wp-content/uploads/2010/03/hello-kitty-darth-vader-pink.jpg HTTP/1.1\r\nHost: www.kittyhell.com\r\nUser-Agent: Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10_6_3; ja-JP-mac; rv:1.9.2.3) Gecko/20100401 Firefox/3.6.3 Pathtraq/0.9\r\nAccept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: ja,en-us;q=0.7,en;q=0.3\r\nAccept-Encoding: gzip,deflate\r\nAccept-Charset: Shift_JIS,utf-8;q=0.7,*;q=0.7\r\nKeep-Alive: 115\r\nConnection: keep-alive\r\nCookie: wp_ozh_wsa_visits=2; wp_ozh_wsa_visit_lasttime=xxxxxxxxxx; __utma=xxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.x; __utmz=xxxxxxxxx.xxxxxxxxxx.x.x.utmccn=(referral)|utmcsr=reader.livedoor.com|utmcct=/reader/|utmcmd=referral\r\n\r\n",
+        b"POST /api/v1/items?page=2&sort=desc HTTP/1.1\r\nHost: api.example.com:8443\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: 27\r\nAuthorization: Bearer abc.def.ghi\r\nX-Request-Id: 7b0c7a3e-3b1f-4d8e-9c53-2a3f1e0d9b11\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\n\r\n",
+        b"GET http://example.com/a/b?c=d HTTP/1.1\r\nHost: example.com\r\nEmpty:\r\n\r\n",
+        b"GET / HTTP/1.0\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n",
+    ];
+    for &buf in corpus {
+        let (ours, consumed) = request_every_way(buf, &Limits::default()).unwrap().unwrap();
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut theirs = httparse::Request::new(&mut headers);
+        assert_eq!(theirs.parse(buf).unwrap(), httparse::Status::Complete(consumed));
+        assert_eq!(theirs.method.unwrap().as_bytes(), ours.method().of(buf));
+        assert_eq!(theirs.path.unwrap().as_bytes(), ours.target().of(buf));
+        let ours: Vec<(&[u8], &[u8])> = ours.fields().iter().map(|f| (f.name(buf), f.value_span().of(buf))).collect();
+        let theirs: Vec<(&[u8], &[u8])> = theirs.headers.iter().map(|h| (h.name.as_bytes(), h.value)).collect();
+        assert_eq!(ours, theirs);
+    }
+}
+
+/// A 60 KB head fed one byte at a time: linear work finishes at once, a
+/// quadratic parser would take minutes (~1.8e9 byte visits). No timing is
+/// asserted; the test only has to finish.
+#[test]
+fn byte_at_a_time_is_linear() {
+    let mut head = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+    head.extend_from_slice(b"X-Long: ");
+    head.extend(std::iter::repeat_n(b'v', 30_000));
+    head.extend_from_slice(b"\r\n");
+    for i in 0..90 {
+        head.extend_from_slice(format!("X-Field-{i}: {}\r\n", "w".repeat(300)).as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    assert!(head.len() < 64 * 1024);
+    let mut parser = gruvi_wire::RequestParser::new(Limits::default());
+    for end in 1..head.len() {
+        assert!(parser.parse(&head[..end]).unwrap().is_partial());
+    }
+    let (parsed, consumed) = parser.parse(&head).unwrap().complete().unwrap();
+    assert_eq!((parsed.fields().len(), consumed), (92, head.len()));
+}
