@@ -6,9 +6,9 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gruvi_wire::{
-    parse_response, request_framing, response_framing, wants_keep_alive, Limits, RequestParser,
+    Limits, RequestParser, parse_response, request_framing, response_framing, wants_keep_alive,
 };
 
 const GET_40: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n";
@@ -46,8 +46,11 @@ fn request_30_fields() -> Vec<u8> {
 
 fn parse_requests(c: &mut Criterion) {
     let large = request_30_fields();
-    let inputs: [(&str, &[u8]); 3] =
-        [("get_40b", GET_40), ("browser_700b", BROWSER_700), ("fields_30_1kb", &large)];
+    let inputs: [(&str, &[u8]); 3] = [
+        ("get_40b", GET_40),
+        ("browser_700b", BROWSER_700),
+        ("fields_30_1kb", &large),
+    ];
     for (name, input) in inputs {
         let mut group = c.benchmark_group(format!("request/{name}"));
         group.throughput(Throughput::Bytes(input.len() as u64));

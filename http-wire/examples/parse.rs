@@ -9,8 +9,8 @@
 use std::io::Read;
 
 use gruvi_wire::{
-    parse_request, parse_response, request_framing, response_framing, wants_keep_alive, Limits,
-    Status,
+    Limits, Status, parse_request, parse_response, request_framing, response_framing,
+    wants_keep_alive,
 };
 
 const TOUR: &[(&str, &[u8])] = &[
@@ -27,7 +27,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("-h" | "--help") => {
-            println!("usage: parse [-]\n  without arguments: a tour of heads\n  -: parse one head from standard input");
+            println!(
+                "usage: parse [-]\n  without arguments: a tour of heads\n  -: parse one head from standard input"
+            );
         }
         Some("-") => {
             let mut input = Vec::new();
@@ -60,11 +62,19 @@ fn show(buf: &[u8]) {
     if buf.starts_with(b"HTTP/") {
         match parse_response(buf, &limits) {
             Ok(Status::Complete(head, consumed)) => {
-                println!("response {} {:?} {}", head.version().as_str(), head.status(), text(head.reason().of(buf)));
+                println!(
+                    "response {} {:?} {}",
+                    head.version().as_str(),
+                    head.status(),
+                    text(head.reason().of(buf))
+                );
                 for field in head.fields() {
                     println!("  {}: {}", text(field.name(buf)), text(&field.value(buf)));
                 }
-                println!("  head: {consumed} bytes; body framing for GET: {:?}", response_framing(b"GET", &head, buf));
+                println!(
+                    "  head: {consumed} bytes; body framing for GET: {:?}",
+                    response_framing(b"GET", &head, buf)
+                );
             }
             Ok(Status::Partial) => println!("partial: the head has not ended yet"),
             Err(e) => println!("rejected: {e} (a client reports this as an error)"),
@@ -73,15 +83,26 @@ fn show(buf: &[u8]) {
     }
     match parse_request(buf, &limits) {
         Ok(Status::Complete(head, consumed)) => {
-            println!("request {} {} {}", text(head.method().of(buf)), text(head.target().of(buf)), head.version().as_str());
+            println!(
+                "request {} {} {}",
+                text(head.method().of(buf)),
+                text(head.target().of(buf)),
+                head.version().as_str()
+            );
             for field in head.fields() {
                 println!("  {}: {}", text(field.name(buf)), text(&field.value(buf)));
             }
-            println!("  head: {consumed} bytes, {} left in the buffer", buf.len() - consumed);
+            println!(
+                "  head: {consumed} bytes, {} left in the buffer",
+                buf.len() - consumed
+            );
             match request_framing(&head, buf) {
                 Ok(framing) => {
                     println!("  body: {:?}", framing.body);
-                    println!("  keep-alive: {}", wants_keep_alive(head.version(), head.fields(), buf));
+                    println!(
+                        "  keep-alive: {}",
+                        wants_keep_alive(head.version(), head.fields(), buf)
+                    );
                 }
                 Err(e) => println!("  refused: {e} -> answer {} and close", e.status()),
             }

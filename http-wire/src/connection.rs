@@ -77,11 +77,14 @@ pub fn expects_continue(head: &RequestHead, buf: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{parse_request, Limits};
+    use crate::{Limits, parse_request};
 
     fn head(text: &str) -> (RequestHead, Vec<u8>) {
         let buf = text.as_bytes().to_vec();
-        let (head, _) = parse_request(&buf, &Limits::default()).unwrap().complete().unwrap();
+        let (head, _) = parse_request(&buf, &Limits::default())
+            .unwrap()
+            .complete()
+            .unwrap();
         (head, buf)
     }
 
@@ -89,24 +92,47 @@ mod tests {
     fn keep_alive_decision() {
         let cases = [
             ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", true),
-            ("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", false),
-            ("GET / HTTP/1.1\r\nHost: a\r\nConnection: CLOSE\r\n\r\n", false),
-            ("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n", false),
-            ("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo\r\nConnection: close\r\n\r\n", false),
-            ("GET / HTTP/1.1\r\nHost: a\r\nConnection: closed\r\n\r\n", true),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                false,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: CLOSE\r\n\r\n",
+                false,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n",
+                false,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo\r\nConnection: close\r\n\r\n",
+                false,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: closed\r\n\r\n",
+                true,
+            ),
             ("GET / HTTP/1.0\r\n\r\n", false),
             ("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
-            ("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", false),
+            (
+                "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
+                false,
+            ),
         ];
         for (text, expected) in cases {
             let (head, buf) = head(text);
-            assert_eq!(wants_keep_alive(head.version(), head.fields(), &buf), expected, "{text:?}");
+            assert_eq!(
+                wants_keep_alive(head.version(), head.fields(), &buf),
+                expected,
+                "{text:?}"
+            );
         }
     }
 
     #[test]
     fn upgrade_needs_both_fields_and_http11() {
-        let (h, b) = head("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        let (h, b) =
+            head("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
         assert!(is_upgrade_request(&h, &b));
         let (h, b) = head("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n");
         assert!(!is_upgrade_request(&h, &b));

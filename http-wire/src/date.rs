@@ -15,7 +15,10 @@ pub struct DateCache {
 
 impl Default for DateCache {
     fn default() -> Self {
-        DateCache { second: None, value: [b' '; DATE_VALUE_LEN] }
+        DateCache {
+            second: None,
+            value: [b' '; DATE_VALUE_LEN],
+        }
     }
 }
 
@@ -51,7 +54,13 @@ mod tests {
         let mut cache = DateCache::new();
         let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
         assert_eq!(cache.value(t), b"Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(cache.value(t + Duration::from_millis(999)), b"Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(cache.value(t + Duration::from_secs(1)), b"Sun, 06 Nov 1994 08:49:38 GMT");
+        assert_eq!(
+            cache.value(t + Duration::from_millis(999)),
+            b"Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            cache.value(t + Duration::from_secs(1)),
+            b"Sun, 06 Nov 1994 08:49:38 GMT"
+        );
     }
 }

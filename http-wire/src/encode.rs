@@ -161,25 +161,36 @@ pub const HOP_BY_HOP_FIELDS: [&str; 9] = [
 
 /// Returns `true` if `name` is a hop-by-hop field (ASCII case-insensitive).
 pub fn is_hop_by_hop(name: &[u8]) -> bool {
-    HOP_BY_HOP_FIELDS.iter().any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
+    HOP_BY_HOP_FIELDS
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
 }
 
 /// Checks a field that application code wants to send: hop-by-hop fields are
 /// refused, except what the application legitimately needs — `Connection:
 /// close` to ask for a close, and with `upgrade` (a 101 response or an
 /// upgrade request) `Upgrade` and `Connection: upgrade`.
-pub fn check_application_field(name: &[u8], value: &[u8], upgrade: bool) -> Result<(), EncodeError> {
+pub fn check_application_field(
+    name: &[u8],
+    value: &[u8],
+    upgrade: bool,
+) -> Result<(), EncodeError> {
     if !is_hop_by_hop(name) {
         return Ok(());
     }
     let allowed = if name.eq_ignore_ascii_case(b"connection") {
         split_list(value).all(|token| {
-            token.eq_ignore_ascii_case(b"close") || (upgrade && token.eq_ignore_ascii_case(b"upgrade"))
+            token.eq_ignore_ascii_case(b"close")
+                || (upgrade && token.eq_ignore_ascii_case(b"upgrade"))
         })
     } else {
         upgrade && name.eq_ignore_ascii_case(b"upgrade")
     };
-    if allowed { Ok(()) } else { Err(EncodeError::HopByHop(lossy(name))) }
+    if allowed {
+        Ok(())
+    } else {
+        Err(EncodeError::HopByHop(lossy(name)))
+    }
 }
 
 /// Writes one head into a buffer. A writer dropped before
@@ -229,7 +240,11 @@ impl<'a> HeadWriter<'a> {
         dst.put_u8(b' ');
         dst.put_slice(version.as_str().as_bytes());
         dst.put_slice(b"\r\n");
-        Ok(HeadWriter { dst, start, finished: false })
+        Ok(HeadWriter {
+            dst,
+            start,
+            finished: false,
+        })
     }
 
     /// Starts a response head: `version SP status SP reason CRLF`; without a
@@ -247,7 +262,9 @@ impl<'a> HeadWriter<'a> {
             Some(reason) => {
                 let bytes = text(reason, "reason phrase")?;
                 if !is_field_value(&bytes) {
-                    return Err(EncodeError::InvalidFieldValue { name: "reason phrase".into() });
+                    return Err(EncodeError::InvalidFieldValue {
+                        name: "reason phrase".into(),
+                    });
                 }
                 bytes
             }
@@ -262,11 +279,19 @@ impl<'a> HeadWriter<'a> {
         let start = dst.len();
         dst.reserve(reason.len() + 15);
         dst.put_slice(version.as_str().as_bytes());
-        dst.put_slice(&[b' ', b'0' + (status / 100) as u8, b'0' + (status / 10 % 10) as u8]);
+        dst.put_slice(&[
+            b' ',
+            b'0' + (status / 100) as u8,
+            b'0' + (status / 10 % 10) as u8,
+        ]);
         dst.put_slice(&[b'0' + (status % 10) as u8, b' ']);
         dst.put_slice(&reason);
         dst.put_slice(b"\r\n");
-        Ok(HeadWriter { dst, start, finished: false })
+        Ok(HeadWriter {
+            dst,
+            start,
+            finished: false,
+        })
     }
 
     /// Writes a field line after checking its syntax. Hop-by-hop fields are
@@ -352,7 +377,11 @@ fn is_field_value(value: &[u8]) -> bool {
 }
 
 fn text<'t>(text: &'t (impl HeadText + ?Sized), what: &str) -> Result<Cow<'t, [u8]>, EncodeError> {
-    text.head_bytes().map_err(|character| EncodeError::NotIso88591 { name: what.to_owned(), character })
+    text.head_bytes()
+        .map_err(|character| EncodeError::NotIso88591 {
+            name: what.to_owned(),
+            character,
+        })
 }
 
 /// Bytes shown in an error message: ISO-8859-1 decoded, so nothing is lost.
@@ -368,18 +397,30 @@ mod tests {
     fn writes_request_and_response_heads() {
         let mut buf = BytesMut::new();
         let mut head = HeadWriter::request(&mut buf, "GET", "/a?b=c", Version::Http11).unwrap();
-        head.field("Host", "example.com").unwrap().field("X-Latin", "caf\u{e9}").unwrap();
+        head.field("Host", "example.com")
+            .unwrap()
+            .field("X-Latin", "caf\u{e9}")
+            .unwrap();
         head.finish();
-        assert_eq!(&buf[..], b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nX-Latin: caf\xe9\r\n\r\n");
+        assert_eq!(
+            &buf[..],
+            b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nX-Latin: caf\xe9\r\n\r\n"
+        );
 
         let mut buf = BytesMut::new();
-        HeadWriter::response(&mut buf, Version::Http10, 404, None).unwrap().finish();
+        HeadWriter::response(&mut buf, Version::Http10, 404, None)
+            .unwrap()
+            .finish();
         assert_eq!(&buf[..], b"HTTP/1.0 404 Not Found\r\n\r\n");
         let mut buf = BytesMut::new();
-        HeadWriter::response(&mut buf, Version::Http11, 299, Some("Fine")).unwrap().finish();
+        HeadWriter::response(&mut buf, Version::Http11, 299, Some("Fine"))
+            .unwrap()
+            .finish();
         assert_eq!(&buf[..], b"HTTP/1.1 299 Fine\r\n\r\n");
         let mut buf = BytesMut::new();
-        HeadWriter::response(&mut buf, Version::Http11, 599, None).unwrap().finish();
+        HeadWriter::response(&mut buf, Version::Http11, 599, None)
+            .unwrap()
+            .finish();
         assert_eq!(&buf[..], b"HTTP/1.1 599 \r\n\r\n");
     }
 
@@ -388,22 +429,56 @@ mod tests {
         let mut buf = BytesMut::new();
         let mut head = HeadWriter::request(&mut buf, "GET", "/", Version::Http11).unwrap();
         let error = head.field("X-Name", "snow \u{2603}").unwrap_err();
-        assert_eq!(error, EncodeError::NotIso88591 { name: "X-Name".into(), character: '\u{2603}' });
+        assert_eq!(
+            error,
+            EncodeError::NotIso88591 {
+                name: "X-Name".into(),
+                character: '\u{2603}'
+            }
+        );
         assert!(error.to_string().contains("U+2603"), "{error}");
     }
 
     #[test]
     fn invalid_parts_are_refused() {
         let mut buf = BytesMut::new();
-        assert!(matches!(HeadWriter::request(&mut buf, "GE T", "/", Version::Http11), Err(EncodeError::InvalidMethod(_))));
-        assert!(matches!(HeadWriter::request(&mut buf, "GET", "/a b", Version::Http11), Err(EncodeError::InvalidTarget(_))));
-        assert!(matches!(HeadWriter::request(&mut buf, "GET", "", Version::Http11), Err(EncodeError::InvalidTarget(_))));
-        assert!(matches!(HeadWriter::response(&mut buf, Version::Http11, 99, None), Err(EncodeError::InvalidStatus(99))));
-        assert!(matches!(HeadWriter::response(&mut buf, Version::Http11, 200, Some("a\r\nb")), Err(EncodeError::InvalidFieldValue { .. })));
+        assert!(matches!(
+            HeadWriter::request(&mut buf, "GE T", "/", Version::Http11),
+            Err(EncodeError::InvalidMethod(_))
+        ));
+        assert!(matches!(
+            HeadWriter::request(&mut buf, "GET", "/a b", Version::Http11),
+            Err(EncodeError::InvalidTarget(_))
+        ));
+        assert!(matches!(
+            HeadWriter::request(&mut buf, "GET", "", Version::Http11),
+            Err(EncodeError::InvalidTarget(_))
+        ));
+        assert!(matches!(
+            HeadWriter::response(&mut buf, Version::Http11, 99, None),
+            Err(EncodeError::InvalidStatus(99))
+        ));
+        assert!(matches!(
+            HeadWriter::response(&mut buf, Version::Http11, 200, Some("a\r\nb")),
+            Err(EncodeError::InvalidFieldValue { .. })
+        ));
         assert!(buf.is_empty());
         let mut head = HeadWriter::request(&mut buf, "GET", "/", Version::Http11).unwrap();
-        for (name, value) in [("X", "a\r\nInjected: 1"), ("X", "a\nb"), ("X", "a\0"), ("X", " a"), ("X", "a\t"), ("X", "\x7f")] {
-            assert!(matches!(head.field(name, value), Err(EncodeError::InvalidFieldValue { .. })), "{value:?}");
+        for (name, value) in [
+            ("X", "a\r\nInjected: 1"),
+            ("X", "a\nb"),
+            ("X", "a\0"),
+            ("X", " a"),
+            ("X", "a\t"),
+            ("X", "\x7f"),
+        ] {
+            assert!(
+                matches!(
+                    head.field(name, value),
+                    Err(EncodeError::InvalidFieldValue { .. })
+                ),
+                "{value:?}"
+            );
         }
         for name in ["", "X Y", "X:", "Caf\u{e9}"] {
             assert!(head.field(name, "v").is_err(), "{name:?}");
@@ -425,8 +500,14 @@ mod tests {
     #[test]
     fn hop_by_hop_rules() {
         for name in HOP_BY_HOP_FIELDS {
-            assert!(check_application_field(name.as_bytes(), b"x", false).is_err(), "{name}");
-            assert!(check_application_field(name.to_uppercase().as_bytes(), b"x", false).is_err(), "{name}");
+            assert!(
+                check_application_field(name.as_bytes(), b"x", false).is_err(),
+                "{name}"
+            );
+            assert!(
+                check_application_field(name.to_uppercase().as_bytes(), b"x", false).is_err(),
+                "{name}"
+            );
         }
         assert!(check_application_field(b"Connection", b"close", false).is_ok());
         assert!(check_application_field(b"Connection", b"keep-alive", false).is_err());
@@ -438,7 +519,9 @@ mod tests {
 
         let mut buf = BytesMut::new();
         let mut head = HeadWriter::response(&mut buf, Version::Http11, 200, None).unwrap();
-        let error = head.application_field("Transfer-Encoding", "chunked", false).unwrap_err();
+        let error = head
+            .application_field("Transfer-Encoding", "chunked", false)
+            .unwrap_err();
         assert_eq!(error, EncodeError::HopByHop("Transfer-Encoding".into()));
         assert!(error.to_string().contains("hop-by-hop"));
     }

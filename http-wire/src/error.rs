@@ -128,7 +128,11 @@ pub struct WireError {
 impl WireError {
     pub(crate) const fn new(kind: ErrorKind, offset: usize) -> Self {
         // Heads are bounded by `Limits::max_head_bytes`, itself at most u32::MAX.
-        let offset = if offset > u32::MAX as usize { u32::MAX } else { offset as u32 };
+        let offset = if offset > u32::MAX as usize {
+            u32::MAX
+        } else {
+            offset as u32
+        };
         WireError { kind, offset }
     }
 

@@ -37,11 +37,17 @@ pub struct Framing {
 
 impl Framing {
     const fn keep(body: BodyFraming) -> Framing {
-        Framing { body, must_close: false }
+        Framing {
+            body,
+            must_close: false,
+        }
     }
 
     const fn close(body: BodyFraming) -> Framing {
-        Framing { body, must_close: true }
+        Framing {
+            body,
+            must_close: true,
+        }
     }
 }
 
@@ -66,7 +72,13 @@ pub enum Message<'a> {
 
 /// The framing of a request (RFC 9112 §6.3).
 pub fn request_framing(head: &RequestHead, buf: &[u8]) -> Result<Framing, WireError> {
-    framing(Message::Request { version: head.version() }, head.fields(), buf)
+    framing(
+        Message::Request {
+            version: head.version(),
+        },
+        head.fields(),
+        buf,
+    )
 }
 
 /// The framing of a response to a request with `request_method`.
@@ -88,9 +100,16 @@ pub fn response_framing(
 pub fn framing(message: Message<'_>, fields: &Fields, buf: &[u8]) -> Result<Framing, WireError> {
     let (version, is_request) = match message {
         Message::Request { version } => (version, true),
-        Message::Response { request_method, status, version } => {
+        Message::Response {
+            request_method,
+            status,
+            version,
+        } => {
             // ¶1: a response to HEAD, and any 1xx, 204 or 304, ends with its head.
-            if request_method == b"HEAD" || (100..200).contains(&status) || matches!(status, 204 | 304) {
+            if request_method == b"HEAD"
+                || (100..200).contains(&status)
+                || matches!(status, 204 | 304)
+            {
                 return Ok(Framing::keep(BodyFraming::Empty));
             }
             // ¶2: a 2xx to CONNECT turns the connection into a tunnel.
@@ -109,7 +128,10 @@ pub fn framing(message: Message<'_>, fields: &Fields, buf: &[u8]) -> Result<Fram
         // RFC 9112 §6.1 ¶16: Transfer-Encoding in HTTP/1.0 means faulty framing.
         if version == Version::Http10 {
             if is_request {
-                return Err(WireError::new(ErrorKind::TransferEncodingInHttp10, first_te));
+                return Err(WireError::new(
+                    ErrorKind::TransferEncodingInHttp10,
+                    first_te,
+                ));
             }
             return Ok(Framing::close(BodyFraming::UntilClose));
         }
@@ -117,18 +139,30 @@ pub fn framing(message: Message<'_>, fields: &Fields, buf: &[u8]) -> Result<Fram
         // a server rejects the request; a client reads by TE and closes.
         if has_cl && is_request {
             let at = first_offset(fields, buf, b"content-length");
-            return Err(WireError::new(ErrorKind::ContentLengthWithTransferEncoding, at));
+            return Err(WireError::new(
+                ErrorKind::ContentLengthWithTransferEncoding,
+                at,
+            ));
         }
         let codings = transfer_codings(fields, buf)?;
         return Ok(match (codings, is_request) {
             // ¶4: chunked is the final coding → chunked.
-            (Codings::ChunkedOnly, _) => Framing { body: BodyFraming::Chunked, must_close: has_cl },
+            (Codings::ChunkedOnly, _) => Framing {
+                body: BodyFraming::Chunked,
+                must_close: has_cl,
+            },
             // Other codings under chunked: we frame by chunked but cannot undo
             // them, so a server answers 501 (RFC 9112 §6.1 ¶14).
             (Codings::ChunkedLast, true) => {
-                return Err(WireError::new(ErrorKind::UnsupportedTransferCoding, first_te));
+                return Err(WireError::new(
+                    ErrorKind::UnsupportedTransferCoding,
+                    first_te,
+                ));
             }
-            (Codings::ChunkedLast, false) => Framing { body: BodyFraming::Chunked, must_close: has_cl },
+            (Codings::ChunkedLast, false) => Framing {
+                body: BodyFraming::Chunked,
+                must_close: has_cl,
+            },
             // ¶4: chunked is not final: a request is unframeable (400); a
             // response is read until the server closes.
             (Codings::NotChunkedLast, true) => {
@@ -140,11 +174,17 @@ pub fn framing(message: Message<'_>, fields: &Fields, buf: &[u8]) -> Result<Fram
 
     if has_cl {
         // ¶5 and ¶6: a valid Content-Length (or a list of equal ones) is the length.
-        return Ok(Framing::keep(BodyFraming::Length(content_length(fields, buf)?)));
+        return Ok(Framing::keep(BodyFraming::Length(content_length(
+            fields, buf,
+        )?)));
     }
 
     // ¶7: a request with neither has no body; ¶8: a response is read until close.
-    Ok(if is_request { Framing::keep(BodyFraming::Empty) } else { Framing::close(BodyFraming::UntilClose) })
+    Ok(if is_request {
+        Framing::keep(BodyFraming::Empty)
+    } else {
+        Framing::close(BodyFraming::UntilClose)
+    })
 }
 
 /// What the Transfer-Encoding list amounts to.
@@ -234,17 +274,21 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 
 /// Offset of the first field line named `name`, for error reports.
 fn first_offset(fields: &Fields, buf: &[u8], name: &[u8]) -> usize {
-    fields.named(buf, name).next().map_or(0, |f| f.name_span().range().start)
+    fields
+        .named(buf, name)
+        .next()
+        .map_or(0, |f| f.name_span().range().start)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{parse_request, parse_response, Limits, Status};
+    use crate::{Limits, Status, parse_request, parse_response};
 
     fn request(fields: &str, version: &str) -> Result<Framing, ErrorKind> {
         let text = format!("POST / {version}\r\nHost: x\r\n{fields}\r\n");
-        let Status::Complete(head, _) = parse_request(text.as_bytes(), &Limits::default()).unwrap() else {
+        let Status::Complete(head, _) = parse_request(text.as_bytes(), &Limits::default()).unwrap()
+        else {
             panic!("head is complete: {text:?}")
         };
         request_framing(&head, text.as_bytes()).map_err(|e| e.kind())
@@ -252,7 +296,9 @@ mod tests {
 
     fn response(method: &str, status: u16, fields: &str) -> Result<Framing, ErrorKind> {
         let text = format!("HTTP/1.1 {status} X\r\n{fields}\r\n");
-        let Status::Complete(head, _) = parse_response(text.as_bytes(), &Limits::default()).unwrap() else {
+        let Status::Complete(head, _) =
+            parse_response(text.as_bytes(), &Limits::default()).unwrap()
+        else {
             panic!("head is complete: {text:?}")
         };
         response_framing(method.as_bytes(), &head, text.as_bytes()).map_err(|e| e.kind())
@@ -276,42 +322,174 @@ mod tests {
             ("Content-Length: 42\r\n", "HTTP/1.1", ok(Length(42), KEEP)),
             ("Content-Length: 42\r\n", "HTTP/1.0", ok(Length(42), KEEP)),
             ("Content-Length: 007\r\n", "HTTP/1.1", ok(Length(7), KEEP)),
-            ("Content-Length: 18446744073709551615\r\n", "HTTP/1.1", ok(Length(u64::MAX), KEEP)),
+            (
+                "Content-Length: 18446744073709551615\r\n",
+                "HTTP/1.1",
+                ok(Length(u64::MAX), KEEP),
+            ),
             ("Content-Length: 5, 5\r\n", "HTTP/1.1", ok(Length(5), KEEP)),
-            ("Content-Length: 5\r\nContent-Length: 5\r\n", "HTTP/1.1", ok(Length(5), KEEP)),
-            ("Content-Length: 5, 6\r\n", "HTTP/1.1", Err(ConflictingContentLength)),
-            ("Content-Length: 5\r\nContent-Length: 6\r\n", "HTTP/1.1", Err(ConflictingContentLength)),
-            ("Content-Length: 18446744073709551616\r\n", "HTTP/1.1", Err(InvalidContentLength)),
-            ("Content-Length: +5\r\n", "HTTP/1.1", Err(InvalidContentLength)),
-            ("Content-Length: -5\r\n", "HTTP/1.1", Err(InvalidContentLength)),
-            ("Content-Length: 0x5\r\n", "HTTP/1.1", Err(InvalidContentLength)),
-            ("Content-Length: 5 5\r\n", "HTTP/1.1", Err(InvalidContentLength)),
-            ("Content-Length: \r\n", "HTTP/1.1", Err(InvalidContentLength)),
-            ("Content-Length: 5,\r\n", "HTTP/1.1", Err(InvalidContentLength)),
-            ("Content-Length: 5,,5\r\n", "HTTP/1.1", Err(InvalidContentLength)),
-            ("Content-Length: 1e3\r\n", "HTTP/1.1", Err(InvalidContentLength)),
-            ("Transfer-Encoding: chunked\r\n", "HTTP/1.1", ok(Chunked, KEEP)),
-            ("Transfer-Encoding: Chunked\r\n", "HTTP/1.1", ok(Chunked, KEEP)),
-            ("Transfer-Encoding: chunked\r\n", "HTTP/1.0", Err(TransferEncodingInHttp10)),
-            ("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "HTTP/1.1", Err(ContentLengthWithTransferEncoding)),
-            ("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "HTTP/1.1", Err(ContentLengthWithTransferEncoding)),
-            ("Transfer-Encoding: gzip, chunked\r\n", "HTTP/1.1", Err(UnsupportedTransferCoding)),
-            ("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", "HTTP/1.1", Err(UnsupportedTransferCoding)),
-            ("Transfer-Encoding: chunked, gzip\r\n", "HTTP/1.1", Err(InvalidTransferEncoding)),
-            ("Transfer-Encoding: gzip\r\n", "HTTP/1.1", Err(InvalidTransferEncoding)),
-            ("Transfer-Encoding: identity\r\n", "HTTP/1.1", Err(InvalidTransferEncoding)),
-            ("Transfer-Encoding: chunked, chunked\r\n", "HTTP/1.1", Err(InvalidTransferEncoding)),
-            ("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "HTTP/1.1", Err(InvalidTransferEncoding)),
-            ("Transfer-Encoding: chunked;x=1\r\n", "HTTP/1.1", Err(InvalidTransferEncoding)),
-            ("Transfer-Encoding: \r\n", "HTTP/1.1", Err(InvalidTransferEncoding)),
-            ("Transfer-Encoding: ,\r\n", "HTTP/1.1", Err(InvalidTransferEncoding)),
-            ("Transfer-Encoding: \"chunked\"\r\n", "HTTP/1.1", Err(InvalidTransferEncoding)),
-            ("Transfer-Encoding: chunked\r\nTransfer-Encoding: \r\n", "HTTP/1.1", Err(InvalidTransferEncoding)),
-            ("Transfer-Encoding: xchunked\r\n", "HTTP/1.1", Err(InvalidTransferEncoding)),
-            ("Transfer-Encoding: chunked , \r\n", "HTTP/1.1", ok(Chunked, KEEP)),
+            (
+                "Content-Length: 5\r\nContent-Length: 5\r\n",
+                "HTTP/1.1",
+                ok(Length(5), KEEP),
+            ),
+            (
+                "Content-Length: 5, 6\r\n",
+                "HTTP/1.1",
+                Err(ConflictingContentLength),
+            ),
+            (
+                "Content-Length: 5\r\nContent-Length: 6\r\n",
+                "HTTP/1.1",
+                Err(ConflictingContentLength),
+            ),
+            (
+                "Content-Length: 18446744073709551616\r\n",
+                "HTTP/1.1",
+                Err(InvalidContentLength),
+            ),
+            (
+                "Content-Length: +5\r\n",
+                "HTTP/1.1",
+                Err(InvalidContentLength),
+            ),
+            (
+                "Content-Length: -5\r\n",
+                "HTTP/1.1",
+                Err(InvalidContentLength),
+            ),
+            (
+                "Content-Length: 0x5\r\n",
+                "HTTP/1.1",
+                Err(InvalidContentLength),
+            ),
+            (
+                "Content-Length: 5 5\r\n",
+                "HTTP/1.1",
+                Err(InvalidContentLength),
+            ),
+            (
+                "Content-Length: \r\n",
+                "HTTP/1.1",
+                Err(InvalidContentLength),
+            ),
+            (
+                "Content-Length: 5,\r\n",
+                "HTTP/1.1",
+                Err(InvalidContentLength),
+            ),
+            (
+                "Content-Length: 5,,5\r\n",
+                "HTTP/1.1",
+                Err(InvalidContentLength),
+            ),
+            (
+                "Content-Length: 1e3\r\n",
+                "HTTP/1.1",
+                Err(InvalidContentLength),
+            ),
+            (
+                "Transfer-Encoding: chunked\r\n",
+                "HTTP/1.1",
+                ok(Chunked, KEEP),
+            ),
+            (
+                "Transfer-Encoding: Chunked\r\n",
+                "HTTP/1.1",
+                ok(Chunked, KEEP),
+            ),
+            (
+                "Transfer-Encoding: chunked\r\n",
+                "HTTP/1.0",
+                Err(TransferEncodingInHttp10),
+            ),
+            (
+                "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+                "HTTP/1.1",
+                Err(ContentLengthWithTransferEncoding),
+            ),
+            (
+                "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                "HTTP/1.1",
+                Err(ContentLengthWithTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: gzip, chunked\r\n",
+                "HTTP/1.1",
+                Err(UnsupportedTransferCoding),
+            ),
+            (
+                "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+                "HTTP/1.1",
+                Err(UnsupportedTransferCoding),
+            ),
+            (
+                "Transfer-Encoding: chunked, gzip\r\n",
+                "HTTP/1.1",
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: gzip\r\n",
+                "HTTP/1.1",
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: identity\r\n",
+                "HTTP/1.1",
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: chunked, chunked\r\n",
+                "HTTP/1.1",
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+                "HTTP/1.1",
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: chunked;x=1\r\n",
+                "HTTP/1.1",
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: \r\n",
+                "HTTP/1.1",
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: ,\r\n",
+                "HTTP/1.1",
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: \"chunked\"\r\n",
+                "HTTP/1.1",
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: \r\n",
+                "HTTP/1.1",
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: xchunked\r\n",
+                "HTTP/1.1",
+                Err(InvalidTransferEncoding),
+            ),
+            (
+                "Transfer-Encoding: chunked , \r\n",
+                "HTTP/1.1",
+                ok(Chunked, KEEP),
+            ),
         ];
         for (fields, version, expected) in cases {
-            assert_eq!(&request(fields, version), expected, "{version} with {fields:?}");
+            assert_eq!(
+                &request(fields, version),
+                expected,
+                "{version} with {fields:?}"
+            );
         }
     }
 
@@ -320,7 +498,12 @@ mod tests {
         let cases: &[(&str, u16, &str, Result<Framing, ErrorKind>)] = &[
             ("GET", 200, "Content-Length: 5\r\n", ok(Length(5), KEEP)),
             ("HEAD", 200, "Content-Length: 5\r\n", ok(Empty, KEEP)),
-            ("HEAD", 200, "Transfer-Encoding: chunked\r\n", ok(Empty, KEEP)),
+            (
+                "HEAD",
+                200,
+                "Transfer-Encoding: chunked\r\n",
+                ok(Empty, KEEP),
+            ),
             ("GET", 100, "", ok(Empty, KEEP)),
             ("GET", 101, "", ok(Empty, KEEP)),
             ("GET", 103, "", ok(Empty, KEEP)),
@@ -328,32 +511,80 @@ mod tests {
             ("GET", 304, "Content-Length: 5\r\n", ok(Empty, KEEP)),
             ("CONNECT", 200, "", ok(Tunnel, CLOSE)),
             ("CONNECT", 407, "Content-Length: 3\r\n", ok(Length(3), KEEP)),
-            ("GET", 200, "Transfer-Encoding: chunked\r\n", ok(Chunked, KEEP)),
-            ("GET", 200, "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", ok(Chunked, CLOSE)),
-            ("GET", 200, "Transfer-Encoding: gzip, chunked\r\n", ok(Chunked, KEEP)),
-            ("GET", 200, "Transfer-Encoding: gzip\r\n", ok(UntilClose, CLOSE)),
-            ("GET", 200, "Transfer-Encoding: chunked, chunked\r\n", Err(InvalidTransferEncoding)),
+            (
+                "GET",
+                200,
+                "Transfer-Encoding: chunked\r\n",
+                ok(Chunked, KEEP),
+            ),
+            (
+                "GET",
+                200,
+                "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+                ok(Chunked, CLOSE),
+            ),
+            (
+                "GET",
+                200,
+                "Transfer-Encoding: gzip, chunked\r\n",
+                ok(Chunked, KEEP),
+            ),
+            (
+                "GET",
+                200,
+                "Transfer-Encoding: gzip\r\n",
+                ok(UntilClose, CLOSE),
+            ),
+            (
+                "GET",
+                200,
+                "Transfer-Encoding: chunked, chunked\r\n",
+                Err(InvalidTransferEncoding),
+            ),
             ("GET", 200, "", ok(UntilClose, CLOSE)),
-            ("GET", 200, "Content-Length: abc\r\n", Err(InvalidContentLength)),
-            ("GET", 200, "Content-Length: 1, 2\r\n", Err(ConflictingContentLength)),
+            (
+                "GET",
+                200,
+                "Content-Length: abc\r\n",
+                Err(InvalidContentLength),
+            ),
+            (
+                "GET",
+                200,
+                "Content-Length: 1, 2\r\n",
+                Err(ConflictingContentLength),
+            ),
             ("GET", 404, "Content-Length: 0\r\n", ok(Length(0), KEEP)),
         ];
         for (method, status, fields, expected) in cases {
-            assert_eq!(&response(method, *status, fields), expected, "{method} {status} {fields:?}");
+            assert_eq!(
+                &response(method, *status, fields),
+                expected,
+                "{method} {status} {fields:?}"
+            );
         }
     }
 
     #[test]
     fn http10_response_with_transfer_encoding_is_read_until_close() {
         let text = b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-        let (head, _) = parse_response(text, &Limits::default()).unwrap().complete().unwrap();
-        assert_eq!(response_framing(b"GET", &head, text), ok(UntilClose, CLOSE).map_err(|_: ErrorKind| unreachable!()));
+        let (head, _) = parse_response(text, &Limits::default())
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(
+            response_framing(b"GET", &head, text),
+            ok(UntilClose, CLOSE).map_err(|_: ErrorKind| unreachable!())
+        );
     }
 
     #[test]
     fn framing_errors_point_at_the_field_line() {
         let text = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n";
-        let (head, _) = parse_request(text, &Limits::default()).unwrap().complete().unwrap();
+        let (head, _) = parse_request(text, &Limits::default())
+            .unwrap()
+            .complete()
+            .unwrap();
         let error = request_framing(&head, text).unwrap_err();
         assert_eq!(error.offset(), 26);
         assert_eq!(error.status(), 400);

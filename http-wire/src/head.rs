@@ -21,7 +21,10 @@ pub struct Span {
 impl Span {
     pub(crate) const fn new(start: usize, end: usize) -> Span {
         // Heads are bounded by `Limits::max_head_bytes`, at most u32::MAX.
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
 
     /// The range, in bytes from the start of the buffer.
@@ -107,7 +110,11 @@ pub struct Field {
 
 impl Field {
     pub(crate) const fn new(name: Span, value: Span, folded: bool) -> Field {
-        Field { name, value, folded }
+        Field {
+            name,
+            value,
+            folded,
+        }
     }
 
     /// The name's span, in received case.
@@ -135,13 +142,21 @@ impl Field {
     /// obs-fold replaced by one SP.
     pub fn value<'b>(&self, buf: &'b [u8]) -> Cow<'b, [u8]> {
         let raw = self.value.of(buf);
-        if self.folded { Cow::Owned(unfold(raw)) } else { Cow::Borrowed(raw) }
+        if self.folded {
+            Cow::Owned(unfold(raw))
+        } else {
+            Cow::Borrowed(raw)
+        }
     }
 
     /// The value as a zero-copy slice of the frozen buffer (a copy only when
     /// the value was folded).
     pub fn value_bytes(&self, buf: &Bytes) -> Bytes {
-        if self.folded { Bytes::from(unfold(self.value.of(buf))) } else { self.value.slice(buf) }
+        if self.folded {
+            Bytes::from(unfold(self.value.of(buf)))
+        } else {
+            self.value.slice(buf)
+        }
     }
 }
 
@@ -212,7 +227,9 @@ impl Fields {
         buf: &'h [u8],
         name: &'n [u8],
     ) -> impl Iterator<Item = &'h Field> + use<'h, 'n> {
-        self.list.iter().filter(move |f| f.name(buf).eq_ignore_ascii_case(name))
+        self.list
+            .iter()
+            .filter(move |f| f.name(buf).eq_ignore_ascii_case(name))
     }
 
     /// Returns `true` if a field recognised while parsing is present; lets
@@ -257,7 +274,11 @@ impl Known {
             17 => (b"transfer-encoding", Known::TRANSFER_ENCODING),
             _ => return Known::NONE,
         };
-        if name.eq_ignore_ascii_case(expected) { known } else { Known::NONE }
+        if name.eq_ignore_ascii_case(expected) {
+            known
+        } else {
+            Known::NONE
+        }
     }
 
     const fn with(self, other: Known) -> Known {

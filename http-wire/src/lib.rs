@@ -29,27 +29,32 @@
 #![deny(missing_docs)]
 
 mod connection;
+mod content_type;
 mod date;
 mod encode;
 mod error;
 mod framing;
 mod head;
+mod headers;
 mod list;
 mod parse;
 mod scan;
+mod te;
 mod uri;
 
-pub use connection::{expects_continue, is_upgrade_request, wants_keep_alive, ConnectionOptions};
-pub use date::{DateCache, DATE_VALUE_LEN};
+pub use connection::{ConnectionOptions, expects_continue, is_upgrade_request, wants_keep_alive};
+pub use content_type::{ContentType, parse_content_type};
+pub use date::{DATE_VALUE_LEN, DateCache};
 pub use encode::{
-    check_application_field, is_hop_by_hop, EncodeError, HeadText, HeadWriter, HOP_BY_HOP_FIELDS,
+    EncodeError, HOP_BY_HOP_FIELDS, HeadText, HeadWriter, check_application_field, is_hop_by_hop,
 };
 pub use error::{ErrorKind, WireError};
-pub use framing::{framing, request_framing, response_framing, BodyFraming, Framing, Message};
+pub use framing::{BodyFraming, Framing, Message, framing, request_framing, response_framing};
 pub use head::{
     Field, Fields, INLINE_FIELDS, RequestHead, ResponseHead, Span, TargetForm, Version,
 };
-pub use list::{list_contains, split_list, trim_ows, ListElements};
-pub use parse::{
-    parse_request, parse_response, Limits, RequestParser, ResponseParser, Status,
-};
+pub use headers::{get_all, get_header, remove_headers};
+pub use list::{ListElements, list_contains, split_list, trim_ows};
+pub use parse::{Limits, RequestParser, ResponseParser, Status, parse_request, parse_response};
+pub use te::{TeCoding, parse_te, parse_trailer, te_accepts_trailers};
+pub use uri::{Url, UrlError, parse_authority_form, parse_origin_form, parse_url};

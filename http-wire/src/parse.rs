@@ -225,9 +225,7 @@ impl<S: StartLine> Parser<S> {
             }
             // An error is reported once its line is complete (or a limit is
             // reached), so that every split of the input gives the same result.
-            Err(error)
-                if !at_limit && memchr::memchr(b'\n', &buf[error.offset()..]).is_none() =>
-            {
+            Err(error) if !at_limit && memchr::memchr(b'\n', &buf[error.offset()..]).is_none() => {
                 self.searched = buf.len();
                 Ok(Status::Partial)
             }
@@ -262,7 +260,9 @@ impl<S: StartLine> Parser<S> {
                 Some(max) => &buf[..buf.len().min(self.pos + max + 2)],
                 None => buf,
             };
-            let Some(next) = self.start.parse(window, self.pos, bare_lf)? else { return Ok(None) };
+            let Some(next) = self.start.parse(window, self.pos, bare_lf)? else {
+                return Ok(None);
+            };
             if let Some(max) = S::max_line_bytes(&self.limits) {
                 if line_length(buf, self.pos, next) > max {
                     return Err(WireError::new(ErrorKind::RequestLineTooLong, self.pos));
@@ -295,7 +295,9 @@ impl<S: StartLine> Parser<S> {
         while i < buf.len() && is_tchar(buf[i]) {
             i += 1;
         }
-        let Some(&after_name) = buf.get(i) else { return Ok(None) };
+        let Some(&after_name) = buf.get(i) else {
+            return Ok(None);
+        };
         if after_name != b':' {
             let kind = match after_name {
                 // RFC 9112 §5.1 ¶2: no whitespace between name and colon.
@@ -309,7 +311,9 @@ impl<S: StartLine> Parser<S> {
             return Err(WireError::new(ErrorKind::InvalidFieldName, i));
         }
         let name = Span::new(line, i);
-        let Some((value, next)) = field_value(buf, i + 1, bare_lf)? else { return Ok(None) };
+        let Some((value, next)) = field_value(buf, i + 1, bare_lf)? else {
+            return Ok(None);
+        };
 
         if self.fields.len() >= self.limits.max_fields {
             return Err(WireError::new(ErrorKind::TooManyFields, line));
@@ -331,16 +335,26 @@ impl<S: StartLine> Parser<S> {
         if !S::UNFOLDS {
             return Err(WireError::new(ErrorKind::ObsFold, line));
         }
-        let Some((more, next)) = field_value(buf, line, bare_lf)? else { return Ok(None) };
+        let Some((more, next)) = field_value(buf, line, bare_lf)? else {
+            return Ok(None);
+        };
         let Some(field) = self.fields.last_mut() else {
             return Err(WireError::new(ErrorKind::ObsFold, line));
         };
         if !more.is_empty() {
             let start = field.value_span().range().start;
             // An empty value so far starts where the continuation does.
-            let start = if field.value_span().is_empty() { more.range().start } else { start };
+            let start = if field.value_span().is_empty() {
+                more.range().start
+            } else {
+                start
+            };
             let folded = !field.value_span().is_empty();
-            *field = Field::new(field.name_span(), Span::new(start, more.range().end), folded);
+            *field = Field::new(
+                field.name_span(),
+                Span::new(start, more.range().end),
+                folded,
+            );
         }
         Ok(Some(next))
     }
@@ -399,11 +413,7 @@ fn line_length(buf: &[u8], pos: usize, next: usize) -> usize {
 /// Parses `OWS field-value OWS` and the line end, from `from`. Returns the
 /// value's span (trimmed) and the offset past the line end.
 #[inline]
-fn field_value(
-    buf: &[u8],
-    from: usize,
-    bare_lf: bool,
-) -> Result<Option<(Span, usize)>, WireError> {
+fn field_value(buf: &[u8], from: usize, bare_lf: bool) -> Result<Option<(Span, usize)>, WireError> {
     let mut i = from;
     while i < buf.len() && (buf[i] == b' ' || buf[i] == b'\t') {
         i += 1;
@@ -411,11 +421,15 @@ fn field_value(
     let start = i;
     loop {
         i = skip_text_bytes(buf, i);
-        let Some(&stop) = buf.get(i) else { return Ok(None) };
+        let Some(&stop) = buf.get(i) else {
+            return Ok(None);
+        };
         match stop {
             b'\t' => i += 1,
             b'\r' | b'\n' => {
-                let Some(next) = line_end(buf, i, bare_lf)? else { return Ok(None) };
+                let Some(next) = line_end(buf, i, bare_lf)? else {
+                    return Ok(None);
+                };
                 let mut end = i;
                 while end > start && (buf[end - 1] == b' ' || buf[end - 1] == b'\t') {
                     end -= 1;
@@ -435,9 +449,17 @@ fn parse_version(buf: &[u8], i: usize) -> Result<Option<Version>, WireError> {
         // Fail as soon as the bytes there cannot start a version.
         let have = &buf[i.min(buf.len())..];
         let fits = have.iter().zip(b"HTTP/0.0").all(|(&b, &pattern)| {
-            if pattern == b'0' { b.is_ascii_digit() } else { b == pattern }
+            if pattern == b'0' {
+                b.is_ascii_digit()
+            } else {
+                b == pattern
+            }
         });
-        return if fits { Ok(None) } else { Err(WireError::new(ErrorKind::InvalidVersion, i)) };
+        return if fits {
+            Ok(None)
+        } else {
+            Err(WireError::new(ErrorKind::InvalidVersion, i))
+        };
     };
     match v {
         b"HTTP/1.1" => Ok(Some(Version::Http11)),
@@ -481,7 +503,9 @@ impl StartLine for RequestLine {
         while i < buf.len() && is_tchar(buf[i]) {
             i += 1;
         }
-        let Some(&after) = buf.get(i) else { return Ok(None) };
+        let Some(&after) = buf.get(i) else {
+            return Ok(None);
+        };
         if after != b' ' || i == pos {
             return Err(WireError::new(ErrorKind::InvalidMethod, i));
         }
@@ -490,7 +514,9 @@ impl StartLine for RequestLine {
         // RFC 9112 §3.2: the target is visible ASCII, then exactly one SP.
         let target_start = i + 1;
         i = skip_target_bytes(buf, target_start);
-        let Some(&after) = buf.get(i) else { return Ok(None) };
+        let Some(&after) = buf.get(i) else {
+            return Ok(None);
+        };
         if after != b' ' || i == target_start {
             let kind = match after {
                 b'\r' | b'\n' if i > target_start => ErrorKind::InvalidRequestLine,
@@ -500,17 +526,26 @@ impl StartLine for RequestLine {
         }
         let target = Span::new(target_start, i);
 
-        let Some(version) = parse_version(buf, i + 1)? else { return Ok(None) };
+        let Some(version) = parse_version(buf, i + 1)? else {
+            return Ok(None);
+        };
         i += 9;
         match buf.get(i) {
             None => return Ok(None),
             Some(b'\r' | b'\n') => {}
             Some(_) => return Err(WireError::new(ErrorKind::InvalidVersion, i)),
         }
-        let Some(next) = line_end(buf, i, bare_lf)? else { return Ok(None) };
+        let Some(next) = line_end(buf, i, bare_lf)? else {
+            return Ok(None);
+        };
 
         let form = target_form(method.of(buf), target.of(buf), target_start)?;
-        *self = RequestLine { method, target, form: Some(form), version: Some(version) };
+        *self = RequestLine {
+            method,
+            target,
+            form: Some(form),
+            version: Some(version),
+        };
         Ok(Some(next))
     }
 
@@ -532,9 +567,18 @@ impl StartLine for RequestLine {
         };
         // RFC 9112 §3.2: an HTTP/1.1 request must carry Host.
         if version == Version::Http11 && !fields.has(Known::HOST) {
-            return Err(WireError::new(ErrorKind::MissingHost, self.target.range().end));
+            return Err(WireError::new(
+                ErrorKind::MissingHost,
+                self.target.range().end,
+            ));
         }
-        Ok(RequestHead { method: self.method, target: self.target, target_form: form, version, fields })
+        Ok(RequestHead {
+            method: self.method,
+            target: self.target,
+            target_form: form,
+            version,
+            fields,
+        })
     }
 }
 
@@ -565,10 +609,14 @@ fn target_form(method: &[u8], target: &[u8], at: usize) -> Result<TargetForm, Wi
 /// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` followed by `://`
 /// (RFC 3986 §3.1).
 fn is_absolute_uri_start(target: &[u8]) -> bool {
-    let Some(colon) = target.iter().position(|&b| b == b':') else { return false };
+    let Some(colon) = target.iter().position(|&b| b == b':') else {
+        return false;
+    };
     let scheme = &target[..colon];
     scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        && scheme.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
         && target[colon..].starts_with(b"://")
 }
 
@@ -590,10 +638,14 @@ impl StartLine for StatusLine {
     }
 
     fn parse(&mut self, buf: &[u8], pos: usize, bare_lf: bool) -> Result<Option<usize>, WireError> {
-        let Some(version) = parse_version(buf, pos)? else { return Ok(None) };
+        let Some(version) = parse_version(buf, pos)? else {
+            return Ok(None);
+        };
         let mut i = pos + 8;
         // RFC 9112 §4: SP, then a three-digit status code.
-        let Some(code) = buf.get(i..i + 4) else { return Ok(None) };
+        let Some(code) = buf.get(i..i + 4) else {
+            return Ok(None);
+        };
         let status = match code {
             [b' ', a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
                 u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
@@ -623,8 +675,14 @@ impl StartLine for StatusLine {
             }
             Some(_) => return Err(WireError::new(ErrorKind::InvalidStatusLine, i)),
         }
-        let Some(next) = line_end(buf, i, bare_lf)? else { return Ok(None) };
-        *self = StatusLine { version: Some(version), status, reason };
+        let Some(next) = line_end(buf, i, bare_lf)? else {
+            return Ok(None);
+        };
+        *self = StatusLine {
+            version: Some(version),
+            status,
+            reason,
+        };
         Ok(Some(next))
     }
 
@@ -641,6 +699,11 @@ impl StartLine for StatusLine {
         let Some(version) = self.version else {
             unreachable!("finish is called after the status line was parsed")
         };
-        Ok(ResponseHead { version, status: self.status, reason: self.reason, fields })
+        Ok(ResponseHead {
+            version,
+            status: self.status,
+            reason: self.reason,
+            fields,
+        })
     }
 }

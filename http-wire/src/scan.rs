@@ -20,8 +20,20 @@ static TCHAR: [bool; 256] = {
         table[b] = c.is_ascii_alphanumeric()
             || matches!(
                 c,
-                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
-                    | b'`' | b'|' | b'~'
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
             );
         b += 1;
     }
@@ -136,7 +148,11 @@ mod simd {
     fn level() -> u8 {
         match LEVEL.load(Ordering::Relaxed) {
             UNKNOWN => {
-                let level = if std::is_x86_feature_detected!("avx2") { AVX2 } else { SSE2 };
+                let level = if std::is_x86_feature_detected!("avx2") {
+                    AVX2
+                } else {
+                    SSE2
+                };
                 LEVEL.store(level, Ordering::Relaxed);
                 level
             }
@@ -190,9 +206,10 @@ mod simd {
             // Signed compares: bytes >= 0x80 are negative.
             let ok = match stop {
                 // 0x21..=0x7E: greater than 0x20 (signed) and not DEL.
-                Stop::NonTarget => {
-                    _mm_andnot_si128(_mm_cmpeq_epi8(x, del), _mm_cmpgt_epi8(x, _mm_set1_epi8(0x20)))
-                }
+                Stop::NonTarget => _mm_andnot_si128(
+                    _mm_cmpeq_epi8(x, del),
+                    _mm_cmpgt_epi8(x, _mm_set1_epi8(0x20)),
+                ),
                 // Not (0x00..=0x1F or DEL): max_epu8(x, 0x20) == x means x >= 0x20.
                 Stop::Control => {
                     let ge_space = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x20)), x);
@@ -223,8 +240,7 @@ mod simd {
                     _mm256_cmpgt_epi8(x, _mm256_set1_epi8(0x20)),
                 ),
                 Stop::Control => {
-                    let ge_space =
-                        _mm256_cmpeq_epi8(_mm256_max_epu8(x, _mm256_set1_epi8(0x20)), x);
+                    let ge_space = _mm256_cmpeq_epi8(_mm256_max_epu8(x, _mm256_set1_epi8(0x20)), x);
                     _mm256_andnot_si256(_mm256_cmpeq_epi8(x, del), ge_space)
                 }
             };
@@ -244,7 +260,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn slow_skip(buf: &[u8], from: usize, keep: fn(u8) -> bool) -> usize {
-        (from..buf.len()).find(|&i| !keep(buf[i])).unwrap_or(buf.len())
+        (from..buf.len())
+            .find(|&i| !keep(buf[i]))
+            .unwrap_or(buf.len())
     }
 
     fn is_text(b: u8) -> bool {

@@ -4,7 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use gruvi_wire::{request_framing, wants_keep_alive, Limits, RequestParser};
+use gruvi_wire::{Limits, RequestParser, request_framing, wants_keep_alive};
 
 struct Counting;
 

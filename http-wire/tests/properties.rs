@@ -37,7 +37,10 @@ fn target() -> impl Strategy<Value = String> {
 
 /// Names that cannot be mistaken for the fields with rules of their own.
 fn extension_fields() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
-    proptest::collection::vec((token().prop_map(|t| format!("X-{t}")), field_value()), 0..40)
+    proptest::collection::vec(
+        (token().prop_map(|t| format!("X-{t}")), field_value()),
+        0..40,
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -49,19 +52,34 @@ struct Request {
 }
 
 fn request() -> impl Strategy<Value = Request> {
-    (token(), target(), any::<bool>(), extension_fields(), "[a-z]{1,10}(:[0-9]{1,4})?").prop_map(
-        |(method, target, http11, mut fields, host)| {
-            let version = if http11 { Version::Http11 } else { Version::Http10 };
+    (
+        token(),
+        target(),
+        any::<bool>(),
+        extension_fields(),
+        "[a-z]{1,10}(:[0-9]{1,4})?",
+    )
+        .prop_map(|(method, target, http11, mut fields, host)| {
+            let version = if http11 {
+                Version::Http11
+            } else {
+                Version::Http10
+            };
             let at = fields.len() / 2;
             fields.insert(at, ("Host".to_owned(), host.into_bytes()));
-            Request { method, target, version, fields }
-        },
-    )
+            Request {
+                method,
+                target,
+                version,
+                fields,
+            }
+        })
 }
 
 fn serialise(r: &Request) -> BytesMut {
     let mut buf = BytesMut::new();
-    let mut head = HeadWriter::request(&mut buf, r.method.as_str(), r.target.as_str(), r.version).unwrap();
+    let mut head =
+        HeadWriter::request(&mut buf, r.method.as_str(), r.target.as_str(), r.version).unwrap();
     for (name, value) in &r.fields {
         head.field(name.as_str(), value.as_slice()).unwrap();
     }
@@ -172,11 +190,22 @@ fn httparse_agrees_on_a_corpus() {
         let (ours, consumed) = request_every_way(buf, &Limits::default()).unwrap().unwrap();
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut theirs = httparse::Request::new(&mut headers);
-        assert_eq!(theirs.parse(buf).unwrap(), httparse::Status::Complete(consumed));
+        assert_eq!(
+            theirs.parse(buf).unwrap(),
+            httparse::Status::Complete(consumed)
+        );
         assert_eq!(theirs.method.unwrap().as_bytes(), ours.method().of(buf));
         assert_eq!(theirs.path.unwrap().as_bytes(), ours.target().of(buf));
-        let ours: Vec<(&[u8], &[u8])> = ours.fields().iter().map(|f| (f.name(buf), f.value_span().of(buf))).collect();
-        let theirs: Vec<(&[u8], &[u8])> = theirs.headers.iter().map(|h| (h.name.as_bytes(), h.value)).collect();
+        let ours: Vec<(&[u8], &[u8])> = ours
+            .fields()
+            .iter()
+            .map(|f| (f.name(buf), f.value_span().of(buf)))
+            .collect();
+        let theirs: Vec<(&[u8], &[u8])> = theirs
+            .headers
+            .iter()
+            .map(|h| (h.name.as_bytes(), h.value))
+            .collect();
         assert_eq!(ours, theirs);
     }
 }

@@ -64,7 +64,10 @@ fn rejected(input: impl AsRef<[u8]>) -> ErrorKind {
 }
 
 fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -89,14 +92,26 @@ fn fields_keep_order_case_and_duplicates() {
     );
     assert_eq!(
         s.fields,
-        fields(&[("Host", "a"), ("X-B", "1"), ("x-a", "2"), ("X-B", "3"), ("COOKIE", "c=1"), ("Cookie", "d=2")])
+        fields(&[
+            ("Host", "a"),
+            ("X-B", "1"),
+            ("x-a", "2"),
+            ("X-B", "3"),
+            ("COOKIE", "c=1"),
+            ("Cookie", "d=2")
+        ])
     );
 }
 
 #[test]
 fn values_are_trimmed_and_may_hold_tabs_spaces_and_obs_text() {
-    let s = accepted(b"GET / HTTP/1.1\r\nHost: a\r\nX:  \t a \t b\xff\x80 \t \r\nEmpty:\r\nSpaces:   \r\n\r\n");
-    assert_eq!(s.fields[1], ("X".to_string(), "a \t b\u{ff}\u{80}".to_string()));
+    let s = accepted(
+        b"GET / HTTP/1.1\r\nHost: a\r\nX:  \t a \t b\xff\x80 \t \r\nEmpty:\r\nSpaces:   \r\n\r\n",
+    );
+    assert_eq!(
+        s.fields[1],
+        ("X".to_string(), "a \t b\u{ff}\u{80}".to_string())
+    );
     assert_eq!(s.fields[2], ("Empty".to_string(), String::new()));
     assert_eq!(s.fields[3], ("Spaces".to_string(), String::new()));
 }
@@ -104,7 +119,7 @@ fn values_are_trimmed_and_may_hold_tabs_spaces_and_obs_text() {
 #[test]
 fn only_the_head_is_consumed() {
     let head = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n";
-    let s = accepted(&format!("{head}helloGET / HTTP/1.1\r\n"));
+    let s = accepted(format!("{head}helloGET / HTTP/1.1\r\n"));
     assert_eq!(s.consumed, head.len());
 }
 
@@ -119,43 +134,100 @@ fn leading_empty_lines_are_ignored() {
 #[test]
 fn versions() {
     assert_eq!(accepted("GET / HTTP/1.0\r\n\r\n").version, Version::Http10);
-    assert_eq!(accepted("GET / HTTP/1.1\r\nHost: a\r\n\r\n").version, Version::Http11);
+    assert_eq!(
+        accepted("GET / HTTP/1.1\r\nHost: a\r\n\r\n").version,
+        Version::Http11
+    );
     // RFC 9110 §6.2: a higher 1.x minor is handled as 1.1.
-    assert_eq!(accepted("GET / HTTP/1.9\r\nHost: a\r\n\r\n").version, Version::Http11);
+    assert_eq!(
+        accepted("GET / HTTP/1.9\r\nHost: a\r\n\r\n").version,
+        Version::Http11
+    );
     for v in ["HTTP/2.0", "HTTP/0.9", "HTTP/3.0", "HTTP/9.9"] {
-        assert_eq!(rejected(&format!("GET / {v}\r\n\r\n")), ErrorKind::UnsupportedVersion, "{v}");
+        assert_eq!(
+            rejected(format!("GET / {v}\r\n\r\n")),
+            ErrorKind::UnsupportedVersion,
+            "{v}"
+        );
     }
-    for v in ["http/1.1", "HTTP/1.10", "HTTP/11", "HTTP/1.x", "HTTP 1.1", "HTTP/1.1 ", "HTTPS/1.1", "HTTP/1"] {
-        assert_eq!(rejected(&format!("GET / {v}\r\nHost: a\r\n\r\n")), ErrorKind::InvalidVersion, "{v}");
+    for v in [
+        "http/1.1",
+        "HTTP/1.10",
+        "HTTP/11",
+        "HTTP/1.x",
+        "HTTP 1.1",
+        "HTTP/1.1 ",
+        "HTTPS/1.1",
+        "HTTP/1",
+    ] {
+        assert_eq!(
+            rejected(format!("GET / {v}\r\nHost: a\r\n\r\n")),
+            ErrorKind::InvalidVersion,
+            "{v}"
+        );
     }
     assert_eq!(ErrorKind::UnsupportedVersion.status(), 505);
 }
 
 #[test]
 fn request_line_needs_single_spaces() {
-    assert_eq!(rejected("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidTarget);
-    assert_eq!(rejected("GET /  HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidVersion);
-    assert_eq!(rejected(" GET / HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidMethod);
-    assert_eq!(rejected("GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidMethod);
-    assert_eq!(rejected("GET /\tHTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidTarget);
+    assert_eq!(
+        rejected("GET  / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidTarget
+    );
+    assert_eq!(
+        rejected("GET /  HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidVersion
+    );
+    assert_eq!(
+        rejected(" GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidMethod
+    );
+    assert_eq!(
+        rejected("GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidMethod
+    );
+    assert_eq!(
+        rejected("GET /\tHTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidTarget
+    );
     // HTTP/0.9 style request lines are not HTTP/1.x.
     assert_eq!(rejected("GET /\r\n\r\n"), ErrorKind::InvalidRequestLine);
 }
 
 #[test]
 fn methods_are_tokens() {
-    assert_eq!(accepted("M-SEARCH / HTTP/1.1\r\nHost: a\r\n\r\n").method, "M-SEARCH".to_string());
+    assert_eq!(
+        accepted("M-SEARCH / HTTP/1.1\r\nHost: a\r\n\r\n").method,
+        "M-SEARCH".to_string()
+    );
     // RFC 9110 §9.1: methods are case-sensitive tokens, kept as sent.
-    assert_eq!(accepted("get / HTTP/1.1\r\nHost: a\r\n\r\n").method, "get".to_string());
-    assert_eq!(rejected("G@T / HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidMethod);
-    assert_eq!(rejected("GE\"T / HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidMethod);
-    assert_eq!(rejected("G\0T / HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidMethod);
+    assert_eq!(
+        accepted("get / HTTP/1.1\r\nHost: a\r\n\r\n").method,
+        "get".to_string()
+    );
+    assert_eq!(
+        rejected("G@T / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidMethod
+    );
+    assert_eq!(
+        rejected("GE\"T / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidMethod
+    );
+    assert_eq!(
+        rejected("G\0T / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidMethod
+    );
 }
 
 #[test]
 fn target_bytes_are_visible_ascii() {
     for bad in ["/a\x7fb", "/caf\u{e9}", "/a\0b", "/a\x01"] {
-        assert_eq!(rejected(&format!("GET {bad} HTTP/1.1\r\nHost: a\r\n\r\n")), ErrorKind::InvalidTarget, "{bad:?}");
+        assert_eq!(
+            rejected(format!("GET {bad} HTTP/1.1\r\nHost: a\r\n\r\n")),
+            ErrorKind::InvalidTarget,
+            "{bad:?}"
+        );
     }
 }
 
@@ -166,35 +238,94 @@ fn target_forms() {
         let (head, _) = request_every_way(buf, &Limits::default()).unwrap().unwrap();
         head.target_form()
     };
-    assert_eq!(form("GET /x HTTP/1.1\r\nHost: a\r\n\r\n"), TargetForm::Origin);
-    assert_eq!(form("GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n"), TargetForm::Absolute);
-    assert_eq!(form("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n"), TargetForm::Authority);
-    assert_eq!(form("CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n"), TargetForm::Authority);
-    assert_eq!(form("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"), TargetForm::Asterisk);
+    assert_eq!(
+        form("GET /x HTTP/1.1\r\nHost: a\r\n\r\n"),
+        TargetForm::Origin
+    );
+    assert_eq!(
+        form("GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n"),
+        TargetForm::Absolute
+    );
+    assert_eq!(
+        form("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n"),
+        TargetForm::Authority
+    );
+    assert_eq!(
+        form("CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n"),
+        TargetForm::Authority
+    );
+    assert_eq!(
+        form("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"),
+        TargetForm::Asterisk
+    );
 
     // RFC 9112 §3.2.4: asterisk only for OPTIONS; §3.2.3: authority only for CONNECT.
-    assert_eq!(rejected("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidTargetForm);
-    assert_eq!(rejected("OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidTargetForm);
-    assert_eq!(rejected("GET a.example:443 HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidTargetForm);
-    assert_eq!(rejected("CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidTargetForm);
-    assert_eq!(rejected("CONNECT http://a/ HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidTarget);
-    assert_eq!(rejected("CONNECT a.example HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidTarget);
-    assert_eq!(rejected("CONNECT * HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidTarget);
-    assert_eq!(rejected("GET x HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidTargetForm);
-    assert_eq!(rejected("GET 1http://a/ HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::InvalidTargetForm);
+    assert_eq!(
+        rejected("GET * HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidTargetForm
+    );
+    assert_eq!(
+        rejected("OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidTargetForm
+    );
+    assert_eq!(
+        rejected("GET a.example:443 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidTargetForm
+    );
+    assert_eq!(
+        rejected("CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidTargetForm
+    );
+    assert_eq!(
+        rejected("CONNECT http://a/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidTarget
+    );
+    assert_eq!(
+        rejected("CONNECT a.example HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidTarget
+    );
+    assert_eq!(
+        rejected("CONNECT * HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidTarget
+    );
+    assert_eq!(
+        rejected("GET x HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidTargetForm
+    );
+    assert_eq!(
+        rejected("GET 1http://a/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::InvalidTargetForm
+    );
 }
 
 #[test]
 fn host_rules() {
     // RFC 9112 §3.2: exactly one valid Host in HTTP/1.1.
     assert_eq!(rejected("GET / HTTP/1.1\r\n\r\n"), ErrorKind::MissingHost);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"), ErrorKind::DuplicateHost);
-    assert_eq!(rejected("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), ErrorKind::DuplicateHost);
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"),
+        ErrorKind::DuplicateHost
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"),
+        ErrorKind::DuplicateHost
+    );
     for bad in ["a b", "a@b", "a:b", "[::1", "a/b", "a:99999", "a:1:2"] {
-        assert_eq!(rejected(&format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n")), ErrorKind::InvalidHost, "{bad}");
+        assert_eq!(
+            rejected(format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n")),
+            ErrorKind::InvalidHost,
+            "{bad}"
+        );
     }
-    for good in ["", "a", "a:80", "127.0.0.1:8080", "[::1]:80", "xn--n3h.example"] {
-        accepted(&format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n"));
+    for good in [
+        "",
+        "a",
+        "a:80",
+        "127.0.0.1:8080",
+        "[::1]:80",
+        "xn--n3h.example",
+    ] {
+        accepted(format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n"));
     }
     // HTTP/1.0 may omit it.
     accepted("GET / HTTP/1.0\r\n\r\n");
@@ -203,19 +334,51 @@ fn host_rules() {
 #[test]
 fn line_endings() {
     // RFC 9112 §2.2: bare CR is never a line end.
-    assert_eq!(rejected("GET / HTTP/1.1\rHost: a\r\n\r\n"), ErrorKind::BareCr);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\r\n\r\n"), ErrorKind::BareCr);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n"), ErrorKind::BareCr);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\n\rX\r\n"), ErrorKind::BareCr);
-    assert_eq!(rejected("\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::BareCr);
+    assert_eq!(
+        rejected("GET / HTTP/1.1\rHost: a\r\n\r\n"),
+        ErrorKind::BareCr
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\r\n\r\n"),
+        ErrorKind::BareCr
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n"),
+        ErrorKind::BareCr
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\n\rX\r\n"),
+        ErrorKind::BareCr
+    );
+    assert_eq!(
+        rejected("\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::BareCr
+    );
     // Bare LF is refused in requests by default...
-    assert_eq!(rejected("GET / HTTP/1.1\nHost: a\r\n\r\n"), ErrorKind::BareLf);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\n\r\n"), ErrorKind::BareLf);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\n\n"), ErrorKind::BareLf);
-    assert_eq!(rejected("\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), ErrorKind::BareLf);
+    assert_eq!(
+        rejected("GET / HTTP/1.1\nHost: a\r\n\r\n"),
+        ErrorKind::BareLf
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\n\r\n"),
+        ErrorKind::BareLf
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\n\n"),
+        ErrorKind::BareLf
+    );
+    assert_eq!(
+        rejected("\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ErrorKind::BareLf
+    );
     // ...and accepted when configured.
-    let lenient = Limits { allow_bare_lf_in_requests: true, ..Limits::default() };
-    let s = parse_with(b"\nGET / HTTP/1.1\nHost: a\nX: b\r\n\n", &lenient).unwrap().unwrap();
+    let lenient = Limits {
+        allow_bare_lf_in_requests: true,
+        ..Limits::default()
+    };
+    let s = parse_with(b"\nGET / HTTP/1.1\nHost: a\nX: b\r\n\n", &lenient)
+        .unwrap()
+        .unwrap();
     assert_eq!(s.fields, fields(&[("Host", "a"), ("X", "b")]));
     assert_eq!(s.consumed, 1 + 15 + 8 + 6 + 1);
 }
@@ -223,38 +386,87 @@ fn line_endings() {
 #[test]
 fn field_syntax() {
     // RFC 9112 §5.1 ¶2: no whitespace between name and colon.
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), ErrorKind::WhitespaceBeforeColon);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n"), ErrorKind::WhitespaceBeforeColon);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n"), ErrorKind::InvalidFieldName);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\nNo colon\r\n\r\n"), ErrorKind::WhitespaceBeforeColon);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n"), ErrorKind::MissingColon);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\nX(y): 1\r\n\r\n"), ErrorKind::InvalidFieldName);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\nX\0: 1\r\n\r\n"), ErrorKind::InvalidFieldName);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"), ErrorKind::InvalidFieldValue);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n"), ErrorKind::InvalidFieldValue);
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\x0bb\r\n\r\n"), ErrorKind::InvalidFieldValue);
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost : a\r\n\r\n"),
+        ErrorKind::WhitespaceBeforeColon
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n"),
+        ErrorKind::WhitespaceBeforeColon
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n"),
+        ErrorKind::InvalidFieldName
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\nNo colon\r\n\r\n"),
+        ErrorKind::WhitespaceBeforeColon
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n"),
+        ErrorKind::MissingColon
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\nX(y): 1\r\n\r\n"),
+        ErrorKind::InvalidFieldName
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\nX\0: 1\r\n\r\n"),
+        ErrorKind::InvalidFieldName
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"),
+        ErrorKind::InvalidFieldValue
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n"),
+        ErrorKind::InvalidFieldValue
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\x0bb\r\n\r\n"),
+        ErrorKind::InvalidFieldValue
+    );
     // RFC 9112 §5.2: obs-fold is refused in requests.
-    assert_eq!(rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"), ErrorKind::ObsFold);
-    assert_eq!(rejected("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), ErrorKind::ObsFold);
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"),
+        ErrorKind::ObsFold
+    );
+    assert_eq!(
+        rejected("GET / HTTP/1.1\r\n Host: a\r\n\r\n"),
+        ErrorKind::ObsFold
+    );
     assert_eq!(ErrorKind::ObsFold.status(), 400);
 }
 
 #[test]
 fn limits_map_to_414_and_431() {
-    let small = Limits { max_head_bytes: 64, max_request_line_bytes: 20, max_fields: 2, ..Limits::default() };
+    let small = Limits {
+        max_head_bytes: 64,
+        max_request_line_bytes: 20,
+        max_fields: 2,
+        ..Limits::default()
+    };
     let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(20));
     let e = parse_with(&long_line, &small).unwrap_err();
     assert_eq!((e, e.status()), (ErrorKind::RequestLineTooLong, 414));
     // Exactly at the limit is fine: "GET /aaaaaa HTTP/1.1" is 20 bytes.
-    parse_with("GET /aaaaaa HTTP/1.1\r\nHost: a\r\n\r\n", &small).unwrap().unwrap();
+    parse_with("GET /aaaaaa HTTP/1.1\r\nHost: a\r\n\r\n", &small)
+        .unwrap()
+        .unwrap();
     // A line that never ends is refused once it passes the limit.
-    assert_eq!(parse_with(format!("GET /{}", "a".repeat(30)), &small), Err(ErrorKind::RequestLineTooLong));
+    assert_eq!(
+        parse_with(format!("GET /{}", "a".repeat(30)), &small),
+        Err(ErrorKind::RequestLineTooLong)
+    );
 
     let big_head = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "b".repeat(40));
     let e = parse_with(&big_head, &small).unwrap_err();
     assert_eq!((e, e.status()), (ErrorKind::HeadTooLarge, 431));
     // A head that ends exactly at the limit is fine.
-    let exact = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "b".repeat(64 - 32));
+    let exact = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "b".repeat(64 - 32)
+    );
     assert_eq!(exact.len(), 64);
     parse_with(&exact, &small).unwrap().unwrap();
 
@@ -265,7 +477,13 @@ fn limits_map_to_414_and_431() {
 
 #[test]
 fn an_incomplete_head_is_partial() {
-    for input in ["", "G", "GET / HTTP/1.1", "GET / HTTP/1.1\r\nHost: a\r\n", "GET / HTTP/1.1\r\nHost: a\r\n\r"] {
+    for input in [
+        "",
+        "G",
+        "GET / HTTP/1.1",
+        "GET / HTTP/1.1\r\nHost: a\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\n\r",
+    ] {
         assert_eq!(parse(input), Ok(None), "{input:?}");
     }
 }

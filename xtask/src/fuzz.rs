@@ -54,7 +54,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 /// The target names: one `fuzz_targets/<name>.rs` file each.
 fn targets_in(fuzz_dir: &Path) -> Result<Vec<String>, String> {
     let dir: PathBuf = fuzz_dir.join("fuzz_targets");
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
         .filter_map(|entry| {

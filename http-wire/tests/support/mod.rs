@@ -39,7 +39,11 @@ where
 {
     let whole = settle(new_parser()(input));
     if let Ok(Some((_, consumed))) = &whole {
-        assert!(*consumed <= input.len(), "consumed {consumed} of {}", input.len());
+        assert!(
+            *consumed <= input.len(),
+            "consumed {consumed} of {}",
+            input.len()
+        );
     }
 
     // One byte at a time: the first answer that is not Partial must be the
@@ -59,7 +63,12 @@ where
             }
         }
     }
-    assert_eq!(byte_by_byte, whole, "byte by byte vs whole for {:?}", String::from_utf8_lossy(input));
+    assert_eq!(
+        byte_by_byte,
+        whole,
+        "byte by byte vs whole for {:?}",
+        String::from_utf8_lossy(input)
+    );
 
     // Two pieces, split at every offset.
     for split in 0..input.len() {
@@ -69,7 +78,12 @@ where
             Ok(Status::Partial) => settle(parse(input)),
             other => settle(other),
         };
-        assert_eq!(outcome, whole, "split at {split} vs whole for {:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            outcome,
+            whole,
+            "split at {split} vs whole for {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
     whole
 }
