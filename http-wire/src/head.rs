@@ -197,6 +197,12 @@ impl Fields {
         self.list.push(field);
     }
 
+    /// Empties the list, keeping its storage for the next head.
+    pub(crate) fn clear(&mut self) {
+        self.list.clear();
+        self.known = Known::NONE;
+    }
+
     pub(crate) fn last_mut(&mut self) -> Option<&mut Field> {
         self.list.last_mut()
     }

@@ -12,8 +12,6 @@
 //! (RFC 9112 §2.2), the Host rules (RFC 9112 §3.2) and the size limits. What
 //! a body looks like is decided afterwards by [`crate::framing`].
 
-use std::mem;
-
 use crate::error::{ErrorKind, WireError};
 use crate::head::{Field, Fields, Known, RequestHead, ResponseHead, Span, TargetForm, Version};
 use crate::scan::{is_tchar, skip_target_bytes, skip_text_bytes};
@@ -73,19 +71,46 @@ impl<T> Status<T> {
     }
 }
 
-/// Parses one request head from `buf` (a one-shot [`RequestParser`]).
+impl<T: Clone> Status<&T> {
+    /// An owned copy of the head, for callers that keep it past the next
+    /// parse.
+    pub fn cloned(self) -> Status<T> {
+        match self {
+            Status::Complete(head, consumed) => Status::Complete(head.clone(), consumed),
+            Status::Partial => Status::Partial,
+        }
+    }
+}
+
+/// Parses one request head from `buf` (a one-shot [`RequestParser`] that
+/// hands over the head it filled).
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Status<RequestHead>, WireError> {
-    RequestParser::new(*limits).parse(buf)
+    let mut parser = Parser::<RequestHead>::new(*limits);
+    let consumed = match parser.parse(buf)? {
+        Status::Complete(_, consumed) => consumed,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    Ok(Status::Complete(parser.head, consumed))
 }
 
 /// Parses one response head from `buf` (a one-shot [`ResponseParser`]).
 pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Status<ResponseHead>, WireError> {
-    ResponseParser::new(*limits).parse(buf)
+    let mut parser = Parser::<ResponseHead>::new(*limits);
+    let consumed = match parser.parse(buf)? {
+        Status::Complete(_, consumed) => consumed,
+        Status::Partial => return Ok(Status::Partial),
+    };
+    Ok(Status::Complete(parser.head, consumed))
 }
 
 /// An incremental request-head parser. See the [module docs](self).
+///
+/// The parser owns the head it fills: `Complete` lends it out, and the next
+/// call clears it for the following message without freeing its storage, so
+/// a connection parses request after request without moving or allocating
+/// heads. Clone the head to keep it.
 #[derive(Clone, Debug)]
-pub struct RequestParser(Parser<RequestLine>);
+pub struct RequestParser(Parser<RequestHead>);
 
 impl RequestParser {
     /// A parser with the given limits.
@@ -93,16 +118,16 @@ impl RequestParser {
         RequestParser(Parser::new(limits))
     }
 
-    /// Parses what `buf` holds so far. After `Complete` the parser is ready
-    /// for the next head, in a buffer that starts with it. After an error the
-    /// parser must not be fed again until [`reset`](Self::reset).
-    pub fn parse(&mut self, buf: &[u8]) -> Result<Status<RequestHead>, WireError> {
+    /// Parses what `buf` holds so far. After `Complete`, the next call starts
+    /// a new head, in a buffer that starts with it. After an error the parser
+    /// must not be fed again until [`reset`](Self::reset).
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Status<&RequestHead>, WireError> {
         self.0.parse(buf)
     }
 
     /// Forgets any partial head.
     pub fn reset(&mut self) {
-        self.0.reset();
+        self.0.clear();
     }
 
     /// The limits in force.
@@ -111,9 +136,10 @@ impl RequestParser {
     }
 }
 
-/// An incremental response-head parser. See the [module docs](self).
+/// An incremental response-head parser. See the [module docs](self) and
+/// [`RequestParser`].
 #[derive(Clone, Debug)]
-pub struct ResponseParser(Parser<StatusLine>);
+pub struct ResponseParser(Parser<ResponseHead>);
 
 impl ResponseParser {
     /// A parser with the given limits.
@@ -122,13 +148,13 @@ impl ResponseParser {
     }
 
     /// Parses what `buf` holds so far; see [`RequestParser::parse`].
-    pub fn parse(&mut self, buf: &[u8]) -> Result<Status<ResponseHead>, WireError> {
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Status<&ResponseHead>, WireError> {
         self.0.parse(buf)
     }
 
     /// Forgets any partial head.
     pub fn reset(&mut self) {
-        self.0.reset();
+        self.0.clear();
     }
 
     /// The limits in force.
@@ -138,31 +164,42 @@ impl ResponseParser {
 }
 
 /// What differs between request and response heads: the start line, checks
-/// on particular fields, and the final checks.
-trait StartLine: Default + Clone {
-    type Head;
+/// on particular fields, and the final checks. Implemented by the head types,
+/// which the parser fills in place.
+trait HeadKind: Clone {
     /// Requests ignore empty lines before the request line (RFC 9112 §2.2 ¶6).
     const SKIPS_LEADING_EMPTY_LINES: bool;
     /// Responses unfold obs-fold; requests reject it (RFC 9112 §5.2).
     const UNFOLDS: bool;
 
-    fn bare_lf_allowed(limits: &Limits) -> bool;
+    /// A head with no start line and no fields yet.
+    fn empty() -> Self;
 
-    /// Parses the start line beginning at `pos`; `Ok(None)` if it is not all
-    /// there yet, else the offset just past its line end.
-    fn parse(&mut self, buf: &[u8], pos: usize, bare_lf: bool) -> Result<Option<usize>, WireError>;
+    fn fields_mut(&mut self) -> &mut Fields;
+
+    fn bare_lf_allowed(limits: &Limits) -> bool;
 
     /// The most bytes a start line may have (without its line end), if limited.
     fn max_line_bytes(limits: &Limits) -> Option<usize>;
 
-    /// Checks a recognised field as it is parsed.
-    fn check_field(&mut self, known: Known, value: &[u8], line: usize) -> Result<(), WireError>;
+    /// Parses the start line beginning at `pos` into `self`; `Ok(None)` if it
+    /// is not all there yet, else the offset just past its line end.
+    fn parse_start_line(
+        &mut self,
+        buf: &[u8],
+        pos: usize,
+        bare_lf: bool,
+    ) -> Result<Option<usize>, WireError>;
 
-    fn finish(&mut self, fields: Fields) -> Result<Self::Head, WireError>;
+    /// Checks a recognised field as it is parsed.
+    fn check_field(known: Known, value: &[u8], line: usize) -> Result<(), WireError>;
+
+    /// Checks the complete head.
+    fn finish(&self) -> Result<(), WireError>;
 }
 
 #[derive(Clone, Debug)]
-struct Parser<S> {
+struct Parser<H> {
     limits: Limits,
     /// Start of the first line not yet parsed.
     pos: usize,
@@ -170,11 +207,12 @@ struct Parser<S> {
     /// `pos` only after a call that ran out of input mid-line.
     searched: usize,
     start_line_done: bool,
-    start: S,
-    fields: Fields,
+    /// The last call completed `head`; the next one starts afresh.
+    complete: bool,
+    head: H,
 }
 
-impl<S: StartLine> Parser<S> {
+impl<H: HeadKind> Parser<H> {
     fn new(limits: Limits) -> Self {
         let limits = Limits {
             max_head_bytes: limits.max_head_bytes.min(u32::MAX as usize),
@@ -185,16 +223,24 @@ impl<S: StartLine> Parser<S> {
             pos: 0,
             searched: 0,
             start_line_done: false,
-            start: S::default(),
-            fields: Fields::default(),
+            complete: false,
+            head: H::empty(),
         }
     }
 
-    fn reset(&mut self) {
-        *self = Parser::new(self.limits);
+    /// Forgets the head, keeping the field list's storage.
+    fn clear(&mut self) {
+        self.pos = 0;
+        self.searched = 0;
+        self.start_line_done = false;
+        self.complete = false;
+        self.head.fields_mut().clear();
     }
 
-    fn parse(&mut self, whole: &[u8]) -> Result<Status<S::Head>, WireError> {
+    fn parse(&mut self, whole: &[u8]) -> Result<Status<&H>, WireError> {
+        if self.complete {
+            self.clear();
+        }
         // Never look past the head limit: a head that has not ended by then is
         // too large, whatever follows.
         let buf = &whole[..whole.len().min(self.limits.max_head_bytes)];
@@ -209,9 +255,9 @@ impl<S: StartLine> Parser<S> {
         }
         match self.parse_lines(buf) {
             Ok(Some(end)) => {
-                let head = self.start.finish(mem::take(&mut self.fields))?;
-                self.reset();
-                Ok(Status::Complete(head, end))
+                self.head.finish()?;
+                self.complete = true;
+                Ok(Status::Complete(&self.head, end))
             }
             Ok(None) if whole.len() > buf.len() => {
                 Err(WireError::new(ErrorKind::HeadTooLarge, buf.len()))
@@ -236,15 +282,15 @@ impl<S: StartLine> Parser<S> {
     /// Returns `true` if the start line has not ended within its limit.
     fn start_line_over_limit(&self, buf: &[u8]) -> bool {
         !self.start_line_done
-            && S::max_line_bytes(&self.limits).is_some_and(|max| buf.len() - self.pos > max + 2)
+            && H::max_line_bytes(&self.limits).is_some_and(|max| buf.len() - self.pos > max + 2)
     }
 
     /// Parses complete lines; `Some(end)` once the empty line ending the head
     /// has been parsed, `None` if input ran out first.
     fn parse_lines(&mut self, buf: &[u8]) -> Result<Option<usize>, WireError> {
-        let bare_lf = S::bare_lf_allowed(&self.limits);
+        let bare_lf = H::bare_lf_allowed(&self.limits);
         while !self.start_line_done {
-            if S::SKIPS_LEADING_EMPTY_LINES {
+            if H::SKIPS_LEADING_EMPTY_LINES {
                 match empty_line(buf, self.pos, bare_lf)? {
                     Line::Empty(next) => {
                         self.pos = next;
@@ -256,14 +302,14 @@ impl<S: StartLine> Parser<S> {
             }
             // The start line is parsed within its limit (plus CRLF) only, so
             // whether it is too long never depends on how the input was split.
-            let window = match S::max_line_bytes(&self.limits) {
+            let window = match H::max_line_bytes(&self.limits) {
                 Some(max) => &buf[..buf.len().min(self.pos + max + 2)],
                 None => buf,
             };
-            let Some(next) = self.start.parse(window, self.pos, bare_lf)? else {
+            let Some(next) = self.head.parse_start_line(window, self.pos, bare_lf)? else {
                 return Ok(None);
             };
-            if let Some(max) = S::max_line_bytes(&self.limits) {
+            if let Some(max) = H::max_line_bytes(&self.limits) {
                 if line_length(buf, self.pos, next) > max {
                     return Err(WireError::new(ErrorKind::RequestLineTooLong, self.pos));
                 }
@@ -315,30 +361,31 @@ impl<S: StartLine> Parser<S> {
             return Ok(None);
         };
 
-        if self.fields.len() >= self.limits.max_fields {
+        let fields = self.head.fields_mut();
+        if fields.len() >= self.limits.max_fields {
             return Err(WireError::new(ErrorKind::TooManyFields, line));
         }
         let known = Known::of_name(name.of(buf));
         if known != Known::NONE {
-            self.start.check_field(known, value.of(buf), line)?;
-            if known == Known::HOST && self.fields.has(Known::HOST) {
+            H::check_field(known, value.of(buf), line)?;
+            if known == Known::HOST && fields.has(Known::HOST) {
                 return Err(WireError::new(ErrorKind::DuplicateHost, line));
             }
         }
-        self.fields.push(Field::new(name, value, false), known);
+        fields.push(Field::new(name, value, false), known);
         Ok(Some(next))
     }
 
     /// A line starting with whitespace: obs-fold (RFC 9112 §5.2).
     fn parse_fold(&mut self, buf: &[u8], bare_lf: bool) -> Result<Option<usize>, WireError> {
         let line = self.pos;
-        if !S::UNFOLDS {
+        if !H::UNFOLDS {
             return Err(WireError::new(ErrorKind::ObsFold, line));
         }
         let Some((more, next)) = field_value(buf, line, bare_lf)? else {
             return Ok(None);
         };
-        let Some(field) = self.fields.last_mut() else {
+        let Some(field) = self.head.fields_mut().last_mut() else {
             return Err(WireError::new(ErrorKind::ObsFold, line));
         };
         if !more.is_empty() {
@@ -480,24 +527,38 @@ fn parse_version(buf: &[u8], i: usize) -> Result<Option<Version>, WireError> {
 }
 
 /// The request side: `method SP request-target SP HTTP-version CRLF`.
-#[derive(Clone, Debug, Default)]
-struct RequestLine {
-    method: Span,
-    target: Span,
-    form: Option<TargetForm>,
-    version: Option<Version>,
-}
-
-impl StartLine for RequestLine {
-    type Head = RequestHead;
+impl HeadKind for RequestHead {
     const SKIPS_LEADING_EMPTY_LINES: bool = true;
     const UNFOLDS: bool = false;
+
+    fn empty() -> Self {
+        RequestHead {
+            method: Span::default(),
+            target: Span::default(),
+            target_form: TargetForm::Origin,
+            version: Version::Http11,
+            fields: Fields::default(),
+        }
+    }
+
+    fn fields_mut(&mut self) -> &mut Fields {
+        &mut self.fields
+    }
 
     fn bare_lf_allowed(limits: &Limits) -> bool {
         limits.allow_bare_lf_in_requests
     }
 
-    fn parse(&mut self, buf: &[u8], pos: usize, bare_lf: bool) -> Result<Option<usize>, WireError> {
+    fn max_line_bytes(limits: &Limits) -> Option<usize> {
+        Some(limits.max_request_line_bytes)
+    }
+
+    fn parse_start_line(
+        &mut self,
+        buf: &[u8],
+        pos: usize,
+        bare_lf: bool,
+    ) -> Result<Option<usize>, WireError> {
         // RFC 9112 §3: method is a token, then exactly one SP.
         let mut i = pos;
         while i < buf.len() && is_tchar(buf[i]) {
@@ -539,21 +600,14 @@ impl StartLine for RequestLine {
             return Ok(None);
         };
 
-        let form = target_form(method.of(buf), target.of(buf), target_start)?;
-        *self = RequestLine {
-            method,
-            target,
-            form: Some(form),
-            version: Some(version),
-        };
+        self.target_form = target_form(method.of(buf), target.of(buf), target_start)?;
+        self.method = method;
+        self.target = target;
+        self.version = version;
         Ok(Some(next))
     }
 
-    fn max_line_bytes(limits: &Limits) -> Option<usize> {
-        Some(limits.max_request_line_bytes)
-    }
-
-    fn check_field(&mut self, known: Known, value: &[u8], line: usize) -> Result<(), WireError> {
+    fn check_field(known: Known, value: &[u8], line: usize) -> Result<(), WireError> {
         // RFC 9112 §3.2: a Host with an invalid value is answered with 400.
         if known == Known::HOST && !is_valid_authority(value, false) {
             return Err(WireError::new(ErrorKind::InvalidHost, line));
@@ -561,24 +615,15 @@ impl StartLine for RequestLine {
         Ok(())
     }
 
-    fn finish(&mut self, fields: Fields) -> Result<RequestHead, WireError> {
-        let (Some(form), Some(version)) = (self.form, self.version) else {
-            unreachable!("finish is called after the request line was parsed")
-        };
+    fn finish(&self) -> Result<(), WireError> {
         // RFC 9112 §3.2: an HTTP/1.1 request must carry Host.
-        if version == Version::Http11 && !fields.has(Known::HOST) {
+        if self.version == Version::Http11 && !self.fields.has(Known::HOST) {
             return Err(WireError::new(
                 ErrorKind::MissingHost,
                 self.target.range().end,
             ));
         }
-        Ok(RequestHead {
-            method: self.method,
-            target: self.target,
-            target_form: form,
-            version,
-            fields,
-        })
+        Ok(())
     }
 }
 
@@ -621,23 +666,38 @@ fn is_absolute_uri_start(target: &[u8]) -> bool {
 }
 
 /// The response side: `HTTP-version SP status-code SP [reason-phrase] CRLF`.
-#[derive(Clone, Debug, Default)]
-struct StatusLine {
-    version: Option<Version>,
-    status: u16,
-    reason: Span,
-}
-
-impl StartLine for StatusLine {
-    type Head = ResponseHead;
+impl HeadKind for ResponseHead {
     const SKIPS_LEADING_EMPTY_LINES: bool = false;
     const UNFOLDS: bool = true;
+
+    fn empty() -> Self {
+        ResponseHead {
+            version: Version::Http11,
+            status: 0,
+            reason: Span::default(),
+            fields: Fields::default(),
+        }
+    }
+
+    fn fields_mut(&mut self) -> &mut Fields {
+        &mut self.fields
+    }
 
     fn bare_lf_allowed(_: &Limits) -> bool {
         true
     }
 
-    fn parse(&mut self, buf: &[u8], pos: usize, bare_lf: bool) -> Result<Option<usize>, WireError> {
+    fn max_line_bytes(_: &Limits) -> Option<usize> {
+        // A status line is bounded by the head limit only.
+        None
+    }
+
+    fn parse_start_line(
+        &mut self,
+        buf: &[u8],
+        pos: usize,
+        bare_lf: bool,
+    ) -> Result<Option<usize>, WireError> {
         let Some(version) = parse_version(buf, pos)? else {
             return Ok(None);
         };
@@ -678,32 +738,17 @@ impl StartLine for StatusLine {
         let Some(next) = line_end(buf, i, bare_lf)? else {
             return Ok(None);
         };
-        *self = StatusLine {
-            version: Some(version),
-            status,
-            reason,
-        };
+        self.version = version;
+        self.status = status;
+        self.reason = reason;
         Ok(Some(next))
     }
 
-    fn max_line_bytes(_: &Limits) -> Option<usize> {
-        // A status line is bounded by the head limit only.
-        None
-    }
-
-    fn check_field(&mut self, _: Known, _: &[u8], _: usize) -> Result<(), WireError> {
+    fn check_field(_: Known, _: &[u8], _: usize) -> Result<(), WireError> {
         Ok(())
     }
 
-    fn finish(&mut self, fields: Fields) -> Result<ResponseHead, WireError> {
-        let Some(version) = self.version else {
-            unreachable!("finish is called after the status line was parsed")
-        };
-        Ok(ResponseHead {
-            version,
-            status: self.status,
-            reason: self.reason,
-            fields,
-        })
+    fn finish(&self) -> Result<(), WireError> {
+        Ok(())
     }
 }

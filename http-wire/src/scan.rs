@@ -179,15 +179,26 @@ mod simd {
         skip(buf, from, Stop::Control)
     }
 
+    /// Runs the widest loop the CPU has, then narrower ones on the tail.
+    /// Each loop either finds a stop byte (`Ok`, and the scan is over) or
+    /// runs out of whole vectors (`Err` with where it got to).
     #[inline]
     fn skip(buf: &[u8], from: usize, stop: Stop) -> usize {
         let mut i = from;
         if buf.len() - i >= 32 && level() == AVX2 {
             // SAFETY: AVX2 support was detected at run time just above.
-            i = unsafe { skip_avx2(buf, i, stop) };
+            match unsafe { skip_avx2(buf, i, stop) } {
+                Ok(found) => return found,
+                Err(reached) => i = reached,
+            }
         }
-        // SAFETY: SSE2 is part of the x86_64 baseline, so always available.
-        i = unsafe { skip_sse2(buf, i, stop) };
+        if buf.len() - i >= 16 {
+            // SAFETY: SSE2 is part of the x86_64 baseline, so always available.
+            match unsafe { skip_sse2(buf, i, stop) } {
+                Ok(found) => return found,
+                Err(reached) => i = reached,
+            }
+        }
         match stop {
             Stop::NonTarget => super::swar::skip_target(buf, i),
             Stop::Control => super::swar::skip_text(buf, i),
@@ -197,7 +208,7 @@ mod simd {
     /// # Safety
     /// The CPU must support SSE2 (always true on x86_64).
     #[target_feature(enable = "sse2")]
-    unsafe fn skip_sse2(buf: &[u8], mut i: usize, stop: Stop) -> usize {
+    unsafe fn skip_sse2(buf: &[u8], mut i: usize, stop: Stop) -> Result<usize, usize> {
         let del = _mm_set1_epi8(0x7f);
         while i + 16 <= buf.len() {
             // SAFETY: `i + 16 <= buf.len()`, so the 16 bytes read are in bounds;
@@ -218,17 +229,17 @@ mod simd {
             };
             let mask = _mm_movemask_epi8(ok) as u32;
             if mask != 0xffff {
-                return i + (!mask).trailing_zeros() as usize;
+                return Ok(i + (!mask).trailing_zeros() as usize);
             }
             i += 16;
         }
-        i
+        Err(i)
     }
 
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    unsafe fn skip_avx2(buf: &[u8], mut i: usize, stop: Stop) -> usize {
+    unsafe fn skip_avx2(buf: &[u8], mut i: usize, stop: Stop) -> Result<usize, usize> {
         let del = _mm256_set1_epi8(0x7f);
         while i + 32 <= buf.len() {
             // SAFETY: `i + 32 <= buf.len()`, so the 32 bytes read are in bounds;
@@ -246,11 +257,11 @@ mod simd {
             };
             let mask = _mm256_movemask_epi8(ok) as u32;
             if mask != u32::MAX {
-                return i + (!mask).trailing_zeros() as usize;
+                return Ok(i + (!mask).trailing_zeros() as usize);
             }
             i += 32;
         }
-        i
+        Err(i)
     }
 }
 

@@ -19,7 +19,7 @@ fn settle<H>(result: Result<Status<H>, WireError>) -> Outcome<H> {
 pub fn request_every_way(input: &[u8], limits: &Limits) -> Outcome<RequestHead> {
     every_way(input, || {
         let mut parser = RequestParser::new(*limits);
-        move |buf: &[u8]| parser.parse(buf)
+        move |buf: &[u8]| parser.parse(buf).map(Status::cloned)
     })
 }
 
@@ -27,7 +27,7 @@ pub fn request_every_way(input: &[u8], limits: &Limits) -> Outcome<RequestHead> 
 pub fn response_every_way(input: &[u8], limits: &Limits) -> Outcome<ResponseHead> {
     every_way(input, || {
         let mut parser = ResponseParser::new(*limits);
-        move |buf: &[u8]| parser.parse(buf)
+        move |buf: &[u8]| parser.parse(buf).map(Status::cloned)
     })
 }
 
