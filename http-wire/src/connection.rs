@@ -26,7 +26,7 @@ impl ConnectionOptions {
         if !fields.has(Known::CONNECTION) {
             return options;
         }
-        for field in fields.named(buf, b"connection") {
+        for field in fields.known_lines(buf, Known::CONNECTION) {
             for token in split_list(&field.value(buf)) {
                 if token.eq_ignore_ascii_case(b"close") {
                     options.close = true;
@@ -70,7 +70,7 @@ pub fn expects_continue(head: &RequestHead, buf: &[u8]) -> bool {
         && head.fields().has(Known::EXPECT)
         && head
             .fields()
-            .named(buf, b"expect")
+            .known_lines(buf, Known::EXPECT)
             .any(|f| trim_ows(&f.value(buf)).eq_ignore_ascii_case(b"100-continue"))
 }
 

@@ -124,7 +124,7 @@ pub fn framing(message: Message<'_>, fields: &Fields, buf: &[u8]) -> Result<Fram
     let has_cl = fields.has(Known::CONTENT_LENGTH);
 
     if has_te {
-        let first_te = first_offset(fields, buf, b"transfer-encoding");
+        let first_te = first_offset(fields, buf, Known::TRANSFER_ENCODING);
         // RFC 9112 §6.1 ¶16: Transfer-Encoding in HTTP/1.0 means faulty framing.
         if version == Version::Http10 {
             if is_request {
@@ -138,7 +138,7 @@ pub fn framing(message: Message<'_>, fields: &Fields, buf: &[u8]) -> Result<Fram
         // ¶3: with both, TE overrides CL, but the pair is a smuggling vector:
         // a server rejects the request; a client reads by TE and closes.
         if has_cl && is_request {
-            let at = first_offset(fields, buf, b"content-length");
+            let at = first_offset(fields, buf, Known::CONTENT_LENGTH);
             return Err(WireError::new(
                 ErrorKind::ContentLengthWithTransferEncoding,
                 at,
@@ -202,7 +202,7 @@ fn transfer_codings(fields: &Fields, buf: &[u8]) -> Result<Codings, WireError> {
     let mut count = 0usize;
     let mut chunked_seen = false;
     let mut last_is_chunked = false;
-    for field in fields.named(buf, b"transfer-encoding") {
+    for field in fields.known_lines(buf, Known::TRANSFER_ENCODING) {
         let at = field.name_span().range().start;
         let value = field.value(buf);
         let mut in_this_line = 0usize;
@@ -241,7 +241,7 @@ fn transfer_codings(fields: &Fields, buf: &[u8]) -> Result<Codings, WireError> {
 /// them, and all the values are the same.
 fn content_length(fields: &Fields, buf: &[u8]) -> Result<u64, WireError> {
     let mut length: Option<u64> = None;
-    for field in fields.named(buf, b"content-length") {
+    for field in fields.known_lines(buf, Known::CONTENT_LENGTH) {
         let at = field.name_span().range().start;
         // Content-Length values never fold into anything valid; the raw span
         // of a folded one holds a CRLF and fails the digit check.
@@ -272,10 +272,10 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
     })
 }
 
-/// Offset of the first field line named `name`, for error reports.
-fn first_offset(fields: &Fields, buf: &[u8], name: &[u8]) -> usize {
+/// Offset of the first line of a recognised field, for error reports.
+fn first_offset(fields: &Fields, buf: &[u8], known: Known) -> usize {
     fields
-        .named(buf, name)
+        .known_lines(buf, known)
         .next()
         .map_or(0, |f| f.name_span().range().start)
 }

@@ -185,15 +185,30 @@ fn unfold(raw: &[u8]) -> Vec<u8> {
 pub const INLINE_FIELDS: usize = 32;
 
 /// The field lines of a head, in received order, duplicates kept.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Fields {
     list: SmallVec<[Field; INLINE_FIELDS]>,
+    /// The recognised fields present.
     known: Known,
+    /// The recognised fields present more than once.
+    repeated: Known,
+    /// Index of the first line of each recognised field (by bit number).
+    first: [u16; Known::COUNT],
 }
 
 impl Fields {
     pub(crate) fn push(&mut self, field: Field, known: Known) {
-        self.known = self.known.with(known);
+        if known != Known::NONE {
+            if self.known.contains(known) {
+                self.repeated = self.repeated.with(known);
+            } else {
+                // Field counts are bounded by `Limits::max_fields`; a list
+                // longer than u16 can index keeps the last index that fits,
+                // and `known_lines` then scans from there.
+                self.first[known.bit()] = u16::try_from(self.list.len()).unwrap_or(u16::MAX);
+                self.known = self.known.with(known);
+            }
+        }
         self.list.push(field);
     }
 
@@ -201,6 +216,28 @@ impl Fields {
     pub(crate) fn clear(&mut self) {
         self.list.clear();
         self.known = Known::NONE;
+        self.repeated = Known::NONE;
+    }
+
+    /// The lines of a recognised field, in order, without scanning the lines
+    /// before its first one, and stopping after it when it is not repeated.
+    pub(crate) fn known_lines<'h>(
+        &'h self,
+        buf: &'h [u8],
+        known: Known,
+    ) -> impl Iterator<Item = &'h Field> + use<'h> {
+        let (start, count) = if !self.known.contains(known) {
+            (self.list.len(), 0)
+        } else if self.repeated.contains(known) {
+            (usize::from(self.first[known.bit()]), usize::MAX)
+        } else {
+            (usize::from(self.first[known.bit()]), 1)
+        };
+        let start = start.min(self.list.len());
+        self.list[start..]
+            .iter()
+            .filter(move |f| Known::of_name(f.name(buf)) == known)
+            .take(count)
     }
 
     pub(crate) fn last_mut(&mut self) -> Option<&mut Field> {
@@ -245,6 +282,15 @@ impl Fields {
     }
 }
 
+/// Two field lists are equal when their lines are: the rest is derived.
+impl PartialEq for Fields {
+    fn eq(&self, other: &Fields) -> bool {
+        self.list == other.list
+    }
+}
+
+impl Eq for Fields {}
+
 impl<'a> IntoIterator for &'a Fields {
     type Item = &'a Field;
     type IntoIter = std::slice::Iter<'a, Field>;
@@ -267,6 +313,13 @@ impl Known {
     pub(crate) const CONNECTION: Known = Known(1 << 3);
     pub(crate) const UPGRADE: Known = Known(1 << 4);
     pub(crate) const EXPECT: Known = Known(1 << 5);
+    /// How many fields are recognised.
+    pub(crate) const COUNT: usize = 6;
+
+    /// The bit number of a single recognised field.
+    fn bit(self) -> usize {
+        self.0.trailing_zeros() as usize
+    }
 
     /// Classifies a field name; names are compared ignoring ASCII case.
     #[inline]

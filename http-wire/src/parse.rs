@@ -14,7 +14,7 @@
 
 use crate::error::{ErrorKind, WireError};
 use crate::head::{Field, Fields, Known, RequestHead, ResponseHead, Span, TargetForm, Version};
-use crate::scan::{is_tchar, skip_target_bytes, skip_text_bytes};
+use crate::scan::{is_tchar, skip_target_bytes, skip_text_bytes, skip_token_bytes};
 use crate::uri::is_valid_authority;
 
 /// Size limits and leniency switches. Exceeding a limit is an error that maps
@@ -337,10 +337,7 @@ impl<H: HeadKind> Parser<H> {
     /// A field line (RFC 9112 §5): `field-name ":" OWS field-value OWS CRLF`.
     fn parse_field(&mut self, buf: &[u8], bare_lf: bool) -> Result<Option<usize>, WireError> {
         let line = self.pos;
-        let mut i = line;
-        while i < buf.len() && is_tchar(buf[i]) {
-            i += 1;
-        }
+        let i = skip_token_bytes(buf, line);
         let Some(&after_name) = buf.get(i) else {
             return Ok(None);
         };

@@ -50,6 +50,21 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
+/// Index of the first byte at or after `from` that is not a `tchar`, or
+/// `buf.len()`. Letters, digits and `-` (nearly every field name) are
+/// skipped 16 at a time; the rarer `tchar` punctuation byte by byte.
+#[inline]
+pub(crate) fn skip_token_bytes(buf: &[u8], from: usize) -> usize {
+    let mut i = from;
+    loop {
+        i = simd::skip_name_like(buf, i);
+        match buf.get(i) {
+            Some(&b) if is_tchar(b) => i += 1,
+            _ => return i,
+        }
+    }
+}
+
 /// Index of the first byte at or after `from` that is not a request-target
 /// byte (see [`is_target_byte`]), or `buf.len()`.
 #[inline]
@@ -129,12 +144,20 @@ mod swar {
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 mod simd {
     pub(super) use super::swar::{skip_target, skip_text};
+
+    /// Skips letters, digits and `-`.
+    pub(super) fn skip_name_like(buf: &[u8], mut i: usize) -> usize {
+        while i < buf.len() && (buf[i].is_ascii_alphanumeric() || buf[i] == b'-') {
+            i += 1;
+        }
+        i
+    }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod simd {
     use std::arch::x86_64::*;
     use std::sync::atomic::{AtomicU8, Ordering};
@@ -167,6 +190,8 @@ mod simd {
         NonTarget,
         /// Anything below 0x20, or DEL.
         Control,
+        /// Anything but ASCII letters, digits and `-` (only in SSE2 blocks).
+        NonNameLike,
     }
 
     #[inline]
@@ -174,46 +199,70 @@ mod simd {
         skip(buf, from, Stop::NonTarget)
     }
 
+    /// Skips letters, digits and `-`, 16 bytes at a time.
+    #[inline(always)]
+    pub(super) fn skip_name_like(buf: &[u8], mut i: usize) -> usize {
+        while buf.len() - i >= 16 {
+            if let Some(found) = sse2_block(buf, i, Stop::NonNameLike) {
+                return found;
+            }
+            i += 16;
+        }
+        while i < buf.len() && (buf[i].is_ascii_alphanumeric() || buf[i] == b'-') {
+            i += 1;
+        }
+        i
+    }
+
     #[inline]
     pub(super) fn skip_text(buf: &[u8], from: usize) -> usize {
         skip(buf, from, Stop::Control)
     }
 
-    /// Runs the widest loop the CPU has, then narrower ones on the tail.
-    /// Each loop either finds a stop byte (`Ok`, and the scan is over) or
-    /// runs out of whole vectors (`Err` with where it got to).
-    #[inline]
+    /// Scans the first 16 bytes inline (most values and targets end there),
+    /// then runs the widest loop the CPU has, then narrower ones on the tail.
+    /// Each loop either finds a stop byte (the scan is over) or runs out of
+    /// whole vectors (and the next, narrower one goes on from there).
+    #[inline(always)]
     fn skip(buf: &[u8], from: usize, stop: Stop) -> usize {
         let mut i = from;
-        if buf.len() - i >= 32 && level() == AVX2 {
-            // SAFETY: AVX2 support was detected at run time just above.
-            match unsafe { skip_avx2(buf, i, stop) } {
-                Ok(found) => return found,
-                Err(reached) => i = reached,
-            }
-        }
         if buf.len() - i >= 16 {
-            // SAFETY: SSE2 is part of the x86_64 baseline, so always available.
-            match unsafe { skip_sse2(buf, i, stop) } {
-                Ok(found) => return found,
-                Err(reached) => i = reached,
+            if let Some(found) = sse2_block(buf, i, stop) {
+                return found;
+            }
+            i += 16;
+            if buf.len() - i >= 32 && level() == AVX2 {
+                // SAFETY: AVX2 support was detected at run time just above.
+                match unsafe { skip_avx2(buf, i, stop) } {
+                    Ok(found) => return found,
+                    Err(reached) => i = reached,
+                }
+            }
+            while buf.len() - i >= 16 {
+                if let Some(found) = sse2_block(buf, i, stop) {
+                    return found;
+                }
+                i += 16;
             }
         }
         match stop {
             Stop::NonTarget => super::swar::skip_target(buf, i),
             Stop::Control => super::swar::skip_text(buf, i),
+            Stop::NonNameLike => unreachable!("names are scanned by skip_name_like"),
         }
     }
 
-    /// # Safety
-    /// The CPU must support SSE2 (always true on x86_64).
-    #[target_feature(enable = "sse2")]
-    unsafe fn skip_sse2(buf: &[u8], mut i: usize, stop: Stop) -> Result<usize, usize> {
-        let del = _mm_set1_epi8(0x7f);
-        while i + 16 <= buf.len() {
-            // SAFETY: `i + 16 <= buf.len()`, so the 16 bytes read are in bounds;
-            // the unaligned load has no alignment requirement.
-            let x = unsafe { _mm_loadu_si128(buf.as_ptr().add(i).cast()) };
+    /// The 16 bytes at `buf[i..]`: the index of the first stop byte, if any.
+    /// SSE2 is part of the x86_64 baseline, so this inlines anywhere.
+    #[inline(always)]
+    fn sse2_block(buf: &[u8], i: usize, stop: Stop) -> Option<usize> {
+        assert!(i + 16 <= buf.len());
+        // SAFETY: this module is compiled only with SSE2 enabled (cfg above),
+        // so the SSE2 intrinsics are available; the assertion keeps the 16
+        // bytes read in bounds, and the unaligned load needs no alignment.
+        let mask = unsafe {
+            let x = _mm_loadu_si128(buf.as_ptr().add(i).cast());
+            let del = _mm_set1_epi8(0x7f);
             // Signed compares: bytes >= 0x80 are negative.
             let ok = match stop {
                 // 0x21..=0x7E: greater than 0x20 (signed) and not DEL.
@@ -226,14 +275,25 @@ mod simd {
                     let ge_space = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x20)), x);
                     _mm_andnot_si128(_mm_cmpeq_epi8(x, del), ge_space)
                 }
+                // Letters: x | 0x20 in 'a'..='z'; digits: '0'..='9'; and '-'.
+                // Bytes >= 0x80 are negative and fail every range.
+                Stop::NonNameLike => {
+                    let lower = _mm_or_si128(x, _mm_set1_epi8(0x20));
+                    let letter = _mm_and_si128(
+                        _mm_cmpgt_epi8(lower, _mm_set1_epi8(0x60)),
+                        _mm_cmplt_epi8(lower, _mm_set1_epi8(0x7b)),
+                    );
+                    let digit = _mm_and_si128(
+                        _mm_cmpgt_epi8(x, _mm_set1_epi8(0x2f)),
+                        _mm_cmplt_epi8(x, _mm_set1_epi8(0x3a)),
+                    );
+                    let dash = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x2d));
+                    _mm_or_si128(_mm_or_si128(letter, digit), dash)
+                }
             };
-            let mask = _mm_movemask_epi8(ok) as u32;
-            if mask != 0xffff {
-                return Ok(i + (!mask).trailing_zeros() as usize);
-            }
-            i += 16;
-        }
-        Err(i)
+            _mm_movemask_epi8(ok) as u32
+        };
+        (mask != 0xffff).then(|| i + (!mask).trailing_zeros() as usize)
     }
 
     /// # Safety
@@ -246,6 +306,7 @@ mod simd {
             // the unaligned load has no alignment requirement.
             let x = unsafe { _mm256_loadu_si256(buf.as_ptr().add(i).cast()) };
             let ok = match stop {
+                Stop::NonNameLike => unreachable!("names are scanned with SSE2 only"),
                 Stop::NonTarget => _mm256_andnot_si256(
                     _mm256_cmpeq_epi8(x, del),
                     _mm256_cmpgt_epi8(x, _mm256_set1_epi8(0x20)),
@@ -299,6 +360,16 @@ mod tests {
                     assert_eq!(skip_text_bytes(&buf, 0), pos, "len {len} pos {pos}");
                     assert_eq!(skip_target_bytes(&buf, 0), pos, "len {len} pos {pos}");
                 }
+                for stop in [b':', b' ', b'(', b'@', 0x7f, 0x80, 0xff] {
+                    let mut buf = vec![b'a'; len];
+                    buf[pos] = stop;
+                    assert_eq!(skip_token_bytes(&buf, 0), pos, "len {len} pos {pos} {stop:#x}");
+                }
+                for token_byte in [b'_', b'!', b'~', b'Z', b'0', b'9', b'-'] {
+                    let mut buf = vec![b'a'; len];
+                    buf[pos] = token_byte;
+                    assert_eq!(skip_token_bytes(&buf, 0), len);
+                }
                 for stop in [b' ', 0x80, 0xff] {
                     let mut buf = vec![b'a'; len];
                     buf[pos] = stop;
@@ -317,6 +388,7 @@ mod tests {
             prop_assert_eq!(skip_target_bytes(&buf, from), slow_skip(&buf, from, is_target_byte));
             prop_assert_eq!(swar::skip_text(&buf, from), slow_skip(&buf, from, is_text));
             prop_assert_eq!(swar::skip_target(&buf, from), slow_skip(&buf, from, is_target_byte));
+            prop_assert_eq!(skip_token_bytes(&buf, from), slow_skip(&buf, from, is_tchar));
         }
 
         #[test]
@@ -325,6 +397,7 @@ mod tests {
         ) {
             prop_assert_eq!(skip_text_bytes(&buf, 0), slow_skip(&buf, 0, is_text));
             prop_assert_eq!(skip_target_bytes(&buf, 0), slow_skip(&buf, 0, is_target_byte));
+            prop_assert_eq!(skip_token_bytes(&buf, 0), slow_skip(&buf, 0, is_tchar));
         }
     }
 }

@@ -36,12 +36,20 @@ use crate::scan::skip_target_bytes;
 /// §3.2.3), which also needs a non-empty host. No userinfo is allowed. A port,
 /// when present, is at most 65535.
 pub(crate) fn is_valid_authority(s: &[u8], port_required: bool) -> bool {
-    let Some((host, port)) = split_host_port(s) else {
-        return false;
-    };
-    let host_ok = match host {
-        [b'[', literal @ .., b']'] => is_ip_literal(literal),
-        _ => is_reg_name(host),
+    let (host_ok, host_len, port) = if s.first() == Some(&b'[') {
+        let Some((host, port)) = split_host_port(s) else {
+            return false;
+        };
+        let ok = matches!(host, [b'[', literal @ .., b']'] if is_ip_literal(literal));
+        (ok, host.len(), port)
+    } else {
+        // Every request's Host takes this path: one pass over the reg-name.
+        let end = reg_name_end(s);
+        match s.get(end) {
+            None => (true, end, None),
+            Some(b':') => (true, end, Some(&s[end + 1..])),
+            Some(_) => (false, end, None),
+        }
     };
     let port_ok = match port {
         None => !port_required,
@@ -49,7 +57,7 @@ pub(crate) fn is_valid_authority(s: &[u8], port_required: bool) -> bool {
         Some([]) => !port_required,
         Some(digits) => parse_port(digits).is_some(),
     };
-    host_ok && port_ok && !(port_required && host.is_empty())
+    host_ok && port_ok && !(port_required && host_len == 0)
 }
 
 /// Splits `host[:port]`; the host of an IP literal keeps its brackets.
@@ -92,6 +100,11 @@ fn is_ip_literal(s: &[u8]) -> bool {
 /// §3.2.2; IPv4 addresses are reg-names by syntax), in one pass: this runs on
 /// every request's Host.
 fn is_reg_name(host: &[u8]) -> bool {
+    reg_name_end(host) == host.len()
+}
+
+/// The length of the longest reg-name at the start of `s`.
+fn reg_name_end(s: &[u8]) -> usize {
     static REG_NAME: [bool; 256] = {
         let mut table = [false; 256];
         let mut b = 0;
@@ -108,20 +121,20 @@ fn is_reg_name(host: &[u8]) -> bool {
         table
     };
     let mut i = 0;
-    while i < host.len() {
-        let b = host[i];
+    while i < s.len() {
+        let b = s[i];
         if REG_NAME[usize::from(b)] {
             i += 1;
         } else if b == b'%' {
-            match host.get(i + 1..i + 3) {
+            match s.get(i + 1..i + 3) {
                 Some([x, y]) if x.is_ascii_hexdigit() && y.is_ascii_hexdigit() => i += 3,
-                _ => return false,
+                _ => return i,
             }
         } else {
-            return false;
+            return i;
         }
     }
-    true
+    i
 }
 
 fn is_unreserved(b: u8) -> bool {
@@ -535,13 +548,18 @@ fn parse_host_port(s: &str) -> Result<HostPort<'_>, UrlError> {
     })
 }
 
-/// `port = *DIGIT` (RFC 3986 §3.2.3), non-empty and at most 65535.
+/// `port = *DIGIT` (RFC 3986 §3.2.3), non-empty and at most 65535; leading
+/// zeros are fine.
 fn parse_port(digits: &[u8]) -> Option<u16> {
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() {
         return None;
     }
-    // Leading zeros are allowed; u16 parsing rejects anything above 65535.
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    digits.iter().try_fold(0u16, |port, &d| {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        port.checked_mul(10)?.checked_add(u16::from(d - b'0'))
+    })
 }
 
 /// Every byte must be visible ASCII (RFC 3986 §2: no space, control or
