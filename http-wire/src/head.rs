@@ -234,9 +234,12 @@ impl Fields {
             (usize::from(self.first[known.bit()]), 1)
         };
         let start = start.min(self.list.len());
+        // The first line is the field by construction; later ones are checked.
         self.list[start..]
             .iter()
-            .filter(move |f| Known::of_name(f.name(buf)) == known)
+            .enumerate()
+            .filter(move |(k, f)| *k == 0 || Known::of_name(f.name(buf)) == known)
+            .map(|(_, f)| f)
             .take(count)
     }
 

@@ -317,26 +317,37 @@ impl<H: HeadKind> Parser<H> {
             self.pos = next;
             self.start_line_done = true;
         }
-        loop {
-            match empty_line(buf, self.pos, bare_lf)? {
-                Line::Empty(end) => return Ok(Some(end)),
-                Line::Incomplete => return Ok(None),
-                Line::NotEmpty => {}
+        // The position lives in a local while lines are parsed and is stored
+        // once: the start of the line that is incomplete when input runs out.
+        let mut pos = self.pos;
+        let outcome = loop {
+            match empty_line(buf, pos, bare_lf) {
+                Ok(Line::Empty(end)) => break Ok(Some(end)),
+                Ok(Line::Incomplete) => break Ok(None),
+                Ok(Line::NotEmpty) => {}
+                Err(error) => break Err(error),
             }
-            let next = match buf[self.pos] {
-                b' ' | b'\t' => self.parse_fold(buf, bare_lf)?,
-                _ => self.parse_field(buf, bare_lf)?,
+            let next = match buf[pos] {
+                b' ' | b'\t' => self.parse_fold(buf, pos, bare_lf),
+                _ => self.parse_field(buf, pos, bare_lf),
             };
             match next {
-                Some(next) => self.pos = next,
-                None => return Ok(None),
+                Ok(Some(next)) => pos = next,
+                Ok(None) => break Ok(None),
+                Err(error) => break Err(error),
             }
-        }
+        };
+        self.pos = pos;
+        outcome
     }
 
     /// A field line (RFC 9112 §5): `field-name ":" OWS field-value OWS CRLF`.
-    fn parse_field(&mut self, buf: &[u8], bare_lf: bool) -> Result<Option<usize>, WireError> {
-        let line = self.pos;
+    fn parse_field(
+        &mut self,
+        buf: &[u8],
+        line: usize,
+        bare_lf: bool,
+    ) -> Result<Option<usize>, WireError> {
         let i = skip_token_bytes(buf, line);
         let Some(&after_name) = buf.get(i) else {
             return Ok(None);
@@ -374,8 +385,12 @@ impl<H: HeadKind> Parser<H> {
     }
 
     /// A line starting with whitespace: obs-fold (RFC 9112 §5.2).
-    fn parse_fold(&mut self, buf: &[u8], bare_lf: bool) -> Result<Option<usize>, WireError> {
-        let line = self.pos;
+    fn parse_fold(
+        &mut self,
+        buf: &[u8],
+        line: usize,
+        bare_lf: bool,
+    ) -> Result<Option<usize>, WireError> {
         if !H::UNFOLDS {
             return Err(WireError::new(ErrorKind::ObsFold, line));
         }
@@ -431,7 +446,7 @@ fn empty_line(buf: &[u8], pos: usize, bare_lf: bool) -> Result<Line, WireError> 
 
 /// The line end at `i` (which holds CR or LF): `Ok(Some(next))` with the
 /// offset past it, `Ok(None)` if the LF after a CR has not arrived.
-#[inline]
+#[inline(always)]
 fn line_end(buf: &[u8], i: usize, bare_lf: bool) -> Result<Option<usize>, WireError> {
     match buf[i] {
         b'\r' => match buf.get(i + 1) {
@@ -456,7 +471,7 @@ fn line_length(buf: &[u8], pos: usize, next: usize) -> usize {
 
 /// Parses `OWS field-value OWS` and the line end, from `from`. Returns the
 /// value's span (trimmed) and the offset past the line end.
-#[inline]
+#[inline(always)]
 fn field_value(buf: &[u8], from: usize, bare_lf: bool) -> Result<Option<(Span, usize)>, WireError> {
     let mut i = from;
     while i < buf.len() && (buf[i] == b' ' || buf[i] == b'\t') {
