@@ -8,7 +8,7 @@
 use crate::error::{ErrorKind, WireError};
 use crate::head::{Fields, Known, RequestHead, ResponseHead, Version};
 use crate::list::{split_list, trim_ows};
-use crate::scan::is_token;
+use crate::scan::{is_token, parse_decimal};
 
 /// How the body of a message is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -257,19 +257,6 @@ fn content_length(fields: &Fields, buf: &[u8]) -> Result<u64, WireError> {
         }
     }
     length.ok_or(WireError::new(ErrorKind::InvalidContentLength, 0))
-}
-
-/// `1*DIGIT` as a u64; `None` when empty, not all digits, or too large.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &d| {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
 }
 
 /// Offset of the first line of a recognised field, for error reports.

@@ -55,6 +55,8 @@ pub use head::{
 };
 pub use headers::{get_all, get_header, remove_headers};
 pub use list::{ListElements, list_contains, split_list, trim_ows};
-pub use parse::{Limits, RequestParser, ResponseParser, Status, parse_request, parse_response};
+pub use parse::{
+    Limits, RequestParser, ResponseParser, Status, TrailerParser, parse_request, parse_response,
+};
 pub use te::{TeCoding, parse_te, parse_trailer, te_accepts_trailers};
 pub use uri::{Url, UrlError, parse_authority_form, parse_origin_form, parse_url};

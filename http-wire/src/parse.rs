@@ -163,10 +163,39 @@ impl ResponseParser {
     }
 }
 
+/// An incremental parser of a trailer section (RFC 9112 §7.1.2): field lines
+/// and the empty line that ends them, with no start line. The chunked decoder
+/// of `gruvi-body` uses it, so trailers follow exactly the field-line rules
+/// of heads: obs-fold is refused, and a bare LF is refused unless
+/// [`Limits::allow_bare_lf_in_requests`] is set; `max_head_bytes` and
+/// `max_fields` bound the section. See [`RequestParser`] for the protocol.
+#[derive(Clone, Debug)]
+pub struct TrailerParser(Parser<Fields>);
+
+impl TrailerParser {
+    /// A parser with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        TrailerParser(Parser::new(limits))
+    }
+
+    /// Parses what `buf` holds so far (the buffer starts at the first
+    /// trailer line, or at the empty line when there are none).
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Status<&Fields>, WireError> {
+        self.0.parse(buf)
+    }
+
+    /// Forgets any partial section.
+    pub fn reset(&mut self) {
+        self.0.clear();
+    }
+}
+
 /// What differs between request and response heads: the start line, checks
 /// on particular fields, and the final checks. Implemented by the head types,
 /// which the parser fills in place.
 trait HeadKind: Clone {
+    /// Heads start with a request or status line; a trailer section does not.
+    const HAS_START_LINE: bool = true;
     /// Requests ignore empty lines before the request line (RFC 9112 §2.2 ¶6).
     const SKIPS_LEADING_EMPTY_LINES: bool;
     /// Responses unfold obs-fold; requests reject it (RFC 9112 §5.2).
@@ -222,7 +251,7 @@ impl<H: HeadKind> Parser<H> {
             limits,
             pos: 0,
             searched: 0,
-            start_line_done: false,
+            start_line_done: !H::HAS_START_LINE,
             complete: false,
             head: H::empty(),
         }
@@ -232,7 +261,7 @@ impl<H: HeadKind> Parser<H> {
     fn clear(&mut self) {
         self.pos = 0;
         self.searched = 0;
-        self.start_line_done = false;
+        self.start_line_done = !H::HAS_START_LINE;
         self.complete = false;
         self.head.fields_mut().clear();
     }
@@ -754,6 +783,47 @@ impl HeadKind for ResponseHead {
         self.status = status;
         self.reason = reason;
         Ok(Some(next))
+    }
+
+    fn check_field(_: Known, _: &[u8], _: usize) -> Result<(), WireError> {
+        Ok(())
+    }
+
+    fn finish(&self) -> Result<(), WireError> {
+        Ok(())
+    }
+}
+
+/// A trailer section: field lines only, with the request rules for fields.
+impl HeadKind for Fields {
+    const HAS_START_LINE: bool = false;
+    const SKIPS_LEADING_EMPTY_LINES: bool = false;
+    const UNFOLDS: bool = false;
+
+    fn empty() -> Self {
+        Fields::default()
+    }
+
+    fn fields_mut(&mut self) -> &mut Fields {
+        self
+    }
+
+    fn bare_lf_allowed(limits: &Limits) -> bool {
+        limits.allow_bare_lf_in_requests
+    }
+
+    fn max_line_bytes(_: &Limits) -> Option<usize> {
+        None
+    }
+
+    fn parse_start_line(
+        &mut self,
+        _: &[u8],
+        pos: usize,
+        _: bool,
+    ) -> Result<Option<usize>, WireError> {
+        // Never called: a trailer section starts with its fields.
+        Ok(Some(pos))
     }
 
     fn check_field(_: Known, _: &[u8], _: usize) -> Result<(), WireError> {

@@ -84,6 +84,19 @@ pub(crate) fn skip_text_bytes(buf: &[u8], from: usize) -> usize {
     simd::skip_text(buf, from)
 }
 
+/// `1*DIGIT` as a u64; `None` when empty, not all digits, or too large.
+pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
 /// Word-at-a-time helpers shared by the fallback and the SIMD tails.
 mod swar {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);

@@ -29,7 +29,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv6Addr;
 
-use crate::scan::skip_target_bytes;
+use crate::scan::{parse_decimal, skip_target_bytes};
 
 /// `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2–3.2.3): the value
 /// of Host, and with `port_required` the authority-form of CONNECT (RFC 9112
@@ -551,15 +551,7 @@ fn parse_host_port(s: &str) -> Result<HostPort<'_>, UrlError> {
 /// `port = *DIGIT` (RFC 3986 §3.2.3), non-empty and at most 65535; leading
 /// zeros are fine.
 fn parse_port(digits: &[u8]) -> Option<u16> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u16, |port, &d| {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        port.checked_mul(10)?.checked_add(u16::from(d - b'0'))
-    })
+    u16::try_from(parse_decimal(digits)?).ok()
 }
 
 /// Every byte must be visible ASCII (RFC 3986 §2: no space, control or

@@ -506,3 +506,26 @@ fn the_parser_is_reusable_after_a_complete_head() {
     let (head, n) = parser.parse(second).unwrap().complete().unwrap();
     assert_eq!((head.target().of(second), n), (&b"/2"[..], second.len()));
 }
+
+#[test]
+fn field_values_slice_the_frozen_buffer_without_copying() {
+    let mut read_buffer =
+        bytes::BytesMut::from(&b"PUT /x HTTP/1.1\r\nHost: a\r\nX-Data: payload\r\n\r\nbody"[..]);
+    let mut parser = gruvi_wire::RequestParser::new(Limits::default());
+    let (head, consumed) = parser.parse(&read_buffer).unwrap().complete().unwrap();
+    let head = head.clone();
+    let frozen = read_buffer.split_to(consumed).freeze();
+    let value = head.fields().as_slice()[1].value_bytes(&frozen);
+    let target = head.target().slice(&frozen);
+    assert_eq!((&value[..], &target[..]), (&b"payload"[..], &b"/x"[..]));
+    let range = frozen.as_ptr_range();
+    assert!(
+        range.contains(&value.as_ptr()) && range.contains(&target.as_ptr()),
+        "slices must share the buffer"
+    );
+    assert_eq!(
+        &read_buffer[..],
+        b"body",
+        "the body stays in the read buffer"
+    );
+}

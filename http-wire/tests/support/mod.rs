@@ -87,3 +87,11 @@ where
     }
     whole
 }
+
+/// [`request_every_way`] for trailer sections.
+pub fn trailers_every_way(input: &[u8], limits: &Limits) -> Outcome<gruvi_wire::Fields> {
+    every_way(input, || {
+        let mut parser = gruvi_wire::TrailerParser::new(*limits);
+        move |buf: &[u8]| parser.parse(buf).map(Status::cloned)
+    })
+}
