@@ -273,27 +273,35 @@ impl<H: HeadKind> Parser<H> {
         // Never look past the head limit: a head that has not ended by then is
         // too large, whatever follows.
         let buf = &whole[..whole.len().min(self.limits.max_head_bytes)];
-        let at_limit = whole.len() > buf.len() || self.start_line_over_limit(buf);
-        // Resuming mid-line: nothing to do until that line has its LF.
-        if !at_limit
+        let truncated = whole.len() > buf.len();
+        // Resuming mid-line: nothing to do until that line has its LF (or a
+        // limit is reached). Without a new LF no line can complete, so `pos`
+        // is where parsing would stop anyway.
+        if !truncated
+            && !self.start_line_over_limit(buf)
             && self.searched > self.pos
             && memchr::memchr(b'\n', &buf[self.searched..]).is_none()
         {
             self.searched = buf.len();
             return Ok(Status::Partial);
         }
-        match self.parse_lines(buf) {
+        let outcome = self.parse_lines(buf);
+        // Limits are judged from where parsing stopped (`pos`, the start of
+        // the line it stopped in), which depends only on the input, never on
+        // how it was split.
+        let at_limit = truncated || self.start_line_over_limit(buf);
+        match outcome {
             Ok(Some(end)) => {
                 self.head.finish()?;
                 self.complete = true;
                 Ok(Status::Complete(&self.head, end))
             }
-            Ok(None) if whole.len() > buf.len() => {
-                Err(WireError::new(ErrorKind::HeadTooLarge, buf.len()))
-            }
+            // The limit crossed at the earlier byte wins: a request line over
+            // its limit within the (truncated) buffer crossed it first.
             Ok(None) if self.start_line_over_limit(buf) => {
                 Err(WireError::new(ErrorKind::RequestLineTooLong, self.pos))
             }
+            Ok(None) if truncated => Err(WireError::new(ErrorKind::HeadTooLarge, buf.len())),
             Ok(None) => {
                 self.searched = buf.len();
                 Ok(Status::Partial)

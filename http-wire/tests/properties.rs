@@ -129,10 +129,24 @@ proptest! {
         prop_assert_eq!(head.fields().len(), fields.len());
     }
 
+    /// The fuzz targets' bodies, on random bytes with random limits.
     #[test]
     fn any_bytes_give_one_answer_however_split(input in proptest::collection::vec(any::<u8>(), 0..120)) {
-        request_every_way(&input, &Limits::default()).ok();
-        response_every_way(&input, &Limits::default()).ok();
+        support::fuzz_request(&input);
+        support::fuzz_response(&input);
+    }
+
+    /// The fuzz targets' bodies on long runs of head-like bytes, where the
+    /// limits are crossed.
+    #[test]
+    fn head_like_bytes_give_one_answer_however_split(
+        knobs in any::<u8>(),
+        input in proptest::collection::vec(prop_oneof![40 => b'a'..=b'z', 2 => Just(b' '), 1 => Just(b'\n'), 1 => Just(b'\r'), 1 => Just(b':'), 1 => any::<u8>()], 0..300),
+    ) {
+        let mut data = vec![knobs];
+        data.extend_from_slice(&input);
+        support::fuzz_request(&data);
+        support::fuzz_response(&data);
     }
 
     #[test]

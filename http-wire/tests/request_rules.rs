@@ -529,3 +529,39 @@ fn field_values_slice_the_frozen_buffer_without_copying() {
         "the body stays in the read buffer"
     );
 }
+
+/// Found by the `parse_request` fuzz target: with a leading empty line, the
+/// request-line limit was judged from the buffer start on whole input but
+/// from after the empty line when fed byte by byte.
+#[test]
+fn regression_line_limit_is_judged_from_where_parsing_stopped() {
+    let limits = Limits {
+        max_request_line_bytes: 18,
+        allow_bare_lf_in_requests: true,
+        ..Limits::default()
+    };
+    let input = b"\n\0\xff\xff\xff\xff\0\0\0\xff\xff\xff\xff\xff\xff\0\0\0\0A\0";
+    // Every way of feeding it agrees (checked inside); the line has not
+    // ended and is within its limit, so the parser waits.
+    assert_eq!(support::request_every_way(input, &limits), Ok(None));
+    let mut longer = input.to_vec();
+    longer.extend_from_slice(b"xx");
+    let error = support::request_every_way(&longer, &limits).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidMethod);
+}
+
+/// Found by the `parse_request` fuzz target: when a request line crosses its
+/// limit and the head crosses its own, the limit crossed first is reported
+/// however the input is fed.
+#[test]
+fn regression_the_limit_crossed_first_is_reported() {
+    let limits = Limits {
+        max_head_bytes: 99,
+        max_request_line_bytes: 24,
+        ..Limits::default()
+    };
+    let mut input = vec![b'z'; 115];
+    input.extend_from_slice(b"\n\x05\x04");
+    let error = support::request_every_way(&input, &limits).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::RequestLineTooLong);
+}

@@ -95,3 +95,51 @@ pub fn trailers_every_way(input: &[u8], limits: &Limits) -> Outcome<gruvi_wire::
         move |buf: &[u8]| parser.parse(buf).map(Status::cloned)
     })
 }
+
+/// Limits chosen by one fuzz byte, so that the limit paths (small heads,
+/// short request lines, few fields, bare LF allowed) are exercised as often as
+/// the defaults.
+pub fn limits_from_knobs(knobs: u8) -> Limits {
+    Limits {
+        max_head_bytes: if knobs & 1 == 0 {
+            64 * 1024
+        } else {
+            64 + usize::from(knobs)
+        },
+        max_request_line_bytes: if knobs & 2 == 0 {
+            8 * 1024
+        } else {
+            16 + usize::from(knobs >> 2)
+        },
+        max_fields: if knobs & 4 == 0 { 100 } else { 3 },
+        allow_bare_lf_in_requests: knobs & 8 != 0,
+    }
+}
+
+/// The body of the `parse_request` fuzz target: the first byte picks the
+/// limits, the rest is parsed every way; a parsed head also gets its framing
+/// and keep-alive decided.
+pub fn fuzz_request(data: &[u8]) {
+    let Some((&knobs, input)) = data.split_first() else {
+        return;
+    };
+    if let Ok(Some((head, _))) = request_every_way(input, &limits_from_knobs(knobs)) {
+        let _ = gruvi_wire::request_framing(&head, input);
+        let _ = gruvi_wire::wants_keep_alive(head.version(), head.fields(), input);
+    }
+}
+
+/// The body of the `parse_response` fuzz target.
+pub fn fuzz_response(data: &[u8]) {
+    let Some((&knobs, input)) = data.split_first() else {
+        return;
+    };
+    if let Ok(Some((head, _))) = response_every_way(input, &limits_from_knobs(knobs)) {
+        for method in [&b"GET"[..], b"HEAD", b"CONNECT"] {
+            let _ = gruvi_wire::response_framing(method, &head, input);
+        }
+        for field in head.fields() {
+            let _ = field.value(input);
+        }
+    }
+}
