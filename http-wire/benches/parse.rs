@@ -59,7 +59,7 @@ fn parse_requests(c: &mut Criterion) {
             b.iter(|| {
                 let buf = black_box(input);
                 let (head, n) = parser.parse(buf).unwrap().complete().unwrap();
-                let framing = request_framing(&head, buf).unwrap();
+                let framing = request_framing(head, buf).unwrap();
                 let keep_alive = wants_keep_alive(head.version(), head.fields(), buf);
                 black_box(head);
                 black_box((n, framing, keep_alive))

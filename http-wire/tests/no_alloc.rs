@@ -60,7 +60,7 @@ fn parsing_32_fields_does_not_allocate_but_33_may() {
     let count = allocations_during(|| {
         let (head, _) = parser.parse(&buf).unwrap().complete().unwrap();
         assert_eq!(head.fields().len(), 32);
-        request_framing(&head, &buf).unwrap();
+        request_framing(head, &buf).unwrap();
         assert!(wants_keep_alive(head.version(), head.fields(), &buf));
     });
     assert_eq!(count, 0, "parsing a 32-field head allocated");

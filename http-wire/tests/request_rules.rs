@@ -543,10 +543,10 @@ fn regression_line_limit_is_judged_from_where_parsing_stopped() {
     let input = b"\n\0\xff\xff\xff\xff\0\0\0\xff\xff\xff\xff\xff\xff\0\0\0\0A\0";
     // Every way of feeding it agrees (checked inside); the line has not
     // ended and is within its limit, so the parser waits.
-    assert_eq!(support::request_every_way(input, &limits), Ok(None));
+    assert_eq!(request_every_way(input, &limits), Ok(None));
     let mut longer = input.to_vec();
     longer.extend_from_slice(b"xx");
-    let error = support::request_every_way(&longer, &limits).unwrap_err();
+    let error = request_every_way(&longer, &limits).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidMethod);
 }
 
@@ -562,6 +562,6 @@ fn regression_the_limit_crossed_first_is_reported() {
     };
     let mut input = vec![b'z'; 115];
     input.extend_from_slice(b"\n\x05\x04");
-    let error = support::request_every_way(&input, &limits).unwrap_err();
+    let error = request_every_way(&input, &limits).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::RequestLineTooLong);
 }

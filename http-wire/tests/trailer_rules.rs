@@ -7,7 +7,10 @@ mod support;
 use gruvi_wire::{ErrorKind, Limits};
 use support::trailers_every_way;
 
-fn parse(input: &[u8]) -> Result<Option<(Vec<(String, String)>, usize)>, ErrorKind> {
+/// The trailer lines as text, and the bytes the section took.
+type Parsed = (Vec<(String, String)>, usize);
+
+fn parse(input: &[u8]) -> Result<Option<Parsed>, ErrorKind> {
     match trailers_every_way(input, &Limits::default()) {
         Ok(Some((fields, consumed))) => Ok(Some((
             fields
