@@ -103,7 +103,15 @@ pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Status<ResponseHead
     Ok(Status::Complete(parser.head, consumed))
 }
 
-/// An incremental request-head parser. See the [module docs](self).
+/// An incremental request-head parser.
+///
+/// Feed it the same growing buffer until it reports [`Status::Complete`];
+/// do not remove bytes from the front of the buffer before that (spans are
+/// offsets from its start). Lines already parsed are never parsed again, and
+/// a line still arriving is searched for its end only past where the last
+/// call stopped, so a head that arrives one byte at a time costs linear work.
+/// An error is reported once the line holding it is complete (or a limit is
+/// crossed), so every way of splitting the input gives the same answer.
 ///
 /// The parser owns the head it fills: `Complete` lends it out, and the next
 /// call clears it for the following message without freeing its storage, so
@@ -136,8 +144,7 @@ impl RequestParser {
     }
 }
 
-/// An incremental response-head parser. See the [module docs](self) and
-/// [`RequestParser`].
+/// An incremental response-head parser; it works as [`RequestParser`] does.
 #[derive(Clone, Debug)]
 pub struct ResponseParser(Parser<ResponseHead>);
 
