@@ -294,6 +294,14 @@ impl<'a> HeadWriter<'a> {
         })
     }
 
+    /// Starts a trailer section (RFC 9112 §7.1.2): field lines, then the
+    /// empty line that [`finish`](Self::finish) writes; no start line. The
+    /// fields get the same checks as a head's.
+    pub fn trailer_section(dst: &'a mut BytesMut) -> Self {
+        let start = dst.len();
+        HeadWriter { dst, start, finished: false }
+    }
+
     /// Writes a field line after checking its syntax. Hop-by-hop fields are
     /// allowed: this is the connection layer's own entry point.
     pub fn field(
@@ -495,6 +503,18 @@ mod tests {
             assert!(head.field("B", "\r").is_err());
         }
         assert_eq!(&buf[..], b"earlier bytes");
+    }
+
+    #[test]
+    fn trailer_sections_are_fields_and_an_empty_line() {
+        let mut buf = BytesMut::new();
+        let mut section = HeadWriter::trailer_section(&mut buf);
+        section.field("X-Checksum", "abc").unwrap();
+        section.finish();
+        assert_eq!(&buf[..], b"X-Checksum: abc\r\n\r\n");
+        let mut buf = BytesMut::new();
+        HeadWriter::trailer_section(&mut buf).finish();
+        assert_eq!(&buf[..], b"\r\n");
     }
 
     #[test]

@@ -58,5 +58,6 @@ pub use list::{ListElements, list_contains, split_list, trim_ows};
 pub use parse::{
     Limits, RequestParser, ResponseParser, Status, TrailerParser, parse_request, parse_response,
 };
+pub use scan::is_tchar;
 pub use te::{TeCoding, parse_te, parse_trailer, te_accepts_trailers};
 pub use uri::{Url, UrlError, parse_authority_form, parse_origin_form, parse_url};

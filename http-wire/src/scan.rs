@@ -7,8 +7,9 @@
 //! returns exactly what the portable byte loop would; the tests check that on
 //! random inputs.
 
-/// `tchar` of RFC 9110 §5.6.2: the bytes of a token (method, field name, ...).
-pub(crate) const fn is_tchar(b: u8) -> bool {
+/// `tchar` of RFC 9110 §5.6.2: the bytes of a token (method, field name,
+/// chunk-extension name, ...).
+pub const fn is_tchar(b: u8) -> bool {
     TCHAR[b as usize]
 }
 

@@ -1,0 +1,21 @@
+//! HTTP/1.x message bodies: the codecs that frame them on the wire and the
+//! types that carry them.
+//!
+//! - [`Decoder`] (receive side): Content-Length, chunked (strict RFC 9112
+//!   §7.1, with extensions and trailers) and until-close bodies, fed from a
+//!   [`bytes::BytesMut`] read buffer, yielding zero-copy [`Frame`]s. A decoder
+//!   never takes a byte past the end of its body: the next pipelined message
+//!   stays in the buffer.
+//! - [`Trailers`]: received trailer fields, kept apart from the head.
+//!
+//! The codecs are sans-IO: no tokio, no sockets, no clock.
+
+#![deny(missing_docs)]
+
+mod decode;
+mod error;
+mod trailers;
+
+pub use decode::{ChunkedLimits, Decoder, Frame};
+pub use error::{BodyError, BodyErrorKind};
+pub use trailers::{FORBIDDEN_TRAILERS, Trailers, is_forbidden_trailer};
