@@ -175,15 +175,18 @@ enum State {
     /// After `;`: whitespace, then an extension name.
     ExtBeforeName,
     ExtName,
-    /// After a name: whitespace, then `=`, `;` or the line end.
-    ExtAfterName,
+    /// Whitespace after a name: only `=` or `;` may follow (BWS precedes
+    /// them and nothing else).
+    ExtNameSpace,
     /// After `=`: whitespace, then a token or a quoted string.
     ExtBeforeValue,
     ExtToken,
     ExtQuoted,
     ExtQuotedEscape,
-    /// After a value: whitespace, then `;` or the line end.
-    ExtAfterValue,
+    /// Just after a closing quote: `;`, whitespace or the line end.
+    ExtAfterQuoted,
+    /// Whitespace after a value: only `;` may follow.
+    ExtValueSpace,
     /// CR of the size line seen; LF must follow.
     SizeLf,
     /// Inside chunk-data; the remaining count is `Chunked::remaining`.
@@ -279,49 +282,46 @@ impl Chunked {
                 (State::Size { digits: 0 }, _) => return error(InvalidChunkSize),
                 (State::Size { .. }, b' ' | b'\t') => State::SizeSpace,
                 (State::Size { .. }, b'\n') => return error(MissingCrlf),
-                (
-                    State::Size { .. }
-                    | State::ExtAfterName
-                    | State::ExtToken
-                    | State::ExtAfterValue,
-                    b';',
-                ) => State::ExtBeforeName,
+                (State::Size { .. } | State::ExtToken | State::ExtAfterQuoted, b';') => {
+                    State::ExtBeforeName
+                }
                 (State::SizeSpace, b' ' | b'\t') => State::SizeSpace,
                 (State::SizeSpace, b';') => State::ExtBeforeName,
                 // Whitespace after the size must lead to an extension.
                 (State::SizeSpace, _) => return error(InvalidChunkSize),
                 (
-                    State::Size { .. }
-                    | State::ExtName
-                    | State::ExtAfterName
-                    | State::ExtToken
-                    | State::ExtAfterValue,
+                    State::Size { .. } | State::ExtName | State::ExtToken | State::ExtAfterQuoted,
                     b'\r',
                 ) => State::SizeLf,
                 (State::Size { .. }, _) => return error(InvalidChunkSize),
                 (State::ExtBeforeName, b' ' | b'\t') => State::ExtBeforeName,
                 (State::ExtBeforeName | State::ExtName, _) if is_tchar(b) => State::ExtName,
-                (State::ExtName | State::ExtAfterName, b' ' | b'\t') => State::ExtAfterName,
-                (State::ExtName | State::ExtAfterName, b'=') => State::ExtBeforeValue,
-                (State::ExtName, b';') => State::ExtBeforeName,
+                (State::ExtName | State::ExtNameSpace, b' ' | b'\t') => State::ExtNameSpace,
+                (State::ExtName | State::ExtNameSpace, b'=') => State::ExtBeforeValue,
+                (State::ExtName | State::ExtNameSpace | State::ExtValueSpace, b';') => {
+                    State::ExtBeforeName
+                }
                 (State::ExtBeforeValue, b' ' | b'\t') => State::ExtBeforeValue,
                 (State::ExtBeforeValue, b'"') => State::ExtQuoted,
                 (State::ExtBeforeValue | State::ExtToken, _) if is_tchar(b) => State::ExtToken,
-                (State::ExtToken | State::ExtAfterValue, b' ' | b'\t') => State::ExtAfterValue,
+                (State::ExtToken | State::ExtAfterQuoted | State::ExtValueSpace, b' ' | b'\t') => {
+                    State::ExtValueSpace
+                }
                 // quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE
-                (State::ExtQuoted, b'"') => State::ExtAfterValue,
+                (State::ExtQuoted, b'"') => State::ExtAfterQuoted,
                 (State::ExtQuoted, b'\\') => State::ExtQuotedEscape,
                 (State::ExtQuoted, _) if is_qdtext(b) => State::ExtQuoted,
                 (State::ExtQuotedEscape, _) if is_quoted_pair_byte(b) => State::ExtQuoted,
                 (
                     State::ExtBeforeName
                     | State::ExtName
-                    | State::ExtAfterName
+                    | State::ExtNameSpace
                     | State::ExtBeforeValue
                     | State::ExtToken
                     | State::ExtQuoted
                     | State::ExtQuotedEscape
-                    | State::ExtAfterValue,
+                    | State::ExtAfterQuoted
+                    | State::ExtValueSpace,
                     _,
                 ) => {
                     return error(if b == b'\n' {
@@ -379,12 +379,13 @@ fn is_extension_state(state: State) -> bool {
         state,
         State::ExtBeforeName
             | State::ExtName
-            | State::ExtAfterName
+            | State::ExtNameSpace
             | State::ExtBeforeValue
             | State::ExtToken
             | State::ExtQuoted
             | State::ExtQuotedEscape
-            | State::ExtAfterValue
+            | State::ExtAfterQuoted
+            | State::ExtValueSpace
     )
 }
 

@@ -7,6 +7,8 @@
 //!   never takes a byte past the end of its body: the next pipelined message
 //!   stays in the buffer.
 //! - [`Trailers`]: received trailer fields, kept apart from the head.
+//! - [`encode_text`]: text bodies encoded by the `charset` of their
+//!   Content-Type, true ISO-8859-1 when none is given.
 //!
 //! The codecs are sans-IO: no tokio, no sockets, no clock.
 
@@ -14,8 +16,10 @@
 
 mod decode;
 mod error;
+mod text;
 mod trailers;
 
 pub use decode::{ChunkedLimits, Decoder, Frame};
 pub use error::{BodyError, BodyErrorKind};
+pub use text::{CharsetError, encode_text, encode_with_charset};
 pub use trailers::{FORBIDDEN_TRAILERS, Trailers, is_forbidden_trailer};

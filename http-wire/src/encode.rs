@@ -299,7 +299,11 @@ impl<'a> HeadWriter<'a> {
     /// fields get the same checks as a head's.
     pub fn trailer_section(dst: &'a mut BytesMut) -> Self {
         let start = dst.len();
-        HeadWriter { dst, start, finished: false }
+        HeadWriter {
+            dst,
+            start,
+            finished: false,
+        }
     }
 
     /// Writes a field line after checking its syntax. Hop-by-hop fields are
