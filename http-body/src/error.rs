@@ -56,6 +56,9 @@ pub enum BodyErrorKind {
     ForbiddenTrailer(String),
     /// Data written after the body was finished.
     AlreadyFinished,
+    /// The connection ended (failed, closed or timed out) before the body
+    /// was complete.
+    Aborted,
 }
 
 /// A body that could not be decoded or encoded.
@@ -87,6 +90,7 @@ impl BodyError {
                 | ChunkExtensionTooLong { .. }
                 | MissingCrlf
                 | InvalidTrailers(_)
+                | Aborted
         )
     }
 
@@ -157,6 +161,7 @@ impl fmt::Display for BodyError {
                 "{name:?} must not be sent as a trailer (it affects framing, routing or handling)"
             ),
             AlreadyFinished => f.write_str("the body was already finished"),
+            Aborted => f.write_str("the connection ended before the body was complete"),
         }
     }
 }
