@@ -193,6 +193,28 @@ pub fn check_application_field(
     }
 }
 
+/// A field line's name and value bytes, checked by [`check_field`].
+pub type CheckedField<'t> = (Cow<'t, [u8]>, Cow<'t, [u8]>);
+
+/// Checks a field line's syntax and returns its bytes: the name a token, the
+/// value a valid field value (RFC 9110 §5.1, §5.5), `&str` text encoded as
+/// ISO-8859-1. What [`HeadWriter::field`] writes is exactly what this
+/// accepts; it also serves fields written later (trailers).
+pub fn check_field<'t>(
+    name: &'t (impl HeadText + ?Sized),
+    value: &'t (impl HeadText + ?Sized),
+) -> Result<CheckedField<'t>, EncodeError> {
+    let name = text(name, "field name")?;
+    if !is_token(&name) {
+        return Err(EncodeError::InvalidFieldName(lossy(&name)));
+    }
+    let value = text(value, &lossy(&name))?;
+    if !is_field_value(&value) {
+        return Err(EncodeError::InvalidFieldValue { name: lossy(&name) });
+    }
+    Ok((name, value))
+}
+
 /// Writes one head into a buffer. A writer dropped before
 /// [`finish`](Self::finish) — after an error, say — removes what it wrote, so
 /// a half-written head never reaches the wire.
@@ -313,14 +335,7 @@ impl<'a> HeadWriter<'a> {
         name: &(impl HeadText + ?Sized),
         value: &(impl HeadText + ?Sized),
     ) -> Result<&mut Self, EncodeError> {
-        let name = text(name, "field name")?;
-        if !is_token(&name) {
-            return Err(EncodeError::InvalidFieldName(lossy(&name)));
-        }
-        let value = text(value, &lossy(&name))?;
-        if !is_field_value(&value) {
-            return Err(EncodeError::InvalidFieldValue { name: lossy(&name) });
-        }
+        let (name, value) = check_field(name, value)?;
         self.put_field(&name, &value);
         Ok(self)
     }

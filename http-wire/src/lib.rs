@@ -46,7 +46,8 @@ pub use connection::{ConnectionOptions, expects_continue, is_upgrade_request, wa
 pub use content_type::{ContentType, parse_content_type};
 pub use date::{DATE_VALUE_LEN, DateCache};
 pub use encode::{
-    EncodeError, HOP_BY_HOP_FIELDS, HeadText, HeadWriter, check_application_field, is_hop_by_hop,
+    CheckedField, EncodeError, HOP_BY_HOP_FIELDS, HeadText, HeadWriter, check_application_field,
+    check_field, is_hop_by_hop,
 };
 pub use error::{ErrorKind, WireError};
 pub use framing::{BodyFraming, Framing, Message, framing, request_framing, response_framing};
