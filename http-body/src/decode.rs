@@ -52,7 +52,8 @@ impl Default for ChunkedLimits {
     }
 }
 
-/// Decodes one body from a read buffer. See the [module docs](self).
+/// Decodes one body from a read buffer: data frames split off the buffer,
+/// then the end (with a chunked body's trailers); never a byte past the end.
 #[derive(Debug)]
 pub struct Decoder {
     kind: Kind,

@@ -39,7 +39,8 @@ use crate::trailers::Trailers;
 /// The default bound on bytes queued between a connection and a slow reader.
 pub const DEFAULT_BODY_BUFFER: usize = 64 * 1024;
 
-/// A received body. See the [module docs](self).
+/// A received body: an `http_body::Body`, a `Stream` of data chunks, and
+/// the seed's reader API, fed through a bounded channel by a [`Sender`].
 pub struct Incoming {
     source: Source,
     /// Bytes taken from the source but not handed out yet.

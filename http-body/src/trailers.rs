@@ -17,6 +17,7 @@ pub const FORBIDDEN_TRAILERS: &[&str] = &[
     "content-length",
     "transfer-encoding",
     "trailer",
+    "trailers", // RFC 2616 §13.5.1's spelling
     "te",
     // Routing.
     "host",
