@@ -6,14 +6,13 @@
 //! | bytes (`Bytes`, `Vec<u8>`, `&'static [u8]`, ...) | [`Outgoing::full`] | exact |
 //! | text, encoded by the Content-Type charset | [`Outgoing::text`] | exact |
 //! | a `Stream` of chunks (the seed's iterable) | [`Outgoing::from_stream`] | unknown |
+//! | a tokio `AsyncRead` (the seed's file-like object; `tokio` feature) | `Outgoing::from_reader` | unknown |
 //! | any `http_body::Body`, trailers included | [`Outgoing::from_body`] | the body's |
 //! | written by hand, then ended with trailers | [`Outgoing::channel`] | unknown |
 //!
 //! An exact size hint becomes Content-Length; an unknown one means chunked
 //! encoding on HTTP/1.1 (and, for a response on HTTP/1.0, a close-delimited
 //! body) — the connection layer decides, from [`http_body::Body::size_hint`].
-//! A file-like reader is a stream of chunks: the tokio-based layers wrap an
-//! `AsyncRead` into one, so this crate stays free of any runtime.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -86,6 +85,19 @@ impl Outgoing {
         Outgoing {
             kind: Kind::Stream(Box::pin(stream)),
         }
+    }
+
+    /// A reader (a file, a pipe, ...), read in chunks of up to 64 KiB and
+    /// sent chunked: its size is unknown. A reader error fails the body.
+    #[cfg(feature = "tokio")]
+    pub fn from_reader<R>(reader: R) -> Self
+    where
+        R: tokio::io::AsyncRead + Send + 'static,
+    {
+        const READ_CHUNK: usize = 64 * 1024;
+        Outgoing::from_stream(tokio_util::io::ReaderStream::with_capacity(
+            reader, READ_CHUNK,
+        ))
     }
 
     /// Any `http_body::Body`: its data, then its trailers frame.

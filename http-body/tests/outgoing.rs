@@ -165,3 +165,31 @@ fn a_writer_waits_while_the_connection_lags() {
     assert!(block_on(first).unwrap().unwrap().is_data());
     assert_eq!(second.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn readers_are_read_in_chunks_and_sent_chunked() {
+    let content: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    let body = Outgoing::from_reader(std::io::Cursor::new(content.clone()));
+    assert_eq!(body.size_hint().exact(), None);
+    assert_eq!(drain(body).unwrap().0, content);
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn a_failing_reader_fails_the_body() {
+    struct Broken;
+    impl tokio::io::AsyncRead for Broken {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Err(std::io::Error::other("read failed")))
+        }
+    }
+    assert_eq!(
+        drain(Outgoing::from_reader(Broken)).unwrap_err(),
+        "read failed"
+    );
+}
