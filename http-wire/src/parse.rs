@@ -138,6 +138,11 @@ impl RequestParser {
         self.0.clear();
     }
 
+    /// The head the last call completed, until the next call.
+    pub fn completed(&self) -> Option<&RequestHead> {
+        self.0.complete.then_some(&self.0.head)
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.0.limits
@@ -157,6 +162,11 @@ impl ResponseParser {
     /// Parses what `buf` holds so far; see [`RequestParser::parse`].
     pub fn parse(&mut self, buf: &[u8]) -> Result<Status<&ResponseHead>, WireError> {
         self.0.parse(buf)
+    }
+
+    /// The head the last call completed, until the next call.
+    pub fn completed(&self) -> Option<&ResponseHead> {
+        self.0.complete.then_some(&self.0.head)
     }
 
     /// Forgets any partial head.

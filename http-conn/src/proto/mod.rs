@@ -1,0 +1,50 @@
+//! The sans-IO state machine of one HTTP/1.x connection.
+//!
+//! Everything that decides how messages follow each other on a connection
+//! lives here, and nothing else does: no sockets, no tasks, no clock (every
+//! call that depends on time takes `now`). The tokio driver feeds bytes in,
+//! takes events and bytes out, and sleeps until [`Server::poll_timeout`].
+//!
+//! # The server role
+//!
+//! ```text
+//!  read side (requests, in arrival order)        write side (responses, same order)
+//!
+//!  ┌──────┐ head parsed  ┌──────┐ body ended       ┌──────────┐ start_response ┌──────┐
+//!  │ Head │─────────────▶│ Body │────────┐         │ Awaiting │───────────────▶│ Body │
+//!  └──────┘              └──────┘        │         └──────────┘                └──────┘
+//!     ▲  └─(no body)─────────────────────┤              ▲     finish_response     │
+//!     └──────────────────────────────────┘              └─────────────────────────┘
+//!     │ close decided, error, or peer EOF                  (the oldest request only)
+//!     ▼
+//!  ┌──────┐
+//!  │ Done │   nothing more is parsed; the connection closes once the
+//!  └──────┘   responses owed are written
+//! ```
+//!
+//! Rules (RFC 9112 §9.3 and the issue that asked for them):
+//! - Requests are parsed ahead up to [`ServerConfig::pipeline_depth`] unanswered
+//!   ones; a request's body must end (read, or drained up to
+//!   [`ServerConfig::max_drain_bytes`]) before the next head is parsed, so the
+//!   bytes of one message never become part of another.
+//! - Responses go out strictly in request order: only the oldest unanswered
+//!   request can be answered.
+//! - The connection closes after a request that asks for it (`Connection:
+//!   close`, or HTTP/1.0 without `keep-alive`) — later pipelined bytes are not
+//!   parsed — after a response the application marks `Connection: close`,
+//!   after a response without a known length on HTTP/1.0, after an error, and
+//!   when an unread body cannot be drained.
+//! - `100 Continue` is sent the first time the application wants the body of
+//!   a request that expects it (never to HTTP/1.0), and skipped if the final
+//!   response starts first.
+//! - A malformed request is answered by the library (its status and
+//!   `Connection: close`) once the responses owed before it are written.
+//! - Timeouts: a head must arrive within [`ServerConfig::header_read_timeout`]
+//!   of its first byte (slowloris; answered 408), and an idle keep-alive
+//!   connection closes after [`ServerConfig::idle_timeout`].
+
+mod server;
+
+pub use server::{
+    BodyFraming, ProtoError, Request, RequestId, ResponseBody, Server, ServerConfig, ServerEvent,
+};

@@ -1,0 +1,808 @@
+//! The server role of the connection state machine; see the [module docs of
+//! `proto`](super) for the states and rules.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use gruvi_body::{BodyError, ChunkedLimits, Decoder, Encoder, Frame, Trailers};
+use gruvi_wire::{
+    BodyFraming as WireBody, DateCache, EncodeError, HeadWriter, Limits, RequestHead,
+    RequestParser, Status, Version, WireError, check_application_field, expects_continue,
+    is_upgrade_request, request_framing, wants_keep_alive,
+};
+use http::HeaderMap;
+
+use crate::write_buf::WriteBuf;
+
+/// Settings of a server connection.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Limits on request heads (bytes, request line, fields).
+    pub limits: Limits,
+    /// Limits on chunked request bodies (extensions, trailers).
+    pub chunked: ChunkedLimits,
+    /// Most requests parsed and not yet answered. Default 16.
+    pub pipeline_depth: usize,
+    /// Most bytes of a request body the application did not read that are
+    /// read and thrown away to keep the connection; beyond that it closes.
+    /// Default 256 KiB.
+    pub max_drain_bytes: u64,
+    /// Time allowed for a request head, from its first byte. Default 30 s.
+    pub header_read_timeout: Option<Duration>,
+    /// Time an idle keep-alive connection is kept open. Default 75 s.
+    pub idle_timeout: Option<Duration>,
+    /// The `Server` field added to responses that do not set one.
+    pub server_header: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            limits: Limits::default(),
+            chunked: ChunkedLimits::default(),
+            pipeline_depth: 16,
+            max_drain_bytes: 256 * 1024,
+            header_read_timeout: Some(Duration::from_secs(30)),
+            idle_timeout: Some(Duration::from_secs(75)),
+            server_header: Some(concat!("gruvi/", env!("CARGO_PKG_VERSION")).to_owned()),
+        }
+    }
+}
+
+/// Identifies a request on its connection; ids grow in arrival order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(u64);
+
+/// How a request's body is framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body.
+    None,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked, length unknown.
+    Chunked,
+}
+
+/// A parsed request head and what the connection decided about it. The
+/// head is lent by the parser (no copy): turn it into what the application
+/// needs before the next [`Server::poll_event`].
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    /// Its id on this connection.
+    pub id: RequestId,
+    /// The head; its spans index into [`bytes`](Self::bytes).
+    pub head: &'a RequestHead,
+    /// The head's bytes, frozen off the read buffer (zero-copy).
+    pub bytes: Bytes,
+    /// How its body is framed; the body follows as `Data` and `End` events.
+    pub body: BodyFraming,
+    /// The client wants the connection kept after this exchange.
+    pub keep_alive: bool,
+    /// The client waits for `100 Continue` before sending the body.
+    pub expects_continue: bool,
+    /// The client asks to switch protocols (`Upgrade`).
+    pub upgrade: bool,
+}
+
+/// What happened on the read side.
+#[derive(Debug)]
+pub enum ServerEvent<'a> {
+    /// A request head arrived.
+    Request(Request<'a>),
+    /// Body bytes of request `id`.
+    Data {
+        /// The request.
+        id: RequestId,
+        /// The bytes, split off the read buffer.
+        data: Bytes,
+    },
+    /// The body of request `id` ended (for a request without a body, right
+    /// after its `Request` event).
+    End {
+        /// The request.
+        id: RequestId,
+        /// Its trailers (empty if none).
+        trailers: Trailers,
+    },
+    /// The body of request `id` is malformed or was cut short; nothing more
+    /// is read from this connection.
+    BodyFailed {
+        /// The request.
+        id: RequestId,
+        /// What went wrong.
+        error: BodyError,
+    },
+    /// A request could not be parsed: the library answers it with the
+    /// error's status and `Connection: close` after the responses owed
+    /// before it. The application never sees it.
+    Rejected(WireError),
+}
+
+/// What a response's body will be, as the application declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseBody {
+    /// No bytes.
+    Empty,
+    /// Exactly this many bytes (becomes Content-Length).
+    Exact(u64),
+    /// Unknown length: chunked on HTTP/1.1, until close on HTTP/1.0.
+    Unknown,
+}
+
+/// A response the connection cannot send as asked: misuse by the caller or
+/// an invalid response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtoError {
+    /// Only the oldest unanswered request can be answered, once.
+    NotCurrent(RequestId),
+    /// Data or the end of a response that was not started.
+    NotStarted(RequestId),
+    /// A field or status that cannot be sent.
+    Encode(EncodeError),
+    /// The body does not fit its framing (length, trailers).
+    Body(BodyError),
+    /// The response's Content-Length disagrees with the body's exact size.
+    ContentLengthMismatch {
+        /// The Content-Length the application set.
+        declared: u64,
+        /// The body's exact size.
+        body: u64,
+    },
+    /// An interim (1xx) status where a final one is needed, or `101`
+    /// without an upgrade request.
+    InvalidStatus(u16),
+}
+
+impl fmt::Display for ProtoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtoError::NotCurrent(id) => write!(
+                f,
+                "request {id:?} is not the oldest unanswered one: responses go in request order"
+            ),
+            ProtoError::NotStarted(id) => write!(f, "the response to {id:?} was not started"),
+            ProtoError::Encode(e) => write!(f, "invalid response: {e}"),
+            ProtoError::Body(e) => write!(f, "invalid response body: {e}"),
+            ProtoError::ContentLengthMismatch { declared, body } => write!(
+                f,
+                "Content-Length {declared} disagrees with the body's size of {body} bytes"
+            ),
+            ProtoError::InvalidStatus(s) => write!(f, "status {s} cannot be used here"),
+        }
+    }
+}
+
+impl std::error::Error for ProtoError {}
+
+/// One server connection's state. See the [module docs](super).
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    read_buf: BytesMut,
+    parser: RequestParser,
+    reading: Reading,
+    /// Requests parsed and not yet answered, oldest first.
+    in_flight: VecDeque<InFlight>,
+    next_id: u64,
+    responding: Responding,
+    write: WriteBuf,
+    date: DateCache,
+    /// A rejected request's status, answered once nothing is owed before it.
+    pending_rejection: Option<u16>,
+    /// Close once the write buffer is flushed.
+    close_after_flush: bool,
+    /// Something went wrong on the read side (a failed body, a body too
+    /// large to drain): every response still owed says `Connection: close`.
+    closing: bool,
+    /// The peer closed its sending side.
+    peer_eof: bool,
+    /// When the connection became idle (nothing buffered, nothing owed).
+    idle_since: Option<Instant>,
+    /// When the first byte of the head being read arrived.
+    head_started: Option<Instant>,
+    /// A bodiless request whose `End` event is due.
+    end_due: Option<RequestId>,
+}
+
+#[derive(Debug)]
+enum Reading {
+    /// Waiting for a request head.
+    Head,
+    /// Reading request `id`'s body; `drain` counts bytes thrown away when
+    /// the application no longer wants it.
+    Body {
+        id: RequestId,
+        decoder: Decoder,
+        drain: Option<u64>,
+        close_after: bool,
+    },
+    /// No more requests are read.
+    Done,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    id: RequestId,
+    version: Version,
+    is_head: bool,
+    keep_alive: bool,
+    upgrade: bool,
+    continue_: Continue,
+    body_done: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Continue {
+    /// The request does not expect 100 (or it is HTTP/1.0).
+    NotExpected,
+    /// Expected, not asked for yet.
+    Expected,
+    /// The application wants the body: send 100 when this request is the
+    /// oldest and its response has not started.
+    Wanted,
+    /// Sent: the client sends the body.
+    Sent,
+    /// Skipped because the final response started first: the client may
+    /// never send the body.
+    Skipped,
+}
+
+#[derive(Debug)]
+enum Responding {
+    Idle,
+    Body {
+        id: RequestId,
+        encoder: Encoder,
+        head_only: bool,
+        close_after: bool,
+    },
+}
+
+impl Server {
+    /// A new connection; `now` starts its idle timer.
+    pub fn new(config: ServerConfig, now: Instant) -> Self {
+        let parser = RequestParser::new(config.limits);
+        Server {
+            read_buf: BytesMut::with_capacity(8 * 1024),
+            parser,
+            reading: Reading::Head,
+            in_flight: VecDeque::new(),
+            next_id: 0,
+            responding: Responding::Idle,
+            write: WriteBuf::new(),
+            date: DateCache::new(),
+            pending_rejection: None,
+            close_after_flush: false,
+            closing: false,
+            peer_eof: false,
+            idle_since: Some(now),
+            head_started: None,
+            end_due: None,
+            config,
+        }
+    }
+
+    /// The read buffer: the driver reads the socket into it, then calls
+    /// [`poll_event`](Self::poll_event).
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        &mut self.read_buf
+    }
+
+    /// Returns `true` if the driver should read the socket: more input is
+    /// needed and the buffered input is within bounds (a slow body reader or
+    /// a full pipeline stops reading).
+    pub fn wants_read(&self) -> bool {
+        let bound = match self.reading {
+            Reading::Head => self.config.limits.max_head_bytes,
+            Reading::Body { .. } => self.config.limits.max_head_bytes.max(64 * 1024),
+            Reading::Done => return false,
+        };
+        !self.peer_eof
+            && self.read_buf.len() < bound
+            && self.in_flight.len() < self.config.pipeline_depth
+    }
+
+    /// The peer closed its sending side.
+    pub fn received_eof(&mut self) {
+        self.peer_eof = true;
+    }
+
+    /// The bytes to send; the driver writes them (vectored) and advances.
+    pub fn write_buf(&mut self) -> &mut WriteBuf {
+        &mut self.write
+    }
+
+    /// Returns `true` when the connection should be closed: nothing more
+    /// will be read, nothing is owed, and everything was written.
+    pub fn is_done(&self) -> bool {
+        let written = self.write.is_empty() && matches!(self.responding, Responding::Idle);
+        let nothing_owed = self.in_flight.is_empty() && self.pending_rejection.is_none();
+        let reads_over =
+            matches!(self.reading, Reading::Done) || (self.peer_eof && self.read_buf.is_empty());
+        written && (self.close_after_flush || (reads_over && nothing_owed))
+    }
+
+    /// The next read-side event, or `None` until more input arrives (or
+    /// while the pipeline is full).
+    pub fn poll_event(&mut self, now: Instant) -> Option<ServerEvent<'_>> {
+        if let Some(id) = self.end_due.take() {
+            return Some(ServerEvent::End {
+                id,
+                trailers: Trailers::new(),
+            });
+        }
+        loop {
+            match &mut self.reading {
+                Reading::Done => return None,
+                Reading::Head => {
+                    if self.in_flight.len() >= self.config.pipeline_depth {
+                        return None;
+                    }
+                    if self.read_buf.is_empty() {
+                        if self.peer_eof {
+                            self.reading = Reading::Done;
+                        } else {
+                            self.mark_idle(now);
+                        }
+                        return None;
+                    }
+                    self.idle_since = None;
+                    self.head_started.get_or_insert(now);
+                    return self.parse_head();
+                }
+                Reading::Body {
+                    id,
+                    decoder,
+                    drain,
+                    close_after,
+                } => {
+                    let id = *id;
+                    let frame = if self.peer_eof {
+                        decoder.decode_eof(&mut self.read_buf)
+                    } else {
+                        decoder.decode(&mut self.read_buf)
+                    };
+                    match frame {
+                        Ok(None) => return None,
+                        Ok(Some(Frame::Data(data))) => match drain {
+                            None => return Some(ServerEvent::Data { id, data }),
+                            Some(drained) => {
+                                *drained += data.len() as u64;
+                                if *drained > self.config.max_drain_bytes {
+                                    // Too much to throw away: close instead.
+                                    self.reading = Reading::Done;
+                                    self.closing = true;
+                                    self.close_after_flush = self.in_flight.is_empty();
+                                    return None;
+                                }
+                            }
+                        },
+                        Ok(Some(Frame::End(trailers))) => {
+                            let draining = drain.is_some();
+                            self.reading = if *close_after {
+                                Reading::Done
+                            } else {
+                                Reading::Head
+                            };
+                            if let Some(request) = self.in_flight.iter_mut().find(|r| r.id == id) {
+                                request.body_done = true;
+                            }
+                            if !draining {
+                                return Some(ServerEvent::End { id, trailers });
+                            }
+                        }
+                        Err(error) => {
+                            self.reading = Reading::Done;
+                            self.closing = true;
+                            return Some(ServerEvent::BodyFailed { id, error });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn parse_head(&mut self) -> Option<ServerEvent<'_>> {
+        let consumed = match self.parser.parse(&self.read_buf) {
+            Ok(Status::Partial) => {
+                if self.peer_eof {
+                    // The client hung up mid-head: nothing to answer.
+                    self.reading = Reading::Done;
+                }
+                return None;
+            }
+            Ok(Status::Complete(_, consumed)) => consumed,
+            Err(error) => return Some(self.reject(error)),
+        };
+        let bytes = self.read_buf.split_to(consumed).freeze();
+        self.head_started = None;
+        // Everything decided from the head is taken first, so that the head
+        // is borrowed again only to lend it in the event.
+        let decided = {
+            let head = self.parser.completed()?;
+            request_framing(head, &bytes).map(|framing| {
+                (
+                    framing,
+                    wants_keep_alive(head.version(), head.fields(), &bytes),
+                    expects_continue(head, &bytes),
+                    is_upgrade_request(head, &bytes),
+                    head.method().of(&bytes) == b"HEAD",
+                    head.version(),
+                )
+            })
+        };
+        let (framing, keep_alive, expects_continue, upgrade, is_head, version) = match decided {
+            Ok(decided) => decided,
+            Err(error) => return Some(self.reject(error)),
+        };
+
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        let (body, decoder) = match framing.body {
+            WireBody::Length(0) | WireBody::Empty => (BodyFraming::None, None),
+            WireBody::Length(n) => (BodyFraming::Length(n), Some(Decoder::length(n))),
+            WireBody::Chunked => (
+                BodyFraming::Chunked,
+                Some(Decoder::chunked(self.config.chunked)),
+            ),
+            // Request framing never yields these; treat them as no body.
+            WireBody::UntilClose | WireBody::Tunnel => (BodyFraming::None, None),
+        };
+        // After a request that closes or upgrades, nothing more is parsed:
+        // later bytes belong to no request we will answer.
+        let last = !keep_alive || upgrade;
+        if decoder.is_none() {
+            self.end_due = Some(id);
+        }
+        self.reading = match decoder {
+            Some(decoder) => Reading::Body {
+                id,
+                decoder,
+                drain: None,
+                close_after: last,
+            },
+            None if last => Reading::Done,
+            None => Reading::Head,
+        };
+        self.in_flight.push_back(InFlight {
+            id,
+            version,
+            is_head,
+            keep_alive,
+            upgrade,
+            continue_: if expects_continue {
+                Continue::Expected
+            } else {
+                Continue::NotExpected
+            },
+            body_done: body == BodyFraming::None,
+        });
+        let head = self.parser.completed()?;
+        Some(ServerEvent::Request(Request {
+            id,
+            head,
+            bytes,
+            body,
+            keep_alive,
+            expects_continue,
+            upgrade,
+        }))
+    }
+
+    fn reject(&mut self, error: WireError) -> ServerEvent<'static> {
+        self.reading = Reading::Done;
+        self.head_started = None;
+        self.pending_rejection = Some(error.status());
+        self.write_rejection_if_due();
+        ServerEvent::Rejected(error)
+    }
+
+    fn mark_idle(&mut self, now: Instant) {
+        if self.in_flight.is_empty() && self.idle_since.is_none() {
+            self.idle_since = Some(now);
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must run next, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !matches!(self.reading, Reading::Head) {
+            return None;
+        }
+        if let (Some(started), Some(limit)) = (self.head_started, self.config.header_read_timeout) {
+            return Some(started + limit);
+        }
+        match (self.idle_since, self.config.idle_timeout) {
+            (Some(since), Some(limit)) if self.in_flight.is_empty() => Some(since + limit),
+            _ => None,
+        }
+    }
+
+    /// Applies the timeouts due at `now`: a head that took too long is
+    /// answered `408` and the connection closes; an idle connection closes.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(deadline) = self.poll_timeout() else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        self.reading = Reading::Done;
+        if self.head_started.take().is_some() {
+            self.pending_rejection = Some(408);
+            self.write_rejection_if_due();
+        } else {
+            self.close_after_flush = true;
+        }
+    }
+
+    /// The application wants the body of request `id` (it started reading
+    /// it): a request that expects `100 Continue` gets it now, or once its
+    /// turn to be answered comes, unless its final response starts first.
+    pub fn body_wanted(&mut self, id: RequestId) {
+        if let Some(request) = self.in_flight.iter_mut().find(|r| r.id == id) {
+            if request.continue_ == Continue::Expected {
+                request.continue_ = Continue::Wanted;
+            }
+        }
+        self.write_continue_if_due();
+    }
+
+    /// The application dropped the body of request `id` unread: what is left
+    /// of it is read and thrown away (up to [`ServerConfig::max_drain_bytes`])
+    /// so the connection can carry the next request.
+    pub fn body_dropped(&mut self, id: RequestId) {
+        if let Reading::Body {
+            id: reading, drain, ..
+        } = &mut self.reading
+        {
+            if *reading == id && drain.is_none() {
+                *drain = Some(0);
+            }
+        }
+    }
+
+    fn write_continue_if_due(&mut self) {
+        if !matches!(self.responding, Responding::Idle) {
+            return;
+        }
+        if let Some(front) = self.in_flight.front_mut() {
+            if front.continue_ == Continue::Wanted {
+                front.continue_ = Continue::Sent;
+                self.write.put_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+        }
+    }
+
+    /// Starts the response to request `id`, which must be the oldest
+    /// unanswered one: writes its head with the framing `body` calls for,
+    /// `Date` and `Server` unless set, and the `Connection` field the
+    /// keep-alive decision needs. `wall` is the time for `Date`.
+    pub fn start_response(
+        &mut self,
+        id: RequestId,
+        status: u16,
+        headers: &HeaderMap,
+        body: ResponseBody,
+        wall: SystemTime,
+    ) -> Result<(), ProtoError> {
+        let Some(request) = self.in_flight.front() else {
+            return Err(ProtoError::NotCurrent(id));
+        };
+        if request.id != id || !matches!(self.responding, Responding::Idle) {
+            return Err(ProtoError::NotCurrent(id));
+        }
+        let switching = status == 101;
+        if (100..200).contains(&status) && !(switching && request.upgrade) {
+            return Err(ProtoError::InvalidStatus(status));
+        }
+        let version = request.version;
+        let mut close_after = !request.keep_alive || switching;
+        let mut app_length = None;
+        let (mut has_date, mut has_server, mut has_connection) = (false, false, false);
+        for (name, value) in headers {
+            check_application_field(name.as_str().as_bytes(), value.as_bytes(), switching)
+                .map_err(ProtoError::Encode)?;
+            match name.as_str() {
+                // Only `close` (or `upgrade` on a 101) passes the check above.
+                "connection" => {
+                    has_connection = true;
+                    close_after = true;
+                }
+                "date" => has_date = true,
+                "server" => has_server = true,
+                "content-length" => {
+                    let declared = std::str::from_utf8(value.as_bytes())
+                        .ok()
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .ok_or_else(|| {
+                            ProtoError::Encode(EncodeError::InvalidFieldValue {
+                                name: "content-length".to_owned(),
+                            })
+                        })?;
+                    app_length = Some(declared);
+                }
+                _ => {}
+            }
+        }
+
+        // RFC 9112 §6.3 from the sender's side: what may carry a body.
+        let no_body_status = (100..200).contains(&status) || status == 204 || status == 304;
+        let head_only = request.is_head || no_body_status;
+        let length = match (body, app_length) {
+            (ResponseBody::Exact(n), Some(declared)) if n != declared && !head_only => {
+                return Err(ProtoError::ContentLengthMismatch { declared, body: n });
+            }
+            (ResponseBody::Empty, Some(declared)) if declared != 0 && !head_only => {
+                return Err(ProtoError::ContentLengthMismatch { declared, body: 0 });
+            }
+            (_, Some(declared)) => Some(declared),
+            (ResponseBody::Exact(n), None) => Some(n),
+            (ResponseBody::Empty, None) => Some(0),
+            (ResponseBody::Unknown, None) => None,
+        };
+        let chunked = length.is_none() && !head_only && version == Version::Http11;
+        if length.is_none() && !head_only && version == Version::Http10 {
+            // RFC 9112 §6.3 ¶8: an HTTP/1.0 body of unknown length ends at close.
+            close_after = true;
+        }
+        if self.closing || self.close_after_flush {
+            close_after = true;
+        }
+
+        let date = *self.date.value(wall);
+        let mut head = HeadWriter::response(self.write.head_buf(), version, status, None)
+            .map_err(ProtoError::Encode)?;
+        if !has_date {
+            head.trusted_field(b"Date", &date);
+        }
+        if let (false, Some(server)) = (has_server, &self.config.server_header) {
+            head.field("Server", server.as_str())
+                .map_err(ProtoError::Encode)?;
+        }
+        for (name, value) in headers {
+            head.field(name, value).map_err(ProtoError::Encode)?;
+        }
+        // 1xx, 204 and 304 carry no framing fields (a 304's Content-Length
+        // would describe the resource, so only the application may set it).
+        if app_length.is_none() && !no_body_status {
+            match length {
+                Some(n) if !(request.is_head && body == ResponseBody::Unknown) => {
+                    head.trusted_field(b"Content-Length", n.to_string().as_bytes());
+                }
+                _ if chunked => {
+                    head.trusted_field(b"Transfer-Encoding", b"chunked");
+                }
+                _ => {}
+            }
+        }
+        if !switching && !has_connection {
+            if close_after && version == Version::Http11 {
+                head.trusted_field(b"Connection", b"close");
+            } else if !close_after && version == Version::Http10 {
+                head.trusted_field(b"Connection", b"keep-alive");
+            }
+        }
+        head.finish();
+
+        let encoder = match (head_only, length) {
+            (true, _) => Encoder::length(0),
+            (false, Some(n)) => Encoder::length(n),
+            (false, None) if chunked => Encoder::chunked(),
+            (false, None) => Encoder::until_close(),
+        };
+        if let Some(front) = self.in_flight.front_mut() {
+            if matches!(front.continue_, Continue::Expected | Continue::Wanted) {
+                front.continue_ = Continue::Skipped;
+            }
+        }
+        self.responding = Responding::Body {
+            id,
+            encoder,
+            head_only,
+            close_after,
+        };
+        Ok(())
+    }
+
+    /// Sends body bytes of the response to `id` (dropped silently for a
+    /// response that has no body: HEAD, 1xx, 204, 304).
+    pub fn send_data(&mut self, id: RequestId, data: Bytes) -> Result<(), ProtoError> {
+        match &mut self.responding {
+            Responding::Body {
+                id: current,
+                encoder,
+                head_only,
+                ..
+            } if *current == id => {
+                if *head_only {
+                    return Ok(());
+                }
+                let encoded = encoder.encode(data).map_err(ProtoError::Body)?;
+                self.write.push_buf(encoded);
+                Ok(())
+            }
+            _ => Err(ProtoError::NotStarted(id)),
+        }
+    }
+
+    /// Ends the response to `id`, with trailers if its framing allows them
+    /// (chunked). The request is answered: the next one's turn comes.
+    pub fn finish_response(
+        &mut self,
+        id: RequestId,
+        trailers: Option<&HeaderMap>,
+    ) -> Result<(), ProtoError> {
+        let Responding::Body {
+            id: current,
+            encoder,
+            head_only,
+            close_after,
+        } = &mut self.responding
+        else {
+            return Err(ProtoError::NotStarted(id));
+        };
+        if *current != id {
+            return Err(ProtoError::NotStarted(id));
+        }
+        let trailers = if *head_only { None } else { trailers };
+        let end = encoder.finish(trailers).map_err(ProtoError::Body)?;
+        let close_after = *close_after;
+        self.write.push_buf(end);
+        self.responding = Responding::Idle;
+        let answered = self.in_flight.pop_front();
+
+        if close_after {
+            self.reading = Reading::Done;
+            self.close_after_flush = true;
+            self.in_flight.clear();
+            return Ok(());
+        }
+        if let Some(answered) = answered {
+            if !answered.body_done {
+                // The application answered without reading the whole body.
+                // A client never sent 100 may never send the body: close
+                // (RFC 9110 §10.1.1). Otherwise drain the rest to keep the
+                // connection.
+                if answered.continue_ == Continue::Skipped {
+                    self.reading = Reading::Done;
+                    self.close_after_flush = true;
+                } else {
+                    self.body_dropped(answered.id);
+                }
+            }
+        }
+        self.write_continue_if_due();
+        self.write_rejection_if_due();
+        Ok(())
+    }
+
+    /// Writes the answer to a rejected request once nothing is owed before it.
+    fn write_rejection_if_due(&mut self) {
+        if !self.in_flight.is_empty() || !matches!(self.responding, Responding::Idle) {
+            return;
+        }
+        let Some(status) = self.pending_rejection.take() else {
+            return;
+        };
+        let reason = http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error");
+        let body = format!("{status} {reason}\n");
+        let mut head =
+            match HeadWriter::response(self.write.head_buf(), Version::Http11, status, None) {
+                Ok(head) => head,
+                Err(_) => return,
+            };
+        head.trusted_field(b"Content-Type", b"text/plain; charset=utf-8");
+        head.trusted_field(b"Content-Length", body.len().to_string().as_bytes());
+        head.trusted_field(b"Connection", b"close");
+        head.finish();
+        self.write.put_slice(body.as_bytes());
+        self.close_after_flush = true;
+    }
+}

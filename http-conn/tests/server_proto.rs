@@ -1,0 +1,630 @@
+//! The server state machine, driven by hand with simulated time: every rule
+//! of the message cycle, checked on the exact bytes it writes.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Buf, Bytes};
+use gruvi_conn::proto::{
+    BodyFraming, ProtoError, RequestId, ResponseBody, Server, ServerConfig, ServerEvent,
+};
+use http::HeaderMap;
+use proptest::prelude::*;
+
+/// Sun, 06 Nov 1994 08:49:37 GMT
+fn wall() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(784_111_777)
+}
+
+const DATE: &str = "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+const SERVER: &str = concat!("Server: gruvi/", env!("CARGO_PKG_VERSION"), "\r\n");
+
+/// A readable summary of an event.
+#[derive(Debug, PartialEq, Eq, Clone)]
+enum Ev {
+    Request {
+        id: u64,
+        method: String,
+        target: String,
+        body: BodyFraming,
+        keep_alive: bool,
+    },
+    Data(u64, Vec<u8>),
+    End(u64, Vec<(String, String)>),
+    BodyFailed(u64),
+    Rejected(u16),
+}
+
+fn id_of(id: RequestId) -> u64 {
+    // RequestIds are opaque; their Debug form is `RequestId(n)`.
+    format!("{id:?}")
+        .trim_start_matches("RequestId(")
+        .trim_end_matches(')')
+        .parse()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
+}
+
+fn summarize(event: ServerEvent<'_>) -> Ev {
+    match event {
+        ServerEvent::Request(r) => Ev::Request {
+            id: id_of(r.id),
+            method: text(r.head.method().of(&r.bytes)),
+            target: text(r.head.target().of(&r.bytes)),
+            body: r.body,
+            keep_alive: r.keep_alive,
+        },
+        ServerEvent::Data { id, data } => Ev::Data(id_of(id), data.to_vec()),
+        ServerEvent::End { id, trailers } => Ev::End(
+            id_of(id),
+            trailers
+                .fields()
+                .iter()
+                .map(|(n, v)| (text(n), text(v)))
+                .collect(),
+        ),
+        ServerEvent::BodyFailed { id, .. } => Ev::BodyFailed(id_of(id)),
+        ServerEvent::Rejected(e) => Ev::Rejected(e.status()),
+    }
+}
+
+struct Harness {
+    server: Server,
+    now: Instant,
+    ids: Vec<RequestId>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Harness::with(ServerConfig::default())
+    }
+
+    fn with(config: ServerConfig) -> Self {
+        let now = Instant::now();
+        Harness {
+            server: Server::new(config, now),
+            now,
+            ids: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> Vec<Ev> {
+        self.server.read_buf().extend_from_slice(bytes);
+        self.events()
+    }
+
+    fn events(&mut self) -> Vec<Ev> {
+        let mut out = Vec::new();
+        while let Some(event) = self.server.poll_event(self.now) {
+            if let ServerEvent::Request(r) = &event {
+                self.ids.push(r.id);
+            }
+            out.push(summarize(event));
+        }
+        out
+    }
+
+    fn id(&self, n: usize) -> RequestId {
+        self.ids[n]
+    }
+
+    fn respond(
+        &mut self,
+        n: usize,
+        status: u16,
+        headers: &[(&'static str, &'static str)],
+        body: &[u8],
+    ) {
+        let id = self.id(n);
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.append(*k, v.parse().unwrap());
+        }
+        self.server
+            .start_response(
+                id,
+                status,
+                &map,
+                ResponseBody::Exact(body.len() as u64),
+                wall(),
+            )
+            .unwrap();
+        if !body.is_empty() {
+            self.server
+                .send_data(id, Bytes::copy_from_slice(body))
+                .unwrap();
+        }
+        self.server.finish_response(id, None).unwrap();
+    }
+
+    fn written(&mut self) -> String {
+        let buf = self.server.write_buf();
+        let mut out = Vec::new();
+        while buf.has_remaining() {
+            let chunk = buf.chunk();
+            out.extend_from_slice(chunk);
+            let n = chunk.len();
+            buf.advance(n);
+        }
+        text(&out)
+    }
+}
+
+fn get(target: &str) -> String {
+    format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n")
+}
+
+fn req(id: u64, method: &str, target: &str, body: BodyFraming) -> Ev {
+    Ev::Request {
+        id,
+        method: method.into(),
+        target: target.into(),
+        body,
+        keep_alive: true,
+    }
+}
+
+#[test]
+fn a_get_and_its_response() {
+    let mut h = Harness::new();
+    assert_eq!(
+        h.feed(get("/hello").as_bytes()),
+        [
+            req(0, "GET", "/hello", BodyFraming::None),
+            Ev::End(0, vec![])
+        ]
+    );
+    h.respond(0, 200, &[("content-type", "text/plain")], b"hi");
+    assert_eq!(
+        h.written(),
+        format!(
+            "HTTP/1.1 200 OK\r\n{DATE}{SERVER}content-type: text/plain\r\nContent-Length: 2\r\n\r\nhi"
+        )
+    );
+    assert!(!h.server.is_done(), "kept alive");
+}
+
+#[test]
+fn pipelined_requests_are_parsed_ahead_and_answered_in_order() {
+    let mut h = Harness::new();
+    let events = h.feed(format!("{}{}{}", get("/1"), get("/2"), get("/3")).as_bytes());
+    assert_eq!(events.len(), 6, "three requests parsed ahead: {events:?}");
+    let (second, third) = (h.id(1), h.id(2));
+    let error =
+        h.server
+            .start_response(second, 200, &HeaderMap::new(), ResponseBody::Empty, wall());
+    assert_eq!(error, Err(ProtoError::NotCurrent(second)));
+    h.respond(0, 200, &[], b"1");
+    h.respond(1, 200, &[], b"2");
+    assert!(
+        h.server
+            .start_response(third, 200, &HeaderMap::new(), ResponseBody::Empty, wall())
+            .is_ok()
+    );
+    let out = h.written();
+    let (first_at, second_at) = (
+        out.find("\r\n\r\n1").unwrap(),
+        out.find("\r\n\r\n2").unwrap(),
+    );
+    assert!(first_at < second_at, "responses in request order: {out:?}");
+}
+
+#[test]
+fn parsing_ahead_stops_at_the_pipeline_depth() {
+    let mut h = Harness::with(ServerConfig {
+        pipeline_depth: 2,
+        ..ServerConfig::default()
+    });
+    let burst: String = (0..5).map(|i| get(&format!("/{i}"))).collect();
+    assert_eq!(
+        h.feed(burst.as_bytes()).len(),
+        4,
+        "two requests (each with its End)"
+    );
+    assert!(!h.server.wants_read());
+    h.respond(0, 204, &[], b"");
+    assert_eq!(h.events().len(), 2, "one answered: one more parsed");
+}
+
+#[test]
+fn connection_close_mid_pipeline_ends_the_connection_after_its_response() {
+    let mut h = Harness::new();
+    let input = format!(
+        "{}GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n{}",
+        get("/1"),
+        get("/3")
+    );
+    let events = h.feed(input.as_bytes());
+    let targets: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Ev::Request { target, .. } => Some(target.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        ["/1", "/2"],
+        "nothing after the closing request is parsed"
+    );
+    h.respond(0, 200, &[], b"a");
+    h.respond(1, 200, &[], b"b");
+    let out = h.written();
+    assert!(
+        out.ends_with("Connection: close\r\nContent-Length: 1\r\n\r\nb")
+            || out.contains("Content-Length: 1\r\nConnection: close\r\n\r\nb"),
+        "{out:?}"
+    );
+    assert!(h.server.is_done());
+}
+
+#[test]
+fn http10_closes_unless_asked_to_keep_alive() {
+    let mut h = Harness::new();
+    h.feed(b"GET / HTTP/1.0\r\n\r\n");
+    h.respond(0, 200, &[], b"x");
+    assert_eq!(
+        h.written(),
+        format!("HTTP/1.0 200 OK\r\n{DATE}{SERVER}Content-Length: 1\r\n\r\nx")
+    );
+    assert!(h.server.is_done());
+
+    let mut h = Harness::new();
+    h.feed(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    h.respond(0, 200, &[], b"x");
+    assert_eq!(
+        h.written(),
+        format!(
+            "HTTP/1.0 200 OK\r\n{DATE}{SERVER}Content-Length: 1\r\nConnection: keep-alive\r\n\r\nx"
+        )
+    );
+    assert!(!h.server.is_done());
+}
+
+#[test]
+fn bodies_of_unknown_length() {
+    let mut h = Harness::new();
+    h.feed(get("/").as_bytes());
+    let id = h.id(0);
+    h.server
+        .start_response(id, 200, &HeaderMap::new(), ResponseBody::Unknown, wall())
+        .unwrap();
+    h.server
+        .send_data(id, Bytes::from_static(b"hello"))
+        .unwrap();
+    let mut trailers = HeaderMap::new();
+    trailers.insert("x-sum", "1".parse().unwrap());
+    h.server.finish_response(id, Some(&trailers)).unwrap();
+    assert_eq!(
+        h.written(),
+        format!(
+            "HTTP/1.1 200 OK\r\n{DATE}{SERVER}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-sum: 1\r\n\r\n"
+        )
+    );
+
+    let mut h = Harness::new();
+    h.feed(b"GET / HTTP/1.0\r\n\r\n");
+    let id = h.id(0);
+    h.server
+        .start_response(id, 200, &HeaderMap::new(), ResponseBody::Unknown, wall())
+        .unwrap();
+    h.server
+        .send_data(id, Bytes::from_static(b"until close"))
+        .unwrap();
+    h.server.finish_response(id, None).unwrap();
+    assert_eq!(
+        h.written(),
+        format!("HTTP/1.0 200 OK\r\n{DATE}{SERVER}\r\nuntil close")
+    );
+    assert!(h.server.is_done());
+}
+
+#[test]
+fn heads_and_bodiless_statuses_send_no_body() {
+    let mut h = Harness::new();
+    h.feed(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    h.respond(0, 200, &[], b"the body a GET would get");
+    assert_eq!(
+        h.written(),
+        format!("HTTP/1.1 200 OK\r\n{DATE}{SERVER}Content-Length: 24\r\n\r\n")
+    );
+
+    for status in [204, 304] {
+        let mut h = Harness::new();
+        h.feed(get("/").as_bytes());
+        h.respond(0, status, &[], b"");
+        let reason = if status == 204 {
+            "No Content"
+        } else {
+            "Not Modified"
+        };
+        assert_eq!(
+            h.written(),
+            format!("HTTP/1.1 {status} {reason}\r\n{DATE}{SERVER}\r\n")
+        );
+    }
+}
+
+#[test]
+fn request_bodies_arrive_as_data_then_end() {
+    let mut h = Harness::new();
+    let mut events = h.feed(b"POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello");
+    events.extend(h.feed(b" worl"));
+    events.extend(h.feed(b"dGET"));
+    assert_eq!(
+        events,
+        [
+            req(0, "POST", "/u", BodyFraming::Length(11)),
+            Ev::Data(0, b"hello".to_vec()),
+            Ev::Data(0, b" worl".to_vec()),
+            Ev::Data(0, b"d".to_vec()),
+            Ev::End(0, vec![]),
+        ]
+    );
+
+    let mut h = Harness::new();
+    let events = h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n");
+    assert_eq!(
+        events,
+        [
+            req(0, "POST", "/", BodyFraming::Chunked),
+            Ev::Data(0, b"abc".to_vec()),
+            Ev::End(0, vec![("X-T".into(), "1".into())]),
+        ]
+    );
+}
+
+#[test]
+fn an_unread_body_is_drained_before_the_next_request() {
+    let mut h = Harness::new();
+    let events = h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123");
+    assert_eq!(events[1], Ev::Data(0, b"0123".to_vec()));
+    h.server.body_dropped(h.id(0));
+    h.respond(0, 200, &[], b"");
+    // The rest of the body, then the next request: the body's bytes are
+    // thrown away, never taken for a request.
+    let events = h.feed(format!("456789{}", get("/next")).as_bytes());
+    assert_eq!(
+        events,
+        [
+            req(1, "GET", "/next", BodyFraming::None),
+            Ev::End(1, vec![])
+        ]
+    );
+    // A body that is all there ends, and the next request is parsed ahead
+    // in the same go.
+    let mut h = Harness::new();
+    let events = h.feed(
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc{}",
+            get("/after")
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        &events[1..],
+        [
+            Ev::Data(0, b"abc".to_vec()),
+            Ev::End(0, vec![]),
+            req(1, "GET", "/after", BodyFraming::None),
+            Ev::End(1, vec![])
+        ]
+    );
+}
+
+#[test]
+fn a_body_too_large_to_drain_closes_the_connection() {
+    let mut h = Harness::with(ServerConfig {
+        max_drain_bytes: 4,
+        ..ServerConfig::default()
+    });
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+    h.respond(0, 200, &[], b"");
+    h.feed(&[b'x'; 50]);
+    let _ = h.written();
+    assert!(h.server.is_done());
+}
+
+#[test]
+fn malformed_requests_are_answered_by_the_library_after_earlier_responses() {
+    let mut h = Harness::new();
+    let events = h.feed(format!("{}GET / HTTP/1.1\r\nHost : x\r\n\r\n", get("/ok")).as_bytes());
+    assert_eq!(events.last(), Some(&Ev::Rejected(400)));
+    assert_eq!(
+        h.written(),
+        "",
+        "the 400 waits for the response owed before it"
+    );
+    h.respond(0, 200, &[], b"ok");
+    let out = h.written();
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out:?}");
+    assert!(out.ends_with("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 16\r\nConnection: close\r\n\r\n400 Bad Request\n"), "{out:?}");
+    assert!(h.server.is_done());
+
+    for (input, status) in [
+        (&b"GET / HTTP/2.0\r\n\r\n"[..], 505),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    ] {
+        let mut h = Harness::new();
+        assert_eq!(h.feed(input), [Ev::Rejected(status)]);
+        assert!(h.written().contains("Connection: close"));
+        assert!(h.server.is_done());
+    }
+}
+
+#[test]
+fn expect_100_continue() {
+    let expecting =
+        b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+    let mut h = Harness::new();
+    h.feed(expecting);
+    assert_eq!(h.written(), "", "not before the application wants the body");
+    h.server.body_wanted(h.id(0));
+    assert_eq!(h.written(), "HTTP/1.1 100 Continue\r\n\r\n");
+    h.server.body_wanted(h.id(0));
+    assert_eq!(h.written(), "", "only once");
+
+    // A final response first: no 100, and since the client may never send
+    // the body, the connection closes after the response.
+    let mut h = Harness::new();
+    h.feed(expecting);
+    h.respond(0, 417, &[], b"");
+    assert!(!h.written().contains("100 Continue"));
+    assert!(h.server.is_done());
+}
+
+#[test]
+fn application_fields_are_checked() {
+    let mut h = Harness::new();
+    h.feed(get("/").as_bytes());
+    let mut headers = HeaderMap::new();
+    headers.insert("transfer-encoding", "chunked".parse().unwrap());
+    let error = h
+        .server
+        .start_response(h.id(0), 200, &headers, ResponseBody::Empty, wall());
+    assert!(matches!(error, Err(ProtoError::Encode(_))), "{error:?}");
+    assert_eq!(h.written(), "", "nothing of a refused head is written");
+
+    let mut headers = HeaderMap::new();
+    headers.insert("content-length", "5".parse().unwrap());
+    let error = h
+        .server
+        .start_response(h.id(0), 200, &headers, ResponseBody::Exact(3), wall());
+    assert_eq!(
+        error,
+        Err(ProtoError::ContentLengthMismatch {
+            declared: 5,
+            body: 3
+        })
+    );
+
+    // Connection: close from the application is honoured.
+    h.respond(
+        0,
+        200,
+        &[
+            ("connection", "close"),
+            ("date", "today"),
+            ("server", "mine"),
+        ],
+        b"",
+    );
+    assert_eq!(
+        h.written(),
+        "HTTP/1.1 200 OK\r\nconnection: close\r\ndate: today\r\nserver: mine\r\nContent-Length: 0\r\n\r\n"
+    );
+    assert!(h.server.is_done());
+}
+
+#[test]
+fn body_errors_stop_reading() {
+    let mut h = Harness::new();
+    let events = h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    assert_eq!(
+        events,
+        [req(0, "POST", "/", BodyFraming::Chunked), Ev::BodyFailed(0)]
+    );
+    h.respond(0, 400, &[], b"");
+    assert!(h.written().contains("Connection: close"));
+    assert!(h.server.is_done());
+}
+
+#[test]
+fn idle_and_header_timeouts() {
+    let mut h = Harness::new();
+    h.events();
+    let deadline = h.server.poll_timeout().expect("idle timer");
+    assert_eq!(deadline, h.now + Duration::from_secs(75));
+    h.server.handle_timeout(deadline - Duration::from_millis(1));
+    assert!(!h.server.is_done());
+    h.server.handle_timeout(deadline);
+    assert!(h.server.is_done());
+    assert_eq!(h.written(), "", "an idle connection closes quietly");
+
+    let mut h = Harness::new();
+    h.feed(b"GET / HTTP/1.1\r\nHost:");
+    let deadline = h.server.poll_timeout().expect("header timer");
+    assert_eq!(deadline, h.now + Duration::from_secs(30));
+    h.server.handle_timeout(deadline);
+    assert!(h.written().starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+    assert!(h.server.is_done());
+}
+
+#[test]
+fn peer_hanging_up_mid_head_ends_quietly() {
+    let mut h = Harness::new();
+    h.feed(b"GET / HT");
+    h.server.received_eof();
+    assert!(h.events().is_empty());
+    assert!(h.server.is_done());
+    assert_eq!(h.written(), "");
+}
+
+fn message() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        "/[a-z]{0,8}".prop_map(|t| get(&t).into_bytes()),
+        proptest::collection::vec(any::<u8>(), 0..40).prop_map(|body| {
+            let mut m = format!(
+                "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            m.extend_from_slice(&body);
+            m
+        }),
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..10), 0..4).prop_map(
+            |chunks| {
+                let mut m =
+                    b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                for c in chunks {
+                    m.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                    m.extend_from_slice(&c);
+                    m.extend_from_slice(b"\r\n");
+                }
+                m.extend_from_slice(b"0\r\nX-End: 1\r\n\r\n");
+                m
+            }
+        ),
+    ]
+}
+
+/// Events with data frames joined per request: how the bytes were split
+/// may change the data frames, never what they carry.
+fn normalize(events: Vec<Ev>) -> Vec<Ev> {
+    let mut out: Vec<Ev> = Vec::new();
+    for event in events {
+        match (out.last_mut(), event) {
+            (Some(Ev::Data(a, data)), Ev::Data(b, more)) if *a == b => data.extend(more),
+            (_, event) => out.push(event),
+        }
+    }
+    out
+}
+
+proptest! {
+    /// Any sequence of valid requests, split anywhere, gives the same events.
+    #[test]
+    fn any_split_gives_the_same_events(
+        messages in proptest::collection::vec(message(), 1..6),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let input: Vec<u8> = messages.concat();
+        let mut whole = Harness::new();
+        let expected = normalize(whole.feed(&input));
+        let mut at: Vec<usize> = cuts.iter().map(|c| c.index(input.len() + 1)).collect();
+        at.sort_unstable();
+        let mut split = Harness::new();
+        let mut events = Vec::new();
+        let mut start = 0;
+        for cut in at.into_iter().chain([input.len()]) {
+            events.extend(split.feed(&input[start..cut]));
+            start = cut;
+        }
+        prop_assert_eq!(normalize(events), expected.clone());
+        let requests = expected.iter().filter(|e| matches!(e, Ev::Request { .. })).count();
+        prop_assert_eq!(requests, messages.len());
+    }
+}
