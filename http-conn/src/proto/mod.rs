@@ -5,6 +5,18 @@
 //! call that depends on time takes `now`). The tokio driver feeds bytes in,
 //! takes events and bytes out, and sleeps until [`Server::poll_timeout`].
 //!
+//! # The client role
+//!
+//! Requests are written whole, one after the other, as soon as they are made
+//! (pipelining: no waiting for earlier responses). A FIFO of the requests in
+//! flight frames each response by its request's method (RFC 9112 §6.3: HEAD,
+//! CONNECT) and status (1xx, 204, 304). Interim 1xx responses are reported
+//! and skipped; `101` to an upgrade request (or a 2xx to CONNECT) hands the
+//! connection and the bytes read after the head to the caller. A response
+//! with no request waiting is an error; after a response that closes the
+//! connection, or any error, every request still waiting fails with a clear
+//! error — never another request's response.
+//!
 //! # The server role
 //!
 //! ```text
@@ -43,8 +55,12 @@
 //!   of its first byte (slowloris; answered 408), and an idle keep-alive
 //!   connection closes after [`ServerConfig::idle_timeout`].
 
+mod client;
 mod server;
 
+pub use client::{
+    Client, ClientConfig, ClientError, ClientEvent, ExchangeId, RequestBody, Response,
+};
 pub use server::{
     BodyFraming, ProtoError, Request, RequestId, ResponseBody, Server, ServerConfig, ServerEvent,
 };

@@ -1,0 +1,437 @@
+//! The client state machine, driven by hand: requests written exactly,
+//! responses framed by the FIFO of requests in flight, failures reaching
+//! every request still waiting.
+
+use bytes::{Buf, Bytes};
+use gruvi_conn::proto::{Client, ClientConfig, ClientError, ClientEvent, ExchangeId, RequestBody};
+use gruvi_wire::Version;
+use http::HeaderMap;
+use proptest::prelude::*;
+
+#[derive(Debug, PartialEq, Eq, Clone)]
+enum Ev {
+    Interim(u64, u16),
+    Response(u64, u16),
+    Data(u64, Vec<u8>),
+    End(u64, Vec<(String, String)>),
+    Upgraded(u64, Vec<u8>),
+    Failed(Vec<u64>, ClientError),
+}
+
+fn n(id: ExchangeId) -> u64 {
+    format!("{id:?}")
+        .trim_start_matches("ExchangeId(")
+        .trim_end_matches(')')
+        .parse()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
+}
+
+fn events(client: &mut Client) -> Vec<Ev> {
+    let mut out = Vec::new();
+    while let Some(event) = client.poll_event() {
+        out.push(match event {
+            ClientEvent::Interim { id, status } => Ev::Interim(n(id), status),
+            ClientEvent::Response(r) => Ev::Response(n(r.id), r.head.status()),
+            ClientEvent::Data { id, data } => Ev::Data(n(id), data.to_vec()),
+            ClientEvent::End { id, trailers } => Ev::End(
+                n(id),
+                trailers
+                    .fields()
+                    .iter()
+                    .map(|(a, b)| (text(a), text(b)))
+                    .collect(),
+            ),
+            ClientEvent::Upgraded { id, leftover } => Ev::Upgraded(n(id), leftover.to_vec()),
+            ClientEvent::Failed { waiting, error } => {
+                Ev::Failed(waiting.into_iter().map(n).collect(), error)
+            }
+        });
+    }
+    out
+}
+
+fn feed(client: &mut Client, bytes: &[u8]) -> Vec<Ev> {
+    client.read_buf().extend_from_slice(bytes);
+    events(client)
+}
+
+fn written(client: &mut Client) -> String {
+    let buf = client.write_buf();
+    let mut out = Vec::new();
+    while buf.has_remaining() {
+        let chunk = buf.chunk().to_vec();
+        buf.advance(chunk.len());
+        out.extend(chunk);
+    }
+    text(&out)
+}
+
+const NO_FIELDS: &[(&str, &str)] = &[];
+
+fn send(client: &mut Client, method: &str, target: &str) -> ExchangeId {
+    client
+        .send_request(
+            method,
+            target,
+            Version::Http11,
+            &[("Host", "x")],
+            RequestBody::Empty,
+        )
+        .unwrap()
+}
+
+#[test]
+fn pipelined_requests_are_written_at_once_and_answered_in_order() {
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "GET", "/a");
+    send(&mut c, "HEAD", "/b");
+    send(&mut c, "GET", "/c");
+    assert_eq!(
+        written(&mut c),
+        "GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n"
+    );
+    assert_eq!(c.in_flight(), 3);
+    let responses = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\naa\
+                     HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n\
+                     HTTP/1.1 204 No Content\r\n\r\n";
+    assert_eq!(
+        feed(&mut c, responses.as_bytes()),
+        [
+            Ev::Response(0, 200),
+            Ev::Data(0, b"aa".to_vec()),
+            Ev::End(0, vec![]),
+            // HEAD: Content-Length 5, and no body follows.
+            Ev::Response(1, 200),
+            Ev::End(1, vec![]),
+            Ev::Response(2, 204),
+            Ev::End(2, vec![]),
+        ]
+    );
+    assert!(c.can_send(), "all kept alive");
+}
+
+#[test]
+fn interim_responses_are_reported_and_skipped() {
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "GET", "/");
+    let input = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n";
+    assert_eq!(
+        feed(&mut c, input.as_bytes()),
+        [
+            Ev::Interim(0, 100),
+            Ev::Interim(0, 103),
+            Ev::Response(0, 304),
+            Ev::End(0, vec![])
+        ]
+    );
+}
+
+#[test]
+fn an_until_close_response_ends_the_pipeline() {
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "GET", "/1");
+    send(&mut c, "GET", "/2");
+    written(&mut c);
+    let mut evs = feed(&mut c, b"HTTP/1.1 200 OK\r\n\r\nall of it");
+    c.received_eof();
+    evs.extend(events(&mut c));
+    assert_eq!(
+        evs,
+        [
+            Ev::Response(0, 200),
+            Ev::Data(0, b"all of it".to_vec()),
+            Ev::End(0, vec![]),
+            Ev::Failed(vec![1], ClientError::ClosedBeforeResponse),
+        ]
+    );
+    assert!(!c.can_send() && c.is_done());
+}
+
+#[test]
+fn a_response_with_both_framings_is_read_chunked_and_closes() {
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "GET", "/");
+    let input = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+    assert_eq!(
+        feed(&mut c, input.as_bytes()),
+        [
+            Ev::Response(0, 200),
+            Ev::Data(0, b"ok".to_vec()),
+            Ev::End(0, vec![])
+        ]
+    );
+    assert!(!c.can_send(), "not reused");
+}
+
+#[test]
+fn failures_reach_every_waiting_request() {
+    let mut c = Client::new(ClientConfig::default());
+    assert_eq!(
+        feed(&mut c, b"HTTP/1.1 200 OK\r\n\r\n"),
+        [Ev::Failed(vec![], ClientError::UnsolicitedResponse)]
+    );
+
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "GET", "/1");
+    send(&mut c, "GET", "/2");
+    let evs = feed(&mut c, b"HTTP/1.1 2x0 OK\r\n\r\n");
+    assert!(
+        matches!(&evs[..], [Ev::Failed(ids, ClientError::Head(_))] if ids == &[0, 1]),
+        "{evs:?}"
+    );
+    assert!(!c.can_send());
+
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "GET", "/1");
+    let mut evs = feed(&mut c, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    c.received_eof();
+    evs.extend(events(&mut c));
+    assert!(
+        matches!(evs.last(), Some(Ev::Failed(ids, ClientError::Body(e))) if ids == &[0] && e.is_incomplete()),
+        "{evs:?}"
+    );
+
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "GET", "/1");
+    c.received_eof();
+    assert_eq!(
+        events(&mut c),
+        [Ev::Failed(vec![0], ClientError::ClosedBeforeResponse)]
+    );
+}
+
+#[test]
+fn upgrades_hand_over_the_leftover_bytes() {
+    let mut c = Client::new(ClientConfig::default());
+    c.send_request(
+        "GET",
+        "/ws",
+        Version::Http11,
+        &[
+            ("Host", "x"),
+            ("Connection", "upgrade"),
+            ("Upgrade", "websocket"),
+        ],
+        RequestBody::Empty,
+    )
+    .unwrap();
+    let evs = feed(
+        &mut c,
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
+    );
+    assert_eq!(evs, [Ev::Upgraded(0, b"\x81\x05hello".to_vec())]);
+
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "CONNECT", "example.com:443");
+    assert_eq!(
+        feed(
+            &mut c,
+            b"HTTP/1.1 200 Connection Established\r\n\r\n\x16\x03"
+        ),
+        [Ev::Upgraded(0, b"\x16\x03".to_vec())]
+    );
+
+    // A 101 nobody asked for is an interim response like any other.
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "GET", "/");
+    assert_eq!(
+        feed(&mut c, b"HTTP/1.1 101 Switching\r\n\r\n"),
+        [Ev::Interim(0, 101)]
+    );
+}
+
+#[test]
+fn request_bodies_and_their_framing() {
+    let mut c = Client::new(ClientConfig::default());
+    let id = c
+        .send_request(
+            "POST",
+            "/u",
+            Version::Http11,
+            &[("Host", "x")],
+            RequestBody::Unknown,
+        )
+        .unwrap();
+    assert_eq!(
+        c.send_request("GET", "/", Version::Http11, NO_FIELDS, RequestBody::Empty),
+        Err(ClientError::BodyInProgress)
+    );
+    c.send_data(id, Bytes::from_static(b"hello")).unwrap();
+    let mut trailers = HeaderMap::new();
+    trailers.insert("x-sum", "5".parse().unwrap());
+    c.finish_request(id, Some(&trailers)).unwrap();
+    let id2 = c
+        .send_request(
+            "PUT",
+            "/v",
+            Version::Http11,
+            &[("Host", "x")],
+            RequestBody::Exact(2),
+        )
+        .unwrap();
+    c.send_data(id2, Bytes::from_static(b"ok")).unwrap();
+    c.finish_request(id2, None).unwrap();
+    c.send_request(
+        "POST",
+        "/empty",
+        Version::Http11,
+        &[("Host", "x")],
+        RequestBody::Empty,
+    )
+    .unwrap();
+    assert_eq!(
+        written(&mut c),
+        "POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-sum: 5\r\n\r\n\
+         PUT /v HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok\
+         POST /empty HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    );
+}
+
+#[test]
+fn invalid_requests_are_refused_before_anything_is_written() {
+    let mut c = Client::new(ClientConfig::default());
+    let cases: &[(&str, &str)] = &[
+        ("Transfer-Encoding", "chunked"),
+        ("Keep-Alive", "5"),
+        ("X", "a\r\nb"),
+        ("X", "\u{2603}"),
+    ];
+    for (name, value) in cases {
+        let r = c.send_request(
+            "GET",
+            "/",
+            Version::Http11,
+            &[(*name, *value)],
+            RequestBody::Empty,
+        );
+        assert!(matches!(r, Err(ClientError::Encode(_))), "{name}: {r:?}");
+    }
+    let r = c.send_request(
+        "POST",
+        "/",
+        Version::Http10,
+        NO_FIELDS,
+        RequestBody::Unknown,
+    );
+    assert_eq!(r, Err(ClientError::UnknownSizeOnHttp10));
+    assert_eq!(r.unwrap_err().to_string(), "body size unknown for HTTP/1.0");
+    assert!(matches!(
+        c.send_request("G T", "/", Version::Http11, NO_FIELDS, RequestBody::Empty),
+        Err(ClientError::Encode(_))
+    ));
+    assert_eq!(written(&mut c), "");
+    assert_eq!(c.in_flight(), 0);
+}
+
+#[test]
+fn a_request_asking_to_close_is_the_last() {
+    let mut c = Client::new(ClientConfig::default());
+    c.send_request(
+        "GET",
+        "/",
+        Version::Http11,
+        &[("Host", "x"), ("Connection", "close")],
+        RequestBody::Empty,
+    )
+    .unwrap();
+    assert!(!c.can_send());
+    assert_eq!(
+        c.send_request("GET", "/", Version::Http11, NO_FIELDS, RequestBody::Empty),
+        Err(ClientError::Closed)
+    );
+}
+
+#[test]
+fn an_abandoned_body_stops_reuse() {
+    let mut c = Client::new(ClientConfig::default());
+    let id = c
+        .send_request(
+            "PUT",
+            "/",
+            Version::Http11,
+            &[("Host", "x"), ("Expect", "100-continue")],
+            RequestBody::Exact(100),
+        )
+        .unwrap();
+    assert_eq!(
+        feed(
+            &mut c,
+            b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n"
+        ),
+        [Ev::Response(0, 413), Ev::End(0, vec![])]
+    );
+    c.abandon_body(id);
+    assert!(!c.can_send());
+}
+
+fn response() -> impl Strategy<Value = (Vec<u8>, Ev, Vec<u8>)> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..30).prop_map(|body| {
+            let mut m =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+            m.extend_from_slice(&body);
+            (m, Ev::Response(0, 200), body)
+        }),
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..8), 0..4).prop_map(
+            |chunks| {
+                let mut m = b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                for c in &chunks {
+                    m.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                    m.extend_from_slice(c);
+                    m.extend_from_slice(b"\r\n");
+                }
+                m.extend_from_slice(b"0\r\n\r\n");
+                (m, Ev::Response(0, 201), chunks.concat())
+            }
+        ),
+        Just((
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+            Ev::Response(0, 204),
+            vec![]
+        )),
+    ]
+}
+
+proptest! {
+    /// Any pipeline of valid responses, split anywhere, gives the same
+    /// responses with the same bodies, in request order.
+    #[test]
+    fn any_split_gives_the_same_responses(
+        responses in proptest::collection::vec(response(), 1..6),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let input: Vec<u8> = responses.iter().flat_map(|(bytes, _, _)| bytes.clone()).collect();
+        let mut c = Client::new(ClientConfig::default());
+        for _ in &responses {
+            send(&mut c, "GET", "/");
+        }
+        let mut at: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        at.sort_unstable();
+        let mut all = Vec::new();
+        let mut start = 0;
+        for cut in at.into_iter().chain([input.len()]) {
+            all.extend(feed(&mut c, &input[start..cut]));
+            start = cut;
+        }
+        // Per response: its status and its body, joined.
+        let mut got: Vec<(u16, Vec<u8>)> = Vec::new();
+        for ev in all {
+            match ev {
+                Ev::Response(_, status) => got.push((status, Vec::new())),
+                Ev::Data(_, data) => got.last_mut().unwrap().1.extend(data),
+                Ev::End(..) | Ev::Interim(..) => {}
+                other => prop_assert!(false, "unexpected {:?}", other),
+            }
+        }
+        let expected: Vec<(u16, Vec<u8>)> = responses
+            .iter()
+            .map(|(_, ev, body)| match ev { Ev::Response(_, s) => (*s, body.clone()), _ => unreachable!() })
+            .collect();
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(c.in_flight(), 0);
+    }
+}
