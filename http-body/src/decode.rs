@@ -133,6 +133,20 @@ impl Decoder {
         Ok(Some(frame))
     }
 
+    /// [`decode`](Self::decode), or [`decode_eof`](Self::decode_eof) once
+    /// `input_ended` (the peer closed its sending side).
+    pub fn decode_input(
+        &mut self,
+        buf: &mut BytesMut,
+        input_ended: bool,
+    ) -> Result<Option<Frame>, BodyError> {
+        if input_ended {
+            self.decode_eof(buf)
+        } else {
+            self.decode(buf)
+        }
+    }
+
     /// Decodes at the end of the input (the peer closed): what is left in
     /// `buf`, then the end of an until-close body; for any other body that is
     /// not complete, an "incomplete body" error.
@@ -313,6 +327,7 @@ impl Chunked {
                 (State::ExtQuoted, b'\\') => State::ExtQuotedEscape,
                 (State::ExtQuoted, _) if is_qdtext(b) => State::ExtQuoted,
                 (State::ExtQuotedEscape, _) if is_quoted_pair_byte(b) => State::ExtQuoted,
+                // Listed, not guarded: the match must stay exhaustive.
                 (
                     State::ExtBeforeName
                     | State::ExtName

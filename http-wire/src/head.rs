@@ -336,7 +336,10 @@ impl Known {
             17 => (b"transfer-encoding", Known::TRANSFER_ENCODING),
             _ => return Known::NONE,
         };
-        if name.eq_ignore_ascii_case(expected) {
+        // The first byte rejects most names of a matching length (Date vs
+        // host, Server vs expect) before the full comparison; the lengths
+        // matched, so both are non-empty.
+        if name[0] | 0x20 == expected[0] && name.eq_ignore_ascii_case(expected) {
             known
         } else {
             Known::NONE

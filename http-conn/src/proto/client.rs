@@ -392,11 +392,7 @@ impl Client {
                 close_after,
             } => {
                 let id = *id;
-                let frame = if self.peer_eof {
-                    decoder.decode_eof(&mut self.read_buf)
-                } else {
-                    decoder.decode(&mut self.read_buf)
-                };
+                let frame = decoder.decode_input(&mut self.read_buf, self.peer_eof);
                 match frame {
                     Ok(None) => None,
                     Ok(Some(Frame::Data(data))) => Some(ClientEvent::Data { id, data }),
