@@ -514,7 +514,7 @@ fn application_fields_are_checked() {
     );
     assert_eq!(
         h.written(),
-        "HTTP/1.1 200 OK\r\nconnection: close\r\ndate: today\r\nserver: mine\r\nContent-Length: 0\r\n\r\n"
+        "HTTP/1.1 200 OK\r\ndate: today\r\nserver: mine\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
     assert!(h.server.is_done());
 }
@@ -627,4 +627,120 @@ proptest! {
         let requests = expected.iter().filter(|e| matches!(e, Ev::Request { .. })).count();
         prop_assert_eq!(requests, messages.len());
     }
+}
+
+#[test]
+fn content_length_from_the_application_is_strict_and_written_once() {
+    let cases: [(&[&str], Result<&str, ()>); 4] = [
+        (&["5"], Ok("Content-Length: 5\r\n")),
+        (&["5", "5"], Ok("Content-Length: 5\r\n")),
+        (&["+5"], Err(())),
+        (&["5", "6"], Err(())),
+    ];
+    for (values, expected) in cases {
+        let mut h = Harness::new();
+        h.feed(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("content-length", v.parse().unwrap());
+        }
+        let result = h
+            .server
+            .start_response(h.id(0), 200, &headers, ResponseBody::Unknown, wall());
+        match expected {
+            Ok(line) => {
+                result.unwrap();
+                h.server.finish_response(h.id(0), None).unwrap();
+                let out = h.written();
+                assert_eq!(
+                    out.matches("Content-Length").count() + out.matches("content-length").count(),
+                    1,
+                    "{out:?}"
+                );
+                assert!(out.contains(line), "{out:?}");
+            }
+            Err(()) => assert!(result.is_err(), "{values:?}"),
+        }
+    }
+}
+
+#[test]
+fn connect_ends_parsing_and_a_2xx_hands_the_connection_over() {
+    let mut h = Harness::new();
+    let events = h.feed(b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n\x16\x03\x01GET /admin HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        events.len(),
+        2,
+        "only the CONNECT: the rest is tunnel data: {events:?}"
+    );
+    h.server
+        .start_response(h.id(0), 200, &HeaderMap::new(), ResponseBody::Empty, wall())
+        .unwrap();
+    h.server.finish_response(h.id(0), None).unwrap();
+    // RFC 9110 §9.3.6: no Content-Length or Transfer-Encoding on a 2xx to CONNECT.
+    assert_eq!(
+        h.written(),
+        format!("HTTP/1.1 200 OK\r\n{DATE}{SERVER}\r\n")
+    );
+    assert!(h.server.is_upgraded() && !h.server.is_done());
+    assert_eq!(
+        &h.server.take_leftover()[..],
+        b"\x16\x03\x01GET /admin HTTP/1.1\r\n\r\n"
+    );
+
+    // A refused CONNECT is an ordinary response, and the connection closes.
+    let mut h = Harness::new();
+    h.feed(b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n");
+    h.respond(0, 403, &[], b"no");
+    assert!(h.written().contains("Connection: close"));
+    assert!(h.server.is_done() && !h.server.is_upgraded());
+}
+
+#[test]
+fn switching_protocols_hands_the_connection_over() {
+    let mut h = Harness::new();
+    h.feed(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x00",
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert("connection", "upgrade".parse().unwrap());
+    headers.insert("upgrade", "websocket".parse().unwrap());
+    h.server
+        .start_response(h.id(0), 101, &headers, ResponseBody::Empty, wall())
+        .unwrap();
+    h.server.finish_response(h.id(0), None).unwrap();
+    assert_eq!(
+        h.written(),
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\n{DATE}{SERVER}connection: upgrade\r\nupgrade: websocket\r\n\r\n"
+        )
+    );
+    assert!(h.server.is_upgraded());
+    assert_eq!(&h.server.take_leftover()[..], b"\x81\x00");
+
+    // 101 to a request that did not ask is refused.
+    let mut h = Harness::new();
+    h.feed(get("/").as_bytes());
+    let error =
+        h.server
+            .start_response(h.id(0), 101, &HeaderMap::new(), ResponseBody::Empty, wall());
+    assert_eq!(error, Err(ProtoError::InvalidStatus(101)));
+}
+
+#[test]
+fn a_full_pipeline_still_reads_the_body_being_received() {
+    let mut h = Harness::with(ServerConfig {
+        pipeline_depth: 1,
+        ..ServerConfig::default()
+    });
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n");
+    assert!(
+        h.server.wants_read(),
+        "the admitted request's body must still be read"
+    );
+    assert_eq!(
+        h.feed(b"abc"),
+        [Ev::Data(0, b"abc".to_vec()), Ev::End(0, vec![])]
+    );
+    assert!(!h.server.wants_read(), "now the pipeline is full");
 }

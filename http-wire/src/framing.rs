@@ -259,6 +259,13 @@ fn content_length(fields: &Fields, buf: &[u8]) -> Result<u64, WireError> {
     length.ok_or(WireError::new(ErrorKind::InvalidContentLength, 0))
 }
 
+/// A Content-Length value that a sender is about to write: exactly
+/// `1*DIGIT` below 2^64 (RFC 9110 §8.6), no sign, no list, no whitespace
+/// inside. `None` otherwise.
+pub fn parse_content_length(value: &[u8]) -> Option<u64> {
+    parse_decimal(trim_ows(value))
+}
+
 /// Offset of the first line of a recognised field, for error reports.
 fn first_offset(fields: &Fields, buf: &[u8], known: Known) -> usize {
     fields
@@ -563,6 +570,23 @@ mod tests {
             response_framing(b"GET", &head, text),
             ok(UntilClose, CLOSE).map_err(|_: ErrorKind| unreachable!())
         );
+    }
+
+    #[test]
+    fn content_length_values_to_send() {
+        assert_eq!(parse_content_length(b"42"), Some(42));
+        assert_eq!(parse_content_length(b" 7 "), Some(7));
+        for bad in [
+            &b"+5"[..],
+            b"-5",
+            b"0x5",
+            b"5, 5",
+            b"",
+            b"5 5",
+            b"18446744073709551616",
+        ] {
+            assert_eq!(parse_content_length(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

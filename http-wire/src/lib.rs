@@ -50,7 +50,9 @@ pub use encode::{
     check_field, is_hop_by_hop,
 };
 pub use error::{ErrorKind, WireError};
-pub use framing::{BodyFraming, Framing, Message, framing, request_framing, response_framing};
+pub use framing::{
+    BodyFraming, Framing, Message, framing, parse_content_length, request_framing, response_framing,
+};
 pub use head::{
     Field, Fields, INLINE_FIELDS, RequestHead, ResponseHead, Span, TargetForm, Version,
 };

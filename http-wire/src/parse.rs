@@ -27,7 +27,7 @@ pub struct Limits {
     pub max_head_bytes: usize,
     /// Most bytes of a request line, without its CRLF. Default 8 KiB.
     pub max_request_line_bytes: usize,
-    /// Most field lines in a head. Default 100.
+    /// Most field lines in a head. Default 100; at most 65,535.
     pub max_fields: usize,
     /// Accept a bare LF as a line end in requests (RFC 9112 §2.2 allows a
     /// recipient to). Default `false`: bare LF is rejected. Responses always
@@ -260,8 +260,11 @@ struct Parser<H> {
 
 impl<H: HeadKind> Parser<H> {
     fn new(limits: Limits) -> Self {
+        // Spans are u32 offsets and field indexes u16: clamp the limits so
+        // neither can wrap.
         let limits = Limits {
             max_head_bytes: limits.max_head_bytes.min(u32::MAX as usize),
+            max_fields: limits.max_fields.min(usize::from(u16::MAX)),
             ..limits
         };
         Parser {

@@ -10,7 +10,7 @@ use gruvi_body::{BodyError, ChunkedLimits, Decoder, Encoder, Frame, Trailers};
 use gruvi_wire::{
     BodyFraming as WireBody, DateCache, EncodeError, HeadWriter, Limits, RequestHead,
     RequestParser, Status, Version, WireError, check_application_field, expects_continue,
-    is_upgrade_request, request_framing, wants_keep_alive,
+    is_upgrade_request, list_contains, parse_content_length, request_framing, wants_keep_alive,
 };
 use http::HeaderMap;
 
@@ -206,6 +206,9 @@ pub struct Server {
     head_started: Option<Instant>,
     /// A bodiless request whose `End` event is due.
     end_due: Option<RequestId>,
+    /// A 101, or a 2xx to CONNECT, was sent: the connection is no longer
+    /// HTTP and belongs to the application.
+    upgraded: bool,
 }
 
 #[derive(Debug)]
@@ -229,6 +232,7 @@ struct InFlight {
     id: RequestId,
     version: Version,
     is_head: bool,
+    is_connect: bool,
     keep_alive: bool,
     upgrade: bool,
     continue_: Continue,
@@ -282,6 +286,7 @@ impl Server {
             idle_since: Some(now),
             head_started: None,
             end_due: None,
+            upgraded: false,
             config,
         }
     }
@@ -297,13 +302,27 @@ impl Server {
     /// a full pipeline stops reading).
     pub fn wants_read(&self) -> bool {
         let bound = match self.reading {
+            // A full pipeline stops parsing ahead, not the body being read.
+            Reading::Head if self.in_flight.len() >= self.config.pipeline_depth => return false,
             Reading::Head => self.config.limits.max_head_bytes,
             Reading::Body { .. } => self.config.limits.max_head_bytes.max(64 * 1024),
             Reading::Done => return false,
         };
-        !self.peer_eof
-            && self.read_buf.len() < bound
-            && self.in_flight.len() < self.config.pipeline_depth
+        !self.peer_eof && self.read_buf.len() < bound
+    }
+
+    /// Returns `true` once a `101 Switching Protocols`, or a 2xx to CONNECT,
+    /// was written: when the write buffer is empty, the connection belongs to
+    /// the application, with the [`take_leftover`](Self::take_leftover) bytes
+    /// already read from it.
+    pub fn is_upgraded(&self) -> bool {
+        self.upgraded
+    }
+
+    /// The bytes read from the peer and not parsed (after an upgrade: the
+    /// first bytes of the new protocol).
+    pub fn take_leftover(&mut self) -> Bytes {
+        self.read_buf.split().freeze()
     }
 
     /// The peer closed its sending side.
@@ -319,6 +338,9 @@ impl Server {
     /// Returns `true` when the connection should be closed: nothing more
     /// will be read, nothing is owed, and everything was written.
     pub fn is_done(&self) -> bool {
+        if self.upgraded {
+            return false;
+        }
         let written = self.write.is_empty() && matches!(self.responding, Responding::Idle);
         let nothing_owed = self.in_flight.is_empty() && self.pending_rejection.is_none();
         let reads_over =
@@ -427,14 +449,16 @@ impl Server {
                     expects_continue(head, &bytes),
                     is_upgrade_request(head, &bytes),
                     head.method().of(&bytes) == b"HEAD",
+                    head.method().of(&bytes) == b"CONNECT",
                     head.version(),
                 )
             })
         };
-        let (framing, keep_alive, expects_continue, upgrade, is_head, version) = match decided {
-            Ok(decided) => decided,
-            Err(error) => return Some(self.reject(error)),
-        };
+        let (framing, keep_alive, expects_continue, upgrade, is_head, is_connect, version) =
+            match decided {
+                Ok(decided) => decided,
+                Err(error) => return Some(self.reject(error)),
+            };
 
         let id = RequestId(self.next_id);
         self.next_id += 1;
@@ -450,7 +474,7 @@ impl Server {
         };
         // After a request that closes or upgrades, nothing more is parsed:
         // later bytes belong to no request we will answer.
-        let last = !keep_alive || upgrade;
+        let last = !keep_alive || upgrade || is_connect || framing.must_close;
         if decoder.is_none() {
             self.end_due = Some(id);
         }
@@ -468,6 +492,7 @@ impl Server {
             id,
             version,
             is_head,
+            is_connect,
             keep_alive,
             upgrade,
             continue_: if expects_continue {
@@ -595,30 +620,40 @@ impl Server {
         if (100..200).contains(&status) && !(switching && request.upgrade) {
             return Err(ProtoError::InvalidStatus(status));
         }
+        // RFC 9110 §9.3.6: a 2xx to CONNECT turns the connection into a
+        // tunnel; like a 101, it has no body and no framing fields.
+        let tunnel = request.is_connect && (200..300).contains(&status);
+        let hands_over = switching || tunnel;
         let version = request.version;
-        let mut close_after = !request.keep_alive || switching;
+        // Nothing was parsed after a request that closes, upgrades or
+        // connects: unless the connection is handed over, it closes.
+        let mut close_after =
+            (!request.keep_alive || request.upgrade || request.is_connect) && !hands_over;
         let mut app_length = None;
-        let (mut has_date, mut has_server, mut has_connection) = (false, false, false);
+        let (mut has_date, mut has_server) = (false, false);
         for (name, value) in headers {
             check_application_field(name.as_str().as_bytes(), value.as_bytes(), switching)
                 .map_err(ProtoError::Encode)?;
             match name.as_str() {
-                // Only `close` (or `upgrade` on a 101) passes the check above.
                 "connection" => {
-                    has_connection = true;
-                    close_after = true;
+                    close_after |= !hands_over && list_contains(value.as_bytes(), b"close")
                 }
                 "date" => has_date = true,
                 "server" => has_server = true,
+                // Strict, and one value however many lines carry it: we write
+                // the framing field ourselves, once.
                 "content-length" => {
-                    let declared = std::str::from_utf8(value.as_bytes())
-                        .ok()
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .ok_or_else(|| {
-                            ProtoError::Encode(EncodeError::InvalidFieldValue {
-                                name: "content-length".to_owned(),
-                            })
-                        })?;
+                    let declared = parse_content_length(value.as_bytes()).ok_or_else(|| {
+                        ProtoError::Encode(EncodeError::InvalidFieldValue {
+                            name: "content-length".to_owned(),
+                        })
+                    })?;
+                    if app_length.is_some_and(|seen| seen != declared) {
+                        return Err(ProtoError::ContentLengthMismatch {
+                            declared,
+                            body: app_length.unwrap_or(declared),
+                        });
+                    }
                     app_length = Some(declared);
                 }
                 _ => {}
@@ -627,7 +662,7 @@ impl Server {
 
         // RFC 9112 §6.3 from the sender's side: what may carry a body.
         let no_body_status = (100..200).contains(&status) || status == 204 || status == 304;
-        let head_only = request.is_head || no_body_status;
+        let head_only = request.is_head || no_body_status || tunnel;
         let length = match (body, app_length) {
             (ResponseBody::Exact(n), Some(declared)) if n != declared && !head_only => {
                 return Err(ProtoError::ContentLengthMismatch { declared, body: n });
@@ -660,13 +695,24 @@ impl Server {
                 .map_err(ProtoError::Encode)?;
         }
         for (name, value) in headers {
-            head.field(name, value).map_err(ProtoError::Encode)?;
+            // Framing and connection fields are the connection's to write
+            // (decided above), except what a 101 needs.
+            let ours = name == http::header::CONTENT_LENGTH
+                || (name == http::header::CONNECTION && !switching);
+            if !ours {
+                head.field(name, value).map_err(ProtoError::Encode)?;
+            }
         }
-        // 1xx, 204 and 304 carry no framing fields (a 304's Content-Length
-        // would describe the resource, so only the application may set it).
-        if app_length.is_none() && !no_body_status {
+        // 1xx, 204 and 304 carry no framing fields of ours (a 304's
+        // Content-Length describes the resource: only the application's),
+        // nor does a tunnel.
+        if no_body_status && status == 304 {
+            if let Some(n) = app_length {
+                head.trusted_field(b"Content-Length", n.to_string().as_bytes());
+            }
+        } else if !no_body_status && !tunnel {
             match length {
-                Some(n) if !(request.is_head && body == ResponseBody::Unknown) => {
+                Some(n) => {
                     head.trusted_field(b"Content-Length", n.to_string().as_bytes());
                 }
                 _ if chunked => {
@@ -675,7 +721,7 @@ impl Server {
                 _ => {}
             }
         }
-        if !switching && !has_connection {
+        if !hands_over {
             if close_after && version == Version::Http11 {
                 head.trusted_field(b"Connection", b"close");
             } else if !close_after && version == Version::Http10 {
@@ -683,6 +729,8 @@ impl Server {
             }
         }
         head.finish();
+        // After this head the bytes both ways belong to the new protocol.
+        self.upgraded = hands_over;
 
         let encoder = match (head_only, length) {
             (true, _) => Encoder::length(0),
