@@ -7,6 +7,9 @@
 //! - [`WriteBuf`]: the outgoing bytes of a connection, batched: heads and
 //!   small pieces copied into one buffer, large payloads queued without
 //!   copying, ready for one vectored write.
+//!
+//! The tokio driver that runs a `proto` connection over a socket is not
+//! written yet.
 
 #![deny(missing_docs)]
 

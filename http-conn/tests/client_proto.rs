@@ -235,12 +235,25 @@ fn upgrades_hand_over_the_leftover_bytes() {
         [Ev::Upgraded(0, b"\x16\x03".to_vec())]
     );
 
-    // A 101 nobody asked for is an interim response like any other.
+    // A 101 nobody asked for: the server left HTTP, so nothing after it
+    // may be read as this request's response.
     let mut c = Client::new(ClientConfig::default());
     send(&mut c, "GET", "/");
     assert_eq!(
-        feed(&mut c, b"HTTP/1.1 101 Switching\r\n\r\n"),
-        [Ev::Interim(0, 101)]
+        feed(
+            &mut c,
+            b"HTTP/1.1 101 X\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!"
+        ),
+        [Ev::Failed(vec![0], ClientError::UnexpectedSwitch)]
+    );
+    assert!(!c.can_send());
+
+    // Nothing can be pipelined behind a CONNECT.
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "CONNECT", "example.com:443");
+    assert_eq!(
+        c.send_request("GET", "/", Version::Http11, NO_FIELDS, RequestBody::Empty),
+        Err(ClientError::Closed)
     );
 }
 
@@ -434,4 +447,57 @@ proptest! {
         prop_assert_eq!(got, expected);
         prop_assert_eq!(c.in_flight(), 0);
     }
+}
+
+#[test]
+fn a_callers_content_length_must_match_the_body() {
+    let cases: [(&[&str], RequestBody, bool); 7] = [
+        (&["5"], RequestBody::Exact(5), true),
+        (&["5", "5"], RequestBody::Exact(5), true),
+        (&["0"], RequestBody::Empty, true),
+        (&["5"], RequestBody::Empty, false),
+        (&["5"], RequestBody::Exact(3), false),
+        (&["5"], RequestBody::Unknown, false),
+        (&["+5"], RequestBody::Exact(5), false),
+    ];
+    for (values, body, ok) in cases {
+        let mut c = Client::new(ClientConfig::default());
+        let fields: Vec<(&str, &str)> = values.iter().map(|v| ("Content-Length", *v)).collect();
+        let result = c.send_request("POST", "/", Version::Http11, &fields, body);
+        if ok {
+            result.unwrap();
+            let out = written(&mut c);
+            assert_eq!(
+                out.matches("Content-Length").count(),
+                1,
+                "written once: {out:?}"
+            );
+            assert!(!out.contains("Transfer-Encoding"));
+        } else {
+            assert!(
+                matches!(result, Err(ClientError::ContentLength { .. })),
+                "{values:?} {body:?}: {result:?}"
+            );
+            assert_eq!(written(&mut c), "", "nothing sent");
+        }
+    }
+}
+
+#[test]
+fn bytes_after_the_last_response_poison_the_connection_at_once() {
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "GET", "/");
+    let evs = feed(&mut c, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil");
+    assert_eq!(
+        evs,
+        [
+            Ev::Response(0, 200),
+            Ev::End(0, vec![]),
+            Ev::Failed(vec![], ClientError::UnsolicitedResponse)
+        ]
+    );
+    assert!(
+        !c.can_send(),
+        "a new request must not get those bytes as its response"
+    );
 }

@@ -120,6 +120,16 @@ pub enum ClientError {
     BodyInProgress,
     /// The connection is closed or closing: no more requests.
     Closed,
+    /// A caller's Content-Length that is not a plain decimal, that has
+    /// differing values, or that does not match the body being sent (it
+    /// would desynchronise the server).
+    ContentLength {
+        /// The value the caller gave, as text.
+        declared: String,
+    },
+    /// `101 Switching Protocols` to a request that did not ask to upgrade:
+    /// what follows is not HTTP.
+    UnexpectedSwitch,
 }
 
 impl fmt::Display for ClientError {
@@ -135,6 +145,13 @@ impl fmt::Display for ClientError {
             ClientError::UnknownSizeOnHttp10 => f.write_str("body size unknown for HTTP/1.0"),
             ClientError::BodyInProgress => f.write_str("a request body is being sent (or none is)"),
             ClientError::Closed => f.write_str("the connection is closed"),
+            ClientError::ContentLength { declared } => write!(
+                f,
+                "Content-Length {declared:?} does not match the request body (or is not a number)"
+            ),
+            ClientError::UnexpectedSwitch => {
+                f.write_str("101 Switching Protocols to a request that did not ask to upgrade")
+            }
         }
     }
 }
@@ -275,16 +292,36 @@ impl Client {
             }
             checked.push((name, value));
         }
+        let mut declared: Option<u64> = None;
         for (name, value) in &checked {
             check_application_field(name, value, upgrade).map_err(ClientError::Encode)?;
             if name.eq_ignore_ascii_case(b"connection") {
                 close |= gruvi_wire::list_contains(value, b"close");
             }
+            if name.eq_ignore_ascii_case(b"content-length") {
+                // The framing field is ours to write; the caller's must agree.
+                let refused = || ClientError::ContentLength {
+                    declared: value.iter().map(|&b| char::from(b)).collect(),
+                };
+                let n = gruvi_wire::parse_content_length(value).ok_or_else(refused)?;
+                let agrees = declared.is_none_or(|d| d == n)
+                    && match body {
+                        RequestBody::Empty => n == 0,
+                        RequestBody::Exact(len) => n == len,
+                        RequestBody::Unknown => false,
+                    };
+                if !agrees {
+                    return Err(refused());
+                }
+                declared = Some(n);
+            }
         }
         let mut head = HeadWriter::request(self.write.head_buf(), method, target, version)
             .map_err(ClientError::Encode)?;
         for (name, value) in &checked {
-            head.trusted_field(name, value);
+            if !name.eq_ignore_ascii_case(b"content-length") {
+                head.trusted_field(name, value);
+            }
         }
         let encoder = match body {
             RequestBody::Empty if method_may_have_body(method) => {
@@ -319,8 +356,9 @@ impl Client {
         if let Some(encoder) = encoder {
             self.sending = Sending::Body { id, encoder };
         }
-        // A request that closes or upgrades is the last one.
-        self.closing |= close || upgrade || version == Version::Http10;
+        // A request that closes, upgrades or connects is the last one: what
+        // follows it on the wire is not ours to frame.
+        self.closing |= close || upgrade || method == Method::Connect || version == Version::Http10;
         Ok(id)
     }
 
@@ -409,6 +447,13 @@ impl Client {
                             }
                         } else {
                             self.reading = Reading::Head;
+                            if self.in_flight.is_empty() && !self.read_buf.is_empty() {
+                                // Bytes no request asked for: fail now,
+                                // before a new request could take them as
+                                // its response.
+                                self.closing = true;
+                                self.pending_failure = Some(ClientError::UnsolicitedResponse);
+                            }
                         }
                         Some(ClientEvent::End { id, trailers })
                     }
@@ -464,8 +509,11 @@ impl Client {
 
         // 1xx: interim; only 101 to an upgrade request changes anything.
         if (100..200).contains(&status) {
-            if status == 101 && upgrade {
-                return Some(self.hand_over(id));
+            if status == 101 {
+                if upgrade {
+                    return Some(self.hand_over(id));
+                }
+                return Some(self.fail(ClientError::UnexpectedSwitch));
             }
             return Some(ClientEvent::Interim { id, status });
         }
@@ -500,7 +548,12 @@ impl Client {
     fn hand_over(&mut self, id: ExchangeId) -> ClientEvent<'static> {
         self.reading = Reading::Done;
         self.closing = true;
-        self.in_flight.clear();
+        self.in_flight.pop_front();
+        if !self.in_flight.is_empty() {
+            // Nothing can be pipelined behind an upgrade or CONNECT (see
+            // `send_request`); should anything be, it fails, never hangs.
+            self.pending_failure = Some(ClientError::ClosedBeforeResponse);
+        }
         ClientEvent::Upgraded {
             id,
             leftover: self.read_buf.split().freeze(),

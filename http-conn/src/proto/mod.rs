@@ -2,8 +2,8 @@
 //!
 //! Everything that decides how messages follow each other on a connection
 //! lives here, and nothing else does: no sockets, no tasks, no clock (every
-//! call that depends on time takes `now`). The tokio driver feeds bytes in,
-//! takes events and bytes out, and sleeps until [`Server::poll_timeout`].
+//! call that depends on time takes `now`). A driver feeds bytes in, takes
+//! events and bytes out, and sleeps until [`Server::poll_timeout`].
 //!
 //! # The client role
 //!
@@ -46,6 +46,10 @@
 //!   parsed — after a response the application marks `Connection: close`,
 //!   after a response without a known length on HTTP/1.0, after an error, and
 //!   when an unread body cannot be drained.
+//! - A `101` to a request that asked to upgrade, or a 2xx to CONNECT,
+//!   hands the connection over ([`Server::is_upgraded`]) with the bytes
+//!   already read; a request that closes, upgrades or connects is the last
+//!   one parsed.
 //! - `100 Continue` is sent the first time the application wants the body of
 //!   a request that expects it (never to HTTP/1.0), and skipped if the final
 //!   response starts first.
