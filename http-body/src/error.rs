@@ -56,9 +56,10 @@ pub enum BodyErrorKind {
     ForbiddenTrailer(String),
     /// Data written after the body was finished.
     AlreadyFinished,
-    /// The connection ended (failed, closed or timed out) before the body
-    /// was complete.
+    /// The connection ended (failed or closed) before the body was complete.
     Aborted,
+    /// The peer sent no body bytes for longer than the connection allows.
+    TimedOut,
 }
 
 /// A body that could not be decoded or encoded.
@@ -70,6 +71,23 @@ pub struct BodyError {
 impl BodyError {
     pub(crate) fn new(kind: BodyErrorKind) -> Self {
         BodyError { kind }
+    }
+
+    /// The error a connection layer reports when the connection ended
+    /// before the body was complete.
+    pub fn aborted() -> Self {
+        BodyError::new(BodyErrorKind::Aborted)
+    }
+
+    /// The error a connection layer reports when the peer stopped sending
+    /// the body.
+    pub fn timed_out() -> Self {
+        BodyError::new(BodyErrorKind::TimedOut)
+    }
+
+    /// Returns `true` if the peer stopped sending the body for too long.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, BodyErrorKind::TimedOut)
     }
 
     /// What went wrong.
@@ -91,6 +109,7 @@ impl BodyError {
                 | MissingCrlf
                 | InvalidTrailers(_)
                 | Aborted
+                | TimedOut
         )
     }
 
@@ -162,6 +181,7 @@ impl fmt::Display for BodyError {
             ),
             AlreadyFinished => f.write_str("the body was already finished"),
             Aborted => f.write_str("the connection ended before the body was complete"),
+            TimedOut => f.write_str("timed out waiting for the rest of the body"),
         }
     }
 }

@@ -744,3 +744,45 @@ fn a_full_pipeline_still_reads_the_body_being_received() {
     );
     assert!(!h.server.wants_read(), "now the pipeline is full");
 }
+
+#[test]
+fn a_body_that_stops_arriving_times_out() {
+    let mut h = Harness::new();
+    let events = h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    assert_eq!(events.last(), Some(&Ev::Data(0, b"abc".to_vec())));
+    let deadline = h
+        .server
+        .poll_timeout()
+        .expect("body timer while waiting on the peer");
+    assert_eq!(deadline, h.now + Duration::from_secs(30));
+    h.server.handle_timeout(deadline - Duration::from_millis(1));
+    assert!(h.events().is_empty());
+    h.server.handle_timeout(deadline);
+    assert_eq!(h.events(), [Ev::BodyFailed(0)]);
+    h.respond(0, 408, &[], b"");
+    assert!(h.written().contains("Connection: close"));
+    assert!(h.server.is_done());
+}
+
+#[test]
+fn an_aborted_response_closes_the_connection() {
+    let mut h = Harness::new();
+    h.feed(format!("{}{}", get("/1"), get("/2")).as_bytes());
+    let id = h.id(0);
+    h.server
+        .start_response(id, 200, &HeaderMap::new(), ResponseBody::Exact(10), wall())
+        .unwrap();
+    h.server.send_data(id, Bytes::from_static(b"abc")).unwrap();
+    h.server.abort_response(id);
+    let out = h.written();
+    assert!(out.ends_with("Content-Length: 10\r\n\r\nabc"), "{out:?}");
+    assert!(
+        h.server.is_done(),
+        "the peer sees a short body and the close"
+    );
+    assert!(
+        h.server
+            .start_response(h.id(1), 200, &HeaderMap::new(), ResponseBody::Empty, wall())
+            .is_err()
+    );
+}

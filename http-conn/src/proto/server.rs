@@ -33,6 +33,10 @@ pub struct ServerConfig {
     pub header_read_timeout: Option<Duration>,
     /// Time an idle keep-alive connection is kept open. Default 75 s.
     pub idle_timeout: Option<Duration>,
+    /// Time allowed between bytes of a request body while the connection
+    /// waits for them (not while the application is slow to read). Default
+    /// 30 s.
+    pub body_read_timeout: Option<Duration>,
     /// The `Server` field added to responses that do not set one.
     pub server_header: Option<String>,
 }
@@ -46,6 +50,7 @@ impl Default for ServerConfig {
             max_drain_bytes: 256 * 1024,
             header_read_timeout: Some(Duration::from_secs(30)),
             idle_timeout: Some(Duration::from_secs(75)),
+            body_read_timeout: Some(Duration::from_secs(30)),
             server_header: Some(concat!("gruvi/", env!("CARGO_PKG_VERSION")).to_owned()),
         }
     }
@@ -209,6 +214,10 @@ pub struct Server {
     /// A 101, or a 2xx to CONNECT, was sent: the connection is no longer
     /// HTTP and belongs to the application.
     upgraded: bool,
+    /// When body bytes last arrived (or the body started).
+    body_progress: Option<Instant>,
+    /// A body that timed out, reported by the next `poll_event`.
+    body_timed_out: Option<RequestId>,
 }
 
 #[derive(Debug)]
@@ -268,7 +277,9 @@ enum Responding {
 
 impl Server {
     /// A new connection; `now` starts its idle timer.
-    pub fn new(config: ServerConfig, now: Instant) -> Self {
+    pub fn new(mut config: ServerConfig, now: Instant) -> Self {
+        // One bare-LF policy for a request's head and its trailers.
+        config.chunked.trailers.allow_bare_lf_in_requests = config.limits.allow_bare_lf_in_requests;
         let parser = RequestParser::new(config.limits);
         Server {
             read_buf: BytesMut::with_capacity(8 * 1024),
@@ -287,6 +298,8 @@ impl Server {
             head_started: None,
             end_due: None,
             upgraded: false,
+            body_progress: None,
+            body_timed_out: None,
             config,
         }
     }
@@ -357,6 +370,10 @@ impl Server {
                 trailers: Trailers::new(),
             });
         }
+        if let Some(id) = self.body_timed_out.take() {
+            let error = BodyError::timed_out();
+            return Some(ServerEvent::BodyFailed { id, error });
+        }
         loop {
             match &mut self.reading {
                 Reading::Done => return None,
@@ -384,6 +401,9 @@ impl Server {
                 } => {
                     let id = *id;
                     let frame = decoder.decode_input(&mut self.read_buf, self.peer_eof);
+                    if matches!(frame, Ok(Some(Frame::Data(_)))) || self.body_progress.is_none() {
+                        self.body_progress = Some(now);
+                    }
                     match frame {
                         Ok(None) => return None,
                         Ok(Some(Frame::Data(data))) => match drain {
@@ -401,6 +421,7 @@ impl Server {
                         },
                         Ok(Some(Frame::End(trailers))) => {
                             let draining = drain.is_some();
+                            self.body_progress = None;
                             self.reading = if *close_after {
                                 Reading::Done
                             } else {
@@ -530,20 +551,31 @@ impl Server {
 
     /// When [`handle_timeout`](Self::handle_timeout) must run next, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if !matches!(self.reading, Reading::Head) {
-            return None;
-        }
-        if let (Some(started), Some(limit)) = (self.head_started, self.config.header_read_timeout) {
-            return Some(started + limit);
-        }
-        match (self.idle_since, self.config.idle_timeout) {
-            (Some(since), Some(limit)) if self.in_flight.is_empty() => Some(since + limit),
-            _ => None,
+        match self.reading {
+            Reading::Head => {
+                if let (Some(started), Some(limit)) =
+                    (self.head_started, self.config.header_read_timeout)
+                {
+                    return Some(started + limit);
+                }
+                match (self.idle_since, self.config.idle_timeout) {
+                    (Some(since), Some(limit)) if self.in_flight.is_empty() => Some(since + limit),
+                    _ => None,
+                }
+            }
+            // Waiting on the peer for body bytes (a full buffer means the
+            // application is the slow one: no timer then).
+            Reading::Body { .. } if self.read_buf.is_empty() && !self.peer_eof => {
+                Some(self.body_progress? + self.config.body_read_timeout?)
+            }
+            Reading::Body { .. } | Reading::Done => None,
         }
     }
 
     /// Applies the timeouts due at `now`: a head that took too long is
-    /// answered `408` and the connection closes; an idle connection closes.
+    /// answered `408` and the connection closes; an idle connection closes;
+    /// a body that stopped arriving fails (a `BodyFailed` event) and the
+    /// connection closes after the responses owed.
     pub fn handle_timeout(&mut self, now: Instant) {
         let Some(deadline) = self.poll_timeout() else {
             return;
@@ -551,12 +583,29 @@ impl Server {
         if now < deadline {
             return;
         }
-        self.reading = Reading::Done;
-        if self.head_started.take().is_some() {
+        if let Reading::Body { id, .. } = self.reading {
+            self.body_timed_out = Some(id);
+            self.closing = true;
+        } else if self.head_started.take().is_some() {
             self.pending_rejection = Some(408);
             self.write_rejection_if_due();
         } else {
             self.close_after_flush = true;
+        }
+        self.reading = Reading::Done;
+    }
+
+    /// The application could not finish the response to `id` (its body
+    /// failed): what was written is all the peer gets — a short or
+    /// unterminated body, which it detects — and the connection closes.
+    pub fn abort_response(&mut self, id: RequestId) {
+        if matches!(&self.responding, Responding::Body { id: current, .. } if *current == id) {
+            self.responding = Responding::Idle;
+            self.reading = Reading::Done;
+            self.closing = true;
+            self.close_after_flush = true;
+            self.in_flight.clear();
+            self.pending_rejection = None;
         }
     }
 
