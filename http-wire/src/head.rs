@@ -9,7 +9,6 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use bytes::Bytes;
-use smallvec::SmallVec;
 
 /// A byte range of the buffer a head was parsed from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -181,13 +180,15 @@ fn unfold(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// How many fields a head stores without a heap allocation.
+/// How many fields a parser holds without allocating while it parses: room
+/// for them is reserved once, when the parser is created, and reused for
+/// every head it parses.
 pub const INLINE_FIELDS: usize = 32;
 
 /// The field lines of a head, in received order, duplicates kept.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Fields {
-    list: SmallVec<[Field; INLINE_FIELDS]>,
+    list: Vec<Field>,
     /// The recognised fields present.
     known: Known,
     /// The recognised fields present more than once.
@@ -197,6 +198,9 @@ pub struct Fields {
 }
 
 impl Fields {
+    /// Called once per field line from the parser's line loop: inlined so a
+    /// field is written straight into the list.
+    #[inline(always)]
     pub(crate) fn push(&mut self, field: Field, known: Known) {
         if known != Known::NONE {
             if self.known.contains(known) {
@@ -285,6 +289,17 @@ impl Fields {
     }
 }
 
+impl Default for Fields {
+    fn default() -> Self {
+        Fields {
+            list: Vec::with_capacity(INLINE_FIELDS),
+            known: Known::NONE,
+            repeated: Known::NONE,
+            first: [0; Known::COUNT],
+        }
+    }
+}
+
 /// Two field lists are equal when their lines are: the rest is derived.
 impl PartialEq for Fields {
     fn eq(&self, other: &Fields) -> bool {
@@ -325,7 +340,7 @@ impl Known {
     }
 
     /// Classifies a field name; names are compared ignoring ASCII case.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn of_name(name: &[u8]) -> Known {
         let (expected, known): (&[u8], Known) = match name.len() {
             4 => (b"host", Known::HOST),
