@@ -331,7 +331,7 @@ impl Client {
             }
             RequestBody::Empty => None,
             RequestBody::Exact(n) => {
-                head.trusted_field(b"Content-Length", n.to_string().as_bytes());
+                head.content_length(n);
                 Some(Encoder::length(n))
             }
             RequestBody::Unknown => {

@@ -757,12 +757,12 @@ impl Server {
         // nor does a tunnel.
         if no_body_status && status == 304 {
             if let Some(n) = app_length {
-                head.trusted_field(b"Content-Length", n.to_string().as_bytes());
+                head.content_length(n);
             }
         } else if !no_body_status && !tunnel {
             match length {
                 Some(n) => {
-                    head.trusted_field(b"Content-Length", n.to_string().as_bytes());
+                    head.content_length(n);
                 }
                 _ if chunked => {
                     head.trusted_field(b"Transfer-Encoding", b"chunked");
@@ -892,7 +892,7 @@ impl Server {
                 Err(_) => return,
             };
         head.trusted_field(b"Content-Type", b"text/plain; charset=utf-8");
-        head.trusted_field(b"Content-Length", body.len().to_string().as_bytes());
+        head.content_length(body.len() as u64);
         head.trusted_field(b"Connection", b"close");
         head.finish();
         self.write.put_slice(body.as_bytes());
