@@ -422,6 +422,19 @@ impl Sender {
         self.end(Err(error));
     }
 
+    /// Ready once the reader has asked for data at least once (it polled
+    /// the body, or began a read): the connection's cue to send `100
+    /// Continue` to a client that waits for it. Ready too if the reader is
+    /// gone.
+    pub fn poll_wanted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.channel.lock();
+        if state.wanted || state.reader_gone {
+            return Poll::Ready(());
+        }
+        store_waker(&mut state.producer_waker, cx);
+        Poll::Pending
+    }
+
     /// Bytes queued and not yet read.
     pub fn queued_bytes(&self) -> usize {
         self.channel.lock().queued_bytes
@@ -474,6 +487,8 @@ struct ChannelState {
     reader_waker: Option<Waker>,
     producer_waker: Option<Waker>,
     reader_gone: bool,
+    /// The reader asked for data at least once.
+    wanted: bool,
 }
 
 enum Taken {
@@ -491,6 +506,10 @@ impl Channel {
 
     fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Taken> {
         let mut state = self.lock();
+        if !state.wanted {
+            state.wanted = true;
+            wake(&mut state.producer_waker);
+        }
         if let Some(data) = state.queue.pop_front() {
             let was_full = state.queued_bytes >= self.buffer_limit;
             state.queued_bytes -= data.len();

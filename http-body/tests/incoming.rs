@@ -279,3 +279,31 @@ fn a_waiting_reader_is_woken_by_data_and_by_the_end() {
         Poll::Ready(Ok(Bytes::from_static(b"late")))
     );
 }
+
+#[test]
+fn the_producer_learns_when_the_reader_first_asks_for_data() {
+    let waker_count = Arc::new(CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&waker_count));
+    let mut cx = Context::from_waker(&waker);
+    let (mut tx, mut body) = Incoming::channel(8, Some(3));
+
+    assert_eq!(tx.poll_wanted(&mut cx), Poll::Pending, "nobody asked yet");
+    let mut reader_cx = Context::from_waker(Waker::noop());
+    assert!(Pin::new(&mut body).poll_frame(&mut reader_cx).is_pending());
+    assert_eq!(
+        waker_count.0.load(Ordering::SeqCst),
+        1,
+        "the first poll wakes the producer"
+    );
+    assert_eq!(tx.poll_wanted(&mut cx), Poll::Ready(()));
+    assert!(Pin::new(&mut body).poll_frame(&mut reader_cx).is_pending());
+    assert_eq!(waker_count.0.load(Ordering::SeqCst), 1, "only once");
+
+    let (mut tx, body) = Incoming::channel(8, Some(3));
+    drop(body);
+    assert_eq!(
+        tx.poll_wanted(&mut cx),
+        Poll::Ready(()),
+        "a gone reader is not waited for"
+    );
+}
