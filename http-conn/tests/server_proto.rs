@@ -786,3 +786,100 @@ fn an_aborted_response_closes_the_connection() {
             .is_err()
     );
 }
+
+#[test]
+fn a_stray_crlf_after_a_body_leaves_the_connection_idle() {
+    let mut h = Harness::new();
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok\r\n");
+    h.respond(0, 200, &[], b"");
+    h.written();
+    assert!(h.events().is_empty());
+    assert_eq!(
+        h.server.poll_timeout(),
+        Some(h.now + Duration::from_secs(75)),
+        "the idle timer, not the header-read one"
+    );
+    assert_eq!(
+        h.feed(get("/next").as_bytes()),
+        [req(1, "GET", "/next", BodyFraming::None), Ev::End(1, vec![])],
+        "the empty line is skipped before the next request line"
+    );
+}
+
+#[test]
+fn a_body_the_application_reads_slowly_does_not_time_out() {
+    let mut h = Harness::new();
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    assert!(h.server.poll_timeout().is_some());
+    h.server.set_body_paused(true, h.now);
+    assert_eq!(h.server.poll_timeout(), None, "the wait is the application's");
+    h.now += Duration::from_secs(100);
+    h.server.set_body_paused(false, h.now);
+    assert_eq!(
+        h.server.poll_timeout(),
+        Some(h.now + Duration::from_secs(30)),
+        "the peer gets the whole timeout again"
+    );
+}
+
+#[test]
+fn graceful_shutdown_of_an_idle_connection_closes_it_at_once() {
+    let mut h = Harness::new();
+    h.events();
+    h.server.shutdown();
+    assert!(h.server.is_done());
+    assert_eq!(h.written(), "");
+}
+
+#[test]
+fn graceful_shutdown_answers_every_request_already_parsed() {
+    let mut h = Harness::new();
+    h.feed(format!("{}{}", get("/1"), get("/2")).as_bytes());
+    h.server.shutdown();
+    assert!(
+        h.feed(get("/3").as_bytes()).is_empty(),
+        "nothing new is parsed"
+    );
+    h.respond(0, 200, &[], b"one");
+    assert!(!h.server.is_done());
+    h.respond(1, 200, &[], b"two");
+    let out = h.written();
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2);
+    assert_eq!(
+        out.matches("Connection: close").count(),
+        1,
+        "only the last response closes: {out:?}"
+    );
+    assert!(out.ends_with("Connection: close\r\n\r\ntwo"), "{out:?}");
+    assert!(h.server.is_done());
+}
+
+#[test]
+fn graceful_shutdown_reads_the_body_being_received_to_its_end() {
+    let mut h = Harness::new();
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
+    h.server.shutdown();
+    assert_eq!(
+        h.feed(format!("cd{}", get("/later")).as_bytes()),
+        [Ev::Data(0, b"cd".to_vec()), Ev::End(0, vec![])],
+        "the body ends; the request after it is not parsed"
+    );
+    h.respond(0, 200, &[], b"");
+    assert!(h.written().contains("Connection: close"));
+    assert!(h.server.is_done());
+}
+
+#[test]
+fn graceful_shutdown_during_a_response_closes_after_it() {
+    let mut h = Harness::new();
+    h.feed(get("/").as_bytes());
+    let id = h.id(0);
+    h.server
+        .start_response(id, 200, &HeaderMap::new(), ResponseBody::Exact(2), wall())
+        .unwrap();
+    h.server.shutdown();
+    h.server.send_data(id, Bytes::from_static(b"hi")).unwrap();
+    h.server.finish_response(id, None).unwrap();
+    assert!(h.written().ends_with("\r\n\r\nhi"));
+    assert!(h.server.is_done());
+}

@@ -218,6 +218,8 @@ pub struct Server {
     body_progress: Option<Instant>,
     /// A body that timed out, reported by the next `poll_event`.
     body_timed_out: Option<RequestId>,
+    /// The application is the slow one: the body-read timer is off.
+    body_paused: bool,
 }
 
 #[derive(Debug)]
@@ -300,6 +302,7 @@ impl Server {
             upgraded: false,
             body_progress: None,
             body_timed_out: None,
+            body_paused: false,
             config,
         }
     }
@@ -387,6 +390,15 @@ impl Server {
                         } else {
                             self.mark_idle(now);
                         }
+                        return None;
+                    }
+                    // RFC 9112 §2.2 ¶6: empty lines before a request line
+                    // are ignored; a stray CRLF after a body leaves the
+                    // connection idle, not reading a head.
+                    if self.read_buf.len() <= 4
+                        && self.read_buf.iter().all(|&b| b == b'\r' || b == b'\n')
+                    {
+                        self.mark_idle(now);
                         return None;
                     }
                     self.idle_since = None;
@@ -565,7 +577,7 @@ impl Server {
             }
             // Waiting on the peer for body bytes (a full buffer means the
             // application is the slow one: no timer then).
-            Reading::Body { .. } if self.read_buf.is_empty() && !self.peer_eof => {
+            Reading::Body { .. } if self.read_buf.is_empty() && !self.peer_eof && !self.body_paused => {
                 Some(self.body_progress? + self.config.body_read_timeout?)
             }
             Reading::Body { .. } | Reading::Done => None,
@@ -593,6 +605,45 @@ impl Server {
             self.close_after_flush = true;
         }
         self.reading = Reading::Done;
+    }
+
+    /// The driver stopped (`true`) or resumed (`false`) handing body bytes
+    /// to the application because it reads slowly. While paused, the
+    /// body-read timeout does not run: the wait is the application's, not
+    /// the peer's; on resuming, the peer gets the whole timeout again.
+    pub fn set_body_paused(&mut self, paused: bool, now: Instant) {
+        if self.body_paused && !paused && self.body_progress.is_some() {
+            self.body_progress = Some(now);
+        }
+        self.body_paused = paused;
+    }
+
+    /// Graceful shutdown: no new request is parsed; the requests already
+    /// parsed are answered (a body being read is read to its end), the last
+    /// response says `Connection: close`, and then the connection closes.
+    /// An idle connection is done at once; a partly received head is
+    /// dropped unanswered.
+    pub fn shutdown(&mut self) {
+        match &mut self.reading {
+            Reading::Head => {
+                self.reading = Reading::Done;
+                self.head_started = None;
+            }
+            Reading::Body { close_after, .. } => *close_after = true,
+            Reading::Done => {}
+        }
+        // The last request parsed is the last answered: its response
+        // closes, unless it already started, in which case the connection
+        // closes after it.
+        let last = self.in_flight.back().map(|r| r.id);
+        match &mut self.responding {
+            Responding::Body { id, close_after, .. } if Some(*id) == last => *close_after = true,
+            _ => {
+                if let Some(request) = self.in_flight.back_mut() {
+                    request.keep_alive = false;
+                }
+            }
+        }
     }
 
     /// The application could not finish the response to `id` (its body
@@ -651,6 +702,11 @@ impl Server {
     /// unanswered one: writes its head with the framing `body` calls for,
     /// `Date` and `Server` unless set, and the `Connection` field the
     /// keep-alive decision needs. `wall` is the time for `Date`.
+    ///
+    /// Returns `true` if the response carries body bytes; `false` for one
+    /// that cannot (to HEAD or CONNECT, 1xx, 204, 304), whose data is
+    /// ignored: the driver can go straight to
+    /// [`finish_response`](Self::finish_response).
     pub fn start_response(
         &mut self,
         id: RequestId,
@@ -658,7 +714,7 @@ impl Server {
         headers: &HeaderMap,
         body: ResponseBody,
         wall: SystemTime,
-    ) -> Result<(), ProtoError> {
+    ) -> Result<bool, ProtoError> {
         let Some(request) = self.in_flight.front() else {
             return Err(ProtoError::NotCurrent(id));
         };
@@ -798,7 +854,7 @@ impl Server {
             head_only,
             close_after,
         };
-        Ok(())
+        Ok(!head_only)
     }
 
     /// Sends body bytes of the response to `id` (dropped silently for a
