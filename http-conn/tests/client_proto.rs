@@ -45,7 +45,9 @@ fn events(client: &mut Client) -> Vec<Ev> {
                     .map(|(a, b)| (text(a), text(b)))
                     .collect(),
             ),
-            ClientEvent::Upgraded { id, leftover } => Ev::Upgraded(n(id), leftover.to_vec()),
+            ClientEvent::Upgraded { response, leftover } => {
+                Ev::Upgraded(n(response.id), leftover.to_vec())
+            }
             ClientEvent::Failed { waiting, error } => {
                 Ev::Failed(waiting.into_iter().map(n).collect(), error)
             }

@@ -83,8 +83,8 @@ pub enum ClientEvent<'a> {
     /// `101 Switching Protocols` (or a 2xx to CONNECT): the connection now
     /// belongs to the caller, with the bytes already read after the head.
     Upgraded {
-        /// The request.
-        id: ExchangeId,
+        /// The switching response (its body framing is `Tunnel`).
+        response: Response<'a>,
         /// Bytes received after the response head.
         leftover: Bytes,
     },
@@ -511,14 +511,14 @@ impl Client {
         if (100..200).contains(&status) {
             if status == 101 {
                 if upgrade {
-                    return Some(self.hand_over(id));
+                    return self.hand_over(id, bytes);
                 }
                 return Some(self.fail(ClientError::UnexpectedSwitch));
             }
             return Some(ClientEvent::Interim { id, status });
         }
         if framing.body == WireBody::Tunnel {
-            return Some(self.hand_over(id));
+            return self.hand_over(id, bytes);
         }
         let close_after = framing.must_close || !keep_alive;
         let decoder = match framing.body {
@@ -545,7 +545,7 @@ impl Client {
     }
 
     /// The connection leaves HTTP: everything after the head is the caller's.
-    fn hand_over(&mut self, id: ExchangeId) -> ClientEvent<'static> {
+    fn hand_over(&mut self, id: ExchangeId, bytes: Bytes) -> Option<ClientEvent<'_>> {
         self.reading = Reading::Done;
         self.closing = true;
         self.in_flight.pop_front();
@@ -554,10 +554,17 @@ impl Client {
             // `send_request`); should anything be, it fails, never hangs.
             self.pending_failure = Some(ClientError::ClosedBeforeResponse);
         }
-        ClientEvent::Upgraded {
-            id,
-            leftover: self.read_buf.split().freeze(),
-        }
+        let leftover = self.read_buf.split().freeze();
+        let head = self.parser.completed()?;
+        Some(ClientEvent::Upgraded {
+            response: Response {
+                id,
+                head,
+                bytes,
+                body: WireBody::Tunnel,
+            },
+            leftover,
+        })
     }
 
     fn fail_if_waiting(&mut self, error: ClientError) -> Option<ClientEvent<'static>> {

@@ -577,7 +577,9 @@ impl Server {
             }
             // Waiting on the peer for body bytes (a full buffer means the
             // application is the slow one: no timer then).
-            Reading::Body { .. } if self.read_buf.is_empty() && !self.peer_eof && !self.body_paused => {
+            Reading::Body { .. }
+                if self.read_buf.is_empty() && !self.peer_eof && !self.body_paused =>
+            {
                 Some(self.body_progress? + self.config.body_read_timeout?)
             }
             Reading::Body { .. } | Reading::Done => None,
@@ -637,7 +639,9 @@ impl Server {
         // closes after it.
         let last = self.in_flight.back().map(|r| r.id);
         match &mut self.responding {
-            Responding::Body { id, close_after, .. } if Some(*id) == last => *close_after = true,
+            Responding::Body {
+                id, close_after, ..
+            } if Some(*id) == last => *close_after = true,
             _ => {
                 if let Some(request) = self.in_flight.back_mut() {
                     request.keep_alive = false;

@@ -1,0 +1,199 @@
+//! The socket side both drivers share: reads into the connection's one read
+//! buffer (grown while the peer keeps it full, shrunk back when it does
+//! not), vectored writes of the batched output with a stall timeout, a
+//! bounded lingering close, and the one timer of a connection.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Sleep;
+
+use crate::write_buf::WriteBuf;
+
+/// Smallest read; also the size every connection starts with.
+const MIN_READ: usize = 8 * 1024;
+/// Largest read, reached while each read fills the space offered.
+const MAX_READ: usize = 128 * 1024;
+
+/// The clock the drivers run on: tokio's, so that tests with paused time
+/// move it, in the `std` type the sans-IO code takes.
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// The transport of one connection and what the drivers track about it.
+#[derive(Debug)]
+pub(crate) struct Transport<T> {
+    /// `None` once handed over (upgrade).
+    io: Option<T>,
+    read_size: usize,
+    /// When a write last could not proceed, while it still cannot.
+    write_stalled_since: Option<Instant>,
+    write_timeout: Option<Duration>,
+    /// Bytes written but not flushed.
+    needs_flush: bool,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
+    pub(crate) fn new(io: T, write_timeout: Option<Duration>) -> Self {
+        Transport {
+            io: Some(io),
+            read_size: MIN_READ,
+            write_stalled_since: None,
+            write_timeout,
+            needs_flush: false,
+        }
+    }
+
+    /// Takes the transport (for an upgrade); later IO fails.
+    pub(crate) fn take(&mut self) -> Option<T> {
+        self.io.take()
+    }
+
+    fn io(&mut self) -> io::Result<&mut T> {
+        self.io
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection handed over"))
+    }
+
+    /// Reads once into `buf`; `Ok(0)` is the peer's end of stream.
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        buf.reserve(self.read_size);
+        let offered = buf.capacity() - buf.len();
+        let io = self.io()?;
+        let n = ready!(tokio_util::io::poll_read_buf(Pin::new(io), cx, buf))?;
+        // Adaptive: a read that filled what was offered asks for more next
+        // time; a small one lets the size fall back.
+        if n >= offered {
+            self.read_size = (self.read_size * 2).min(MAX_READ);
+        } else if n < self.read_size / 4 {
+            self.read_size = (self.read_size / 2).max(MIN_READ);
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Writes everything buffered, vectored, then flushes. `Ok(true)` if
+    /// any byte left; `Pending` only when the transport refuses more (then
+    /// the stall timer runs).
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut WriteBuf,
+        now: Instant,
+    ) -> Poll<io::Result<bool>> {
+        let mut wrote = false;
+        while out.has_remaining() {
+            let io = self.io()?;
+            match tokio_util::io::poll_write_buf(Pin::new(io), cx, out) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(_)) => {
+                    wrote = true;
+                    self.needs_flush = true;
+                    self.write_stalled_since = None;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    self.write_stalled_since.get_or_insert(now);
+                    return if wrote {
+                        Poll::Ready(Ok(true))
+                    } else {
+                        Poll::Pending
+                    };
+                }
+            }
+        }
+        if self.needs_flush {
+            let io = self.io()?;
+            match Pin::new(io).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.needs_flush = false;
+                    self.write_stalled_since = None;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    self.write_stalled_since.get_or_insert(now);
+                }
+            }
+        }
+        Poll::Ready(Ok(wrote))
+    }
+
+    /// When a stalled write fails, if one is stalled.
+    pub(crate) fn write_deadline(&self) -> Option<Instant> {
+        Some(self.write_stalled_since? + self.write_timeout?)
+    }
+
+    /// Sends our end of stream.
+    pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.io.as_mut() {
+            Some(io) => Pin::new(io).poll_shutdown(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// Reads and throws away what the peer still sends, until it closes or
+    /// `budget` bytes are gone: closing with unread bytes would make the
+    /// kernel answer with a reset that can destroy the response still in
+    /// flight (RFC 9112 §9.6 ¶9).
+    pub(crate) fn poll_linger(&mut self, cx: &mut Context<'_>, budget: &mut usize) -> Poll<()> {
+        let Some(io) = self.io.as_mut() else {
+            return Poll::Ready(());
+        };
+        let mut scratch = [0u8; 4096];
+        while *budget > 0 {
+            let mut buf = tokio::io::ReadBuf::new(&mut scratch);
+            match Pin::new(&mut *io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    *budget = budget.saturating_sub(buf.filled().len());
+                }
+                Poll::Ready(_) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(())
+    }
+}
+
+/// One connection's timer, armed for the earliest of its deadlines.
+#[derive(Debug, Default)]
+pub(crate) struct Timer {
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Timer {
+    /// Ready if `deadline` has passed; otherwise the task is woken then.
+    pub(crate) fn poll_at(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        match &mut self.sleep {
+            Some(sleep) => {
+                if sleep.deadline() != deadline {
+                    sleep.as_mut().reset(deadline);
+                }
+            }
+            None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+        match &mut self.sleep {
+            Some(sleep) => sleep.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// The earlier of two optional deadlines.
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

@@ -1,0 +1,709 @@
+//! The tokio driver of a server connection: runs [`proto::Server`] over a
+//! transport and an application [`Handler`].
+//!
+//! Each turn of [`ServerConnection`]'s poll does the same small things, in
+//! order: hand read-side events to the application (new requests start
+//! their handler at once, so pipelined requests are processed together;
+//! body bytes go to the request's [`Incoming`]), poll the handlers, move
+//! the oldest finished response's body into the write buffer, write
+//! everything buffered in one vectored write, and read the socket when the
+//! state machine wants more. Turns are bounded: after a fixed number the
+//! task yields.
+//!
+//! Backpressure: a request body whose reader lags stops the socket reads
+//! (its channel is bounded); a peer that reads slowly stops the response
+//! bodies being polled once [`ServerOptions::write_buffer`] bytes wait.
+//!
+//! Nothing here decides protocol: framing, order, keep-alive, `100
+//! Continue` and timeouts are [`proto::Server`]'s.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Buf, Bytes};
+use gruvi_body::{BodyError, BoxError, Incoming, Sender};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body::Body;
+use pin_project::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::oneshot;
+
+use crate::convert;
+use crate::io::{Timer, Transport, earliest, now};
+use crate::proto::{self, BodyFraming, RequestId, ResponseBody, ServerConfig, ServerEvent};
+use crate::upgrade::{OnUpgrade, Upgraded};
+
+/// Turns of the poll loop before the task yields to others.
+const MAX_TURNS: usize = 16;
+
+/// The application behind a server connection: called once per request,
+/// in arrival order, possibly before earlier responses are finished
+/// (pipelining). Implemented for every `FnMut(Request<Incoming>) -> Future`.
+///
+/// It cannot fail: turning an application's errors (and panics) into
+/// responses is the server's policy, not the connection's.
+pub trait Handler {
+    /// The response body.
+    type Body: Body;
+    /// The response, when ready.
+    type Future: Future<Output = http::Response<Self::Body>>;
+
+    /// Starts handling `request`.
+    fn call(&mut self, request: http::Request<Incoming>) -> Self::Future;
+}
+
+impl<F, Fut, B> Handler for F
+where
+    F: FnMut(http::Request<Incoming>) -> Fut,
+    Fut: Future<Output = http::Response<B>>,
+    B: Body,
+{
+    type Body = B;
+    type Future = Fut;
+
+    fn call(&mut self, request: http::Request<Incoming>) -> Fut {
+        self(request)
+    }
+}
+
+/// Settings of a server connection's driver.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// The state machine's settings: limits, pipeline depth, timeouts.
+    pub proto: ServerConfig,
+    /// Most bytes of a request body queued for a slow reader. Default
+    /// 64 KiB.
+    pub body_buffer: usize,
+    /// Response bytes buffered for a slow peer before response bodies stop
+    /// being polled. Default 256 KiB.
+    pub write_buffer: usize,
+    /// A write that makes no progress for this long fails the connection
+    /// (the seed's per-operation `timeout`). Default 30 s.
+    pub write_timeout: Option<Duration>,
+    /// After deciding to close, how long unread request bytes are read and
+    /// thrown away so the close does not reset the last response. Default
+    /// 1 s.
+    pub linger: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            proto: ServerConfig::default(),
+            body_buffer: gruvi_body::DEFAULT_BODY_BUFFER,
+            write_buffer: 256 * 1024,
+            write_timeout: Some(Duration::from_secs(30)),
+            linger: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why a server connection ended badly. Peer protocol errors are not among
+/// them: those are answered (400, 408, 431, ...) and end the connection
+/// normally.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// The transport failed.
+    Io(io::Error),
+    /// A write made no progress within the write timeout.
+    WriteTimedOut,
+    /// A response body failed mid-way; the peer got a short (or
+    /// unterminated) body and the connection was closed.
+    ResponseBody(BoxError),
+}
+
+impl ConnectionError {
+    /// Returns `true` for a timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, ConnectionError::WriteTimedOut)
+    }
+
+    /// Returns `true` for a transport failure.
+    pub fn is_io(&self) -> bool {
+        matches!(self, ConnectionError::Io(_))
+    }
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectionError::Io(e) => write!(f, "connection failed: {e}"),
+            ConnectionError::WriteTimedOut => f.write_str("timed out writing to the peer"),
+            ConnectionError::ResponseBody(e) => write!(f, "response body failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectionError::Io(e) => Some(e),
+            ConnectionError::ResponseBody(e) => Some(&**e),
+            ConnectionError::WriteTimedOut => None,
+        }
+    }
+}
+
+/// One server connection, as a future that completes when the connection
+/// is closed (or handed over after an upgrade). Dropping it closes the
+/// connection at once and cancels the handlers still running.
+#[pin_project(project = Conn)]
+pub struct ServerConnection<T, H: Handler> {
+    transport: Transport<T>,
+    proto: proto::Server,
+    handler: H,
+    options: ServerOptions,
+    /// Requests handed to the application and not answered, oldest first.
+    exchanges: VecDeque<Exchange<H>>,
+    /// The request body being received.
+    receiving: Option<Receiving>,
+    /// The body of the response being sent (the oldest exchange's).
+    #[pin]
+    sending: Option<H::Body>,
+    /// Trailers of that body, once its trailers frame came.
+    sending_trailers: Option<HeaderMap>,
+    /// Where the transport goes once a switching response is written.
+    upgrade_to: Option<oneshot::Sender<Upgraded>>,
+    timer: Timer,
+    state: State,
+    /// The first failure, returned once the connection is closed.
+    error: Option<ConnectionError>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// Our end of stream was sent; unread bytes are thrown away until the
+    /// peer closes, `budget` bytes are gone, or `until`.
+    Lingering {
+        budget: usize,
+        until: Instant,
+    },
+    Closed,
+}
+
+/// Unread bytes thrown away at most while lingering.
+const LINGER_BYTES: usize = 256 * 1024;
+
+struct Exchange<H: Handler> {
+    id: RequestId,
+    reply: Reply<H>,
+    /// Where the transport goes if this exchange switches protocols.
+    upgrade: Option<oneshot::Sender<Upgraded>>,
+}
+
+enum Reply<H: Handler> {
+    /// The handler is running.
+    Calling(Pin<Box<H::Future>>),
+    /// Its response waits for the earlier ones.
+    Ready(http::Response<H::Body>),
+    /// The library answers instead of the application.
+    Library(StatusCode),
+    /// The response is being sent (its body is in `sending`).
+    Sending,
+}
+
+struct Receiving {
+    id: RequestId,
+    sender: Sender,
+    /// `100 Continue` waits for the reader's first read.
+    awaiting_read: bool,
+    /// The reader is full: socket reads are paused.
+    paused: bool,
+}
+
+impl<T, H> ServerConnection<T, H>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+    <H::Body as Body>::Error: Into<BoxError>,
+{
+    /// Serves `io` with `handler`.
+    pub fn new(io: T, handler: H, options: ServerOptions) -> Self {
+        ServerConnection {
+            transport: Transport::new(io, options.write_timeout),
+            proto: proto::Server::new(options.proto.clone(), now()),
+            handler,
+            options,
+            exchanges: VecDeque::new(),
+            receiving: None,
+            sending: None,
+            sending_trailers: None,
+            upgrade_to: None,
+            timer: Timer::default(),
+            state: State::Open,
+            error: None,
+        }
+    }
+
+    /// Graceful shutdown: no new request is read; those already read are
+    /// answered, the last with `Connection: close`; an idle connection
+    /// closes at once. Keep polling the connection until it completes.
+    pub fn graceful_shutdown(self: Pin<&mut Self>) {
+        self.project().proto.shutdown();
+    }
+}
+
+impl<T, H: Handler> fmt::Debug for ServerConnection<T, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConnection")
+            .field("proto", &self.proto)
+            .field("exchanges", &self.exchanges.len())
+            .field("receiving", &self.receiving.as_ref().map(|r| r.id))
+            .field("sending", &self.sending.is_some())
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, H> Future for ServerConnection<T, H>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+    <H::Body as Body>::Error: Into<BoxError>,
+{
+    type Output = Result<(), ConnectionError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        for _ in 0..MAX_TURNS {
+            match *this.state {
+                State::Open => {}
+                State::Lingering { mut budget, until } => {
+                    let drained = this.transport.poll_linger(cx, &mut budget).is_ready();
+                    *this.state = State::Lingering { budget, until };
+                    if !drained && this.timer.poll_at(cx, until).is_pending() {
+                        return Poll::Pending;
+                    }
+                    *this.state = State::Closed;
+                    continue;
+                }
+                State::Closed => return Poll::Ready(this.error.take().map_or(Ok(()), Err)),
+            }
+            let now = now();
+            let mut progress = deliver_events(&mut this, cx, now);
+            progress |= poll_handlers(&mut this, cx);
+            progress |= send_responses(&mut this, cx);
+
+            match this.transport.poll_write(cx, this.proto.write_buf(), now) {
+                Poll::Ready(Ok(wrote)) => progress |= wrote,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(ConnectionError::Io(e))),
+                Poll::Pending => {}
+            }
+            let written = this.proto.write_buf().is_empty();
+            if written && this.proto.is_upgraded() && this.sending.is_none() {
+                hand_over(&mut this);
+                return Poll::Ready(this.error.take().map_or(Ok(()), Err));
+            }
+            if written && this.proto.is_done() {
+                match this.transport.poll_shutdown(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(_)) => *this.state = State::Closed,
+                    Poll::Ready(Ok(())) => {
+                        let until = now + this.options.linger;
+                        let budget = LINGER_BYTES;
+                        *this.state = State::Lingering { budget, until };
+                    }
+                }
+                continue;
+            }
+
+            let paused = this.receiving.as_ref().is_some_and(|r| r.paused);
+            if this.proto.wants_read() && !paused {
+                match this.transport.poll_read(cx, this.proto.read_buf()) {
+                    Poll::Ready(Ok(0)) => {
+                        this.proto.received_eof();
+                        progress = true;
+                    }
+                    Poll::Ready(Ok(_)) => progress = true,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(ConnectionError::Io(e))),
+                    Poll::Pending => {}
+                }
+            }
+            if progress {
+                continue;
+            }
+            let write_deadline = this.transport.write_deadline();
+            let Some(deadline) = earliest(this.proto.poll_timeout(), write_deadline) else {
+                return Poll::Pending;
+            };
+            if this.timer.poll_at(cx, deadline).is_pending() {
+                return Poll::Pending;
+            }
+            if write_deadline.is_some_and(|d| d <= deadline) {
+                return Poll::Ready(Err(ConnectionError::WriteTimedOut));
+            }
+            this.proto.handle_timeout(deadline);
+        }
+        // Bounded work per poll: let other tasks run, then go on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Hands read-side events to the application; `true` if anything happened.
+fn deliver_events<T, H>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>, now: Instant) -> bool
+where
+    H: Handler,
+{
+    let mut progress = false;
+    loop {
+        if let Some(receiving) = this.receiving.as_mut() {
+            if receiving.awaiting_read && receiving.sender.poll_wanted(cx).is_ready() {
+                receiving.awaiting_read = false;
+                this.proto.body_wanted(receiving.id);
+                progress = true;
+            }
+            match receiving.sender.poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    if receiving.paused {
+                        receiving.paused = false;
+                        this.proto.set_body_paused(false, now);
+                    }
+                }
+                Poll::Ready(Err(_gone)) => {
+                    // Nobody will read the rest: drain it to keep the
+                    // connection (the state machine bounds how much).
+                    this.proto.body_dropped(receiving.id);
+                    stop_receiving(this, now);
+                    progress = true;
+                }
+                Poll::Pending => {
+                    if !receiving.paused {
+                        receiving.paused = true;
+                        this.proto.set_body_paused(true, now);
+                    }
+                    return progress;
+                }
+            }
+        }
+        let Some(event) = this.proto.poll_event(now) else {
+            return progress;
+        };
+        progress = true;
+        match event {
+            ServerEvent::Request(request) => {
+                let id = request.id;
+                let (sender, body) = match request.body {
+                    BodyFraming::None => (None, Incoming::empty()),
+                    BodyFraming::Length(n) => {
+                        let (tx, rx) = Incoming::channel(this.options.body_buffer, Some(n));
+                        (Some(tx), rx)
+                    }
+                    BodyFraming::Chunked => {
+                        let (tx, rx) = Incoming::channel(this.options.body_buffer, None);
+                        (Some(tx), rx)
+                    }
+                };
+                let hands_over =
+                    request.upgrade || request.head.method().of(&request.bytes) == b"CONNECT";
+                let awaiting_read = request.expects_continue;
+                let converted = convert::request(request.head, &request.bytes, body);
+                if let Some(sender) = sender {
+                    *this.receiving = Some(Receiving {
+                        id,
+                        sender,
+                        awaiting_read,
+                        paused: false,
+                    });
+                }
+                let exchange = match converted {
+                    Ok(mut request) => {
+                        let upgrade = hands_over.then(|| {
+                            let (tx, on_upgrade) = OnUpgrade::pair();
+                            request.extensions_mut().insert(on_upgrade);
+                            tx
+                        });
+                        let future = this.handler.call(request);
+                        Exchange {
+                            id,
+                            reply: Reply::Calling(Box::pin(future)),
+                            upgrade,
+                        }
+                    }
+                    Err(_) => Exchange {
+                        id,
+                        reply: Reply::Library(StatusCode::BAD_REQUEST),
+                        upgrade: None,
+                    },
+                };
+                this.exchanges.push_back(exchange);
+            }
+            ServerEvent::Data { id, data } => {
+                if let Some(receiving) = this.receiving.as_mut().filter(|r| r.id == id) {
+                    if receiving.sender.send_data(data).is_err() {
+                        this.proto.body_dropped(id);
+                        stop_receiving(this, now);
+                    }
+                }
+            }
+            ServerEvent::End { id, trailers } => {
+                if let Some(receiving) = take_receiving(this, id, now) {
+                    receiving.sender.finish(trailers);
+                }
+            }
+            ServerEvent::BodyFailed { id, error } => {
+                if let Some(receiving) = take_receiving(this, id, now) {
+                    receiving.sender.abort(error);
+                }
+            }
+            // The state machine answers malformed requests itself.
+            ServerEvent::Rejected(_) => {}
+        }
+    }
+}
+
+fn take_receiving<T, H: Handler>(
+    this: &mut Conn<'_, T, H>,
+    id: RequestId,
+    now: Instant,
+) -> Option<Receiving> {
+    if this.receiving.as_ref().is_some_and(|r| r.id == id) {
+        let receiving = this.receiving.take();
+        if receiving.as_ref().is_some_and(|r| r.paused) {
+            this.proto.set_body_paused(false, now);
+        }
+        return receiving;
+    }
+    None
+}
+
+/// Stops feeding the body being received; a reader still holding it gets
+/// an "aborted" error rather than a silently short body.
+fn stop_receiving<T, H: Handler>(this: &mut Conn<'_, T, H>, now: Instant) {
+    if let Some(receiving) = this.receiving.take() {
+        if receiving.paused {
+            this.proto.set_body_paused(false, now);
+        }
+        receiving.sender.abort(BodyError::aborted());
+    }
+}
+
+/// Polls every running handler (pipelined requests are processed
+/// together); `true` if one finished.
+fn poll_handlers<T, H: Handler>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>) -> bool {
+    let mut progress = false;
+    for exchange in this.exchanges.iter_mut() {
+        if let Reply::Calling(future) = &mut exchange.reply {
+            if let Poll::Ready(response) = future.as_mut().poll(cx) {
+                exchange.reply = Reply::Ready(response);
+                progress = true;
+            }
+        }
+    }
+    progress
+}
+
+/// Moves finished responses, oldest first, into the write buffer until one
+/// is still being computed or the buffer is full; `true` if anything moved.
+fn send_responses<T, H>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>) -> bool
+where
+    H: Handler,
+    <H::Body as Body>::Error: Into<BoxError>,
+{
+    let mut progress = false;
+    loop {
+        let Some(front) = this.exchanges.front_mut() else {
+            return progress;
+        };
+        let id = front.id;
+        match std::mem::replace(&mut front.reply, Reply::Sending) {
+            Reply::Calling(future) => {
+                front.reply = Reply::Calling(future);
+                return progress;
+            }
+            Reply::Ready(response) => {
+                progress = true;
+                start_response(this, id, response);
+            }
+            Reply::Library(status) => {
+                progress = true;
+                respond_plain(this, id, status, true);
+            }
+            Reply::Sending => match stream_body(this, cx, id) {
+                Streamed::Finished => progress = true,
+                Streamed::Blocked(moved) => return progress | moved,
+            },
+        }
+    }
+}
+
+enum Streamed {
+    /// The response is complete (or aborted); the next one can go.
+    Finished,
+    /// The body has nothing more for now, or the write buffer is full;
+    /// `true` if some of it moved.
+    Blocked(bool),
+}
+
+fn start_response<T, H>(this: &mut Conn<'_, T, H>, id: RequestId, response: http::Response<H::Body>)
+where
+    H: Handler,
+{
+    let (parts, body) = response.into_parts();
+    let size = if body.is_end_stream() {
+        ResponseBody::Empty
+    } else {
+        match body.size_hint().exact() {
+            Some(n) => ResponseBody::Exact(n),
+            None => ResponseBody::Unknown,
+        }
+    };
+    let started = this.proto.start_response(
+        id,
+        parts.status.as_u16(),
+        &parts.headers,
+        size,
+        SystemTime::now(),
+    );
+    match started {
+        Ok(true) => {
+            this.sending.set(Some(body));
+            *this.sending_trailers = None;
+        }
+        Ok(false) => {
+            drop(body);
+            finish_response(this, id, None);
+        }
+        Err(error) => {
+            tracing::error!(%error, status = parts.status.as_u16(), "invalid response from the application; answering 500");
+            respond_plain(this, id, StatusCode::INTERNAL_SERVER_ERROR, false);
+        }
+    }
+}
+
+/// Moves the body of the response to `id` into the write buffer.
+fn stream_body<T, H>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>, id: RequestId) -> Streamed
+where
+    H: Handler,
+    <H::Body as Body>::Error: Into<BoxError>,
+{
+    let mut moved = false;
+    while this.proto.write_buf().remaining() < this.options.write_buffer {
+        let Some(body) = this.sending.as_mut().as_pin_mut() else {
+            // Not streaming (cannot happen once `Sending`): move on.
+            finish_response(this, id, None);
+            return Streamed::Finished;
+        };
+        match body.poll_frame(cx) {
+            Poll::Pending => return Streamed::Blocked(moved),
+            Poll::Ready(Some(Ok(frame))) => {
+                moved = true;
+                match frame.into_data() {
+                    Ok(mut data) => {
+                        let data = data.copy_to_bytes(data.remaining());
+                        if let Err(error) = this.proto.send_data(id, data) {
+                            abort_response(this, id, error.into());
+                            return Streamed::Finished;
+                        }
+                    }
+                    Err(frame) => {
+                        if let Ok(trailers) = frame.into_trailers() {
+                            match this.sending_trailers {
+                                Some(all) => all.extend(trailers),
+                                None => *this.sending_trailers = Some(trailers),
+                            }
+                        }
+                    }
+                }
+            }
+            Poll::Ready(None) => {
+                this.sending.set(None);
+                let trailers = this.sending_trailers.take();
+                finish_response(this, id, trailers.as_ref());
+                return Streamed::Finished;
+            }
+            Poll::Ready(Some(Err(error))) => {
+                abort_response(this, id, error.into());
+                return Streamed::Finished;
+            }
+        }
+    }
+    Streamed::Blocked(moved)
+}
+
+fn finish_response<T, H: Handler>(
+    this: &mut Conn<'_, T, H>,
+    id: RequestId,
+    trailers: Option<&HeaderMap>,
+) {
+    if let Err(error) = this.proto.finish_response(id, trailers) {
+        abort_response(this, id, error.into());
+        return;
+    }
+    answered(this, id);
+}
+
+/// The response to `id` cannot be completed: the peer gets what was
+/// written (a short body it detects) and the connection closes.
+fn abort_response<T, H: Handler>(this: &mut Conn<'_, T, H>, id: RequestId, error: BoxError) {
+    tracing::debug!(%error, "response body failed; closing the connection");
+    this.proto.abort_response(id);
+    this.error
+        .get_or_insert(ConnectionError::ResponseBody(error));
+    this.sending.set(None);
+    answered(this, id);
+}
+
+/// The exchange `id` is over on our side.
+fn answered<T, H: Handler>(this: &mut Conn<'_, T, H>, id: RequestId) {
+    if let Some(exchange) = this.exchanges.pop_front() {
+        if this.proto.is_upgraded() {
+            *this.upgrade_to = exchange.upgrade;
+        }
+    }
+    // A body still arriving for an answered request is the state machine's
+    // to drain now; its reader (if any) is told it was cut.
+    if this.receiving.as_ref().is_some_and(|r| r.id == id) {
+        stop_receiving(this, now());
+    }
+}
+
+/// A short plain-text response written by the library.
+fn respond_plain<T, H: Handler>(
+    this: &mut Conn<'_, T, H>,
+    id: RequestId,
+    status: StatusCode,
+    close: bool,
+) {
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let text = format!("{} {reason}\n", status.as_u16());
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if close {
+        headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    let size = ResponseBody::Exact(text.len() as u64);
+    let sent = this
+        .proto
+        .start_response(id, status.as_u16(), &headers, size, SystemTime::now())
+        .and_then(|_| this.proto.send_data(id, Bytes::from(text)));
+    match sent {
+        Ok(()) => finish_response(this, id, None),
+        Err(error) => abort_response(this, id, error.into()),
+    }
+}
+
+/// The switching response is written: the transport and the bytes read
+/// after the request go to the application.
+fn hand_over<T, H>(this: &mut Conn<'_, T, H>)
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    *this.state = State::Closed;
+    let leftover = this.proto.take_leftover();
+    if let (Some(io), Some(to)) = (this.transport.take(), this.upgrade_to.take()) {
+        // An application that dropped its `OnUpgrade` closes the transport.
+        let _ = to.send(Upgraded::new(Box::new(io), leftover));
+    }
+}
