@@ -25,7 +25,8 @@ pub struct Limits {
     /// request line included) to the end of the empty line that ends it.
     /// Default 64 KiB; values above `u32::MAX` are treated as `u32::MAX`.
     pub max_head_bytes: usize,
-    /// Most bytes of a request line, without its CRLF. Default 8 KiB.
+    /// Most bytes of a request line, without its CRLF. Default 8 KiB; values
+    /// above `u32::MAX` are treated as `u32::MAX`.
     pub max_request_line_bytes: usize,
     /// Most field lines in a head. Default 100; at most 65,535.
     pub max_fields: usize,
@@ -261,9 +262,10 @@ struct Parser<H> {
 impl<H: HeadKind> Parser<H> {
     fn new(limits: Limits) -> Self {
         // Spans are u32 offsets and field indexes u16: clamp the limits so
-        // neither can wrap.
+        // neither can wrap (and offset + limit arithmetic cannot overflow).
         let limits = Limits {
             max_head_bytes: limits.max_head_bytes.min(u32::MAX as usize),
+            max_request_line_bytes: limits.max_request_line_bytes.min(u32::MAX as usize),
             max_fields: limits.max_fields.min(usize::from(u16::MAX)),
             ..limits
         };

@@ -3,7 +3,9 @@
 
 mod support;
 
-use gruvi_wire::{ErrorKind, Limits, RequestHead, TargetForm, Version};
+use gruvi_wire::{
+    ErrorKind, Limits, RequestHead, RequestParser, TargetForm, Version, parse_request,
+};
 use support::request_every_way;
 
 /// A parsed request reduced to what the tests compare.
@@ -564,4 +566,21 @@ fn regression_the_limit_crossed_first_is_reported() {
     input.extend_from_slice(b"\n\x05\x04");
     let error = request_every_way(&input, &limits).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::RequestLineTooLong);
+}
+
+#[test]
+fn the_largest_limits_parse_normally() {
+    // Regression: a request-line limit of usize::MAX overflowed.
+    let limits = Limits {
+        max_head_bytes: usize::MAX,
+        max_request_line_bytes: usize::MAX,
+        max_fields: usize::MAX,
+        allow_bare_lf_in_requests: true,
+    };
+    for input in [&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], b"GET / HT"] {
+        let outcome = parse_request(input, &limits);
+        assert!(outcome.is_ok(), "{outcome:?}");
+    }
+    let mut parser = RequestParser::new(limits);
+    assert!(parser.parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").is_ok());
 }
