@@ -68,6 +68,17 @@ impl ReceivedHead {
         }
     }
 
+    /// A request's target exactly as received (`/path?query`, an absolute
+    /// URL, `host:port` or `*`); `None` for a response.
+    pub fn target(&self) -> Option<Bytes> {
+        match (self.role, parse_request(&self.bytes, &REREAD)) {
+            (Role::Request, Ok(Status::Complete(head, _))) => {
+                Some(head.target().slice(&self.bytes))
+            }
+            _ => None,
+        }
+    }
+
     /// A response's reason phrase (possibly empty); `None` for a request.
     pub fn reason(&self) -> Option<Bytes> {
         match (self.role, parse_response(&self.bytes, &REREAD)) {

@@ -1,0 +1,392 @@
+//! [`HttpServer`]: listeners, one task per connection, connection limits,
+//! and a graceful close.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use gruvi_body::{BoxError, Incoming};
+use gruvi_conn::server::{ConnectionError, Handler, ServerConnection, ServerOptions};
+use gruvi_wire::Limits;
+use http::{Request, Response};
+use http_body::Body;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, ToSocketAddrs, UnixListener};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_service::Service;
+
+use crate::context::{Address, RequestContext};
+use crate::error::HttpError;
+use crate::service::ServiceHandler;
+
+/// A server hosting a tower `Service` — an axum `Router`, a stack of
+/// tower-http layers, a `service_fn` — on any number of listeners (the
+/// seed's `HttpServer(application, server_name, timeout)`).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), gruvi_server::HttpError> {
+/// use std::convert::Infallible;
+/// use gruvi_body::{Incoming, Outgoing};
+///
+/// let hello = tower::service_fn(|_request: http::Request<Incoming>| async {
+///     Ok::<_, Infallible>(http::Response::new(Outgoing::full("Hello, World!")))
+/// });
+/// let mut server = gruvi_server::HttpServer::new(hello);
+/// let address = server.listen("127.0.0.1:0").await?;
+/// println!("listening on {address}");
+/// server.close().await;
+/// # Ok(()) }
+/// ```
+pub struct HttpServer<S> {
+    service: S,
+    options: ServerOptions,
+    server_name: Option<Arc<str>>,
+    max_connections: usize,
+    close_timeout: Duration,
+    listening: Vec<Address>,
+    /// Stops the accept loops and asks connections to finish.
+    shutdown: CancellationToken,
+    /// Drops the connections still open when the close deadline passes.
+    abort: CancellationToken,
+    tasks: TaskTracker,
+    connections: Option<Arc<Semaphore>>,
+    counters: Arc<Counters>,
+}
+
+/// Counts kept by a server, read through [`HttpServer::stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) open: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) failed: AtomicU64,
+}
+
+/// A snapshot of a server's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Connections accepted since the server started.
+    pub connections_accepted: u64,
+    /// Connections open now (each has one task).
+    pub connections_open: u64,
+    /// Requests handed to the application.
+    pub requests: u64,
+    /// Connections that ended with an error (transport failure, write
+    /// timeout, a failed response body).
+    pub connections_failed: u64,
+}
+
+impl<S> fmt::Debug for HttpServer<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpServer")
+            .field("listening", &self.listening)
+            .field("server_name", &self.server_name)
+            .field("max_connections", &self.max_connections)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> HttpServer<S> {
+    /// A server for `service`, not listening yet.
+    pub fn new(service: S) -> Self {
+        HttpServer {
+            service,
+            options: ServerOptions::default(),
+            server_name: None,
+            max_connections: 10_000,
+            close_timeout: Duration::from_secs(30),
+            listening: Vec::new(),
+            shutdown: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            connections: None,
+            counters: Arc::default(),
+        }
+    }
+
+    /// The name given to the application in [`RequestContext`]; by
+    /// default the host part of the address passed to `listen`.
+    pub fn server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// The seed's `timeout`: how long a network operation may stall — a
+    /// write to the peer, or the wait for the next bytes of a request body.
+    /// Default 30 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.write_timeout = Some(timeout);
+        self.options.proto.body_read_timeout = Some(timeout);
+        self
+    }
+
+    /// Time allowed for a request head from its first byte (slowloris
+    /// defence; answered `408`). Default 30 s; `None` disables it.
+    pub fn header_read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.options.proto.header_read_timeout = timeout;
+        self
+    }
+
+    /// Time an idle keep-alive connection is kept. Default 75 s.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.options.proto.idle_timeout = timeout;
+        self
+    }
+
+    /// Limits on request heads: bytes, request line, field count.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.options.proto.limits = limits;
+        self
+    }
+
+    /// Most requests of one connection parsed ahead and processed at once.
+    /// Default 16.
+    pub fn pipeline_depth(mut self, depth: usize) -> Self {
+        self.options.proto.pipeline_depth = depth.max(1);
+        self
+    }
+
+    /// Most bytes of a request body buffered for a slow application.
+    /// Default 64 KiB.
+    pub fn body_buffer(mut self, bytes: usize) -> Self {
+        self.options.body_buffer = bytes.max(1);
+        self
+    }
+
+    /// Most connections open at once; beyond it, new connections wait in
+    /// the listen backlog. Default 10,000.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// How long [`close`](Self::close) lets requests in flight finish
+    /// before dropping their connections. Default 30 s.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Every connection setting at once (see [`ServerOptions`]).
+    pub fn options(mut self, options: ServerOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The addresses listened on.
+    pub fn addresses(&self) -> &[Address] {
+        &self.listening
+    }
+
+    /// The server's counters now.
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            connections_accepted: c.accepted.load(Ordering::Relaxed),
+            connections_open: c.open.load(Ordering::Relaxed),
+            requests: c.requests.load(Ordering::Relaxed),
+            connections_failed: c.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Graceful close: stop accepting, let the requests already received
+    /// be answered (each connection's last response says `Connection:
+    /// close`), close idle connections at once; connections still open
+    /// after the close timeout are dropped. Returns when every connection
+    /// task has ended.
+    pub async fn close(&mut self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(self.close_timeout, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = self.counters.open.load(Ordering::Relaxed),
+                "close timeout passed; dropping the connections still open"
+            );
+            self.abort.cancel();
+            self.tasks.wait().await;
+        }
+        self.listening.clear();
+    }
+}
+
+impl<S, B> HttpServer<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    /// Listens on a TCP address (IPv4 or IPv6; port 0 picks a free port)
+    /// and serves every connection accepted there. Returns the address
+    /// bound.
+    pub async fn listen(&mut self, addr: impl ToSocketAddrs) -> Result<Address, HttpError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| HttpError::io("binding a TCP listener", e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| HttpError::io("reading the listener's address", e))?;
+        let name = self.name_for(&local.ip().to_string());
+        self.spawn_accept_loop(Tcp(listener), Address::Tcp(local), name);
+        Ok(Address::Tcp(local))
+    }
+
+    /// Listens on a Unix domain socket at `path` (which must not exist).
+    /// The socket file is removed when the server closes.
+    pub async fn listen_unix(&mut self, path: impl AsRef<Path>) -> Result<Address, HttpError> {
+        let path = path.as_ref().to_path_buf();
+        let listener =
+            UnixListener::bind(&path).map_err(|e| HttpError::io("binding a Unix listener", e))?;
+        let name = self.name_for("localhost");
+        let listener = Unix {
+            listener,
+            _file: UnixSocketFile(path.clone()),
+        };
+        self.spawn_accept_loop(listener, Address::Unix(path.clone()), name);
+        Ok(Address::Unix(path))
+    }
+
+    fn name_for(&self, host: &str) -> Arc<str> {
+        self.server_name.clone().unwrap_or_else(|| Arc::from(host))
+    }
+
+    fn spawn_accept_loop<L: Listener>(&mut self, listener: L, local: Address, name: Arc<str>) {
+        self.listening.push(local.clone());
+        let limit = Arc::clone(
+            self.connections
+                .get_or_insert_with(|| Arc::new(Semaphore::new(self.max_connections))),
+        );
+        let service = self.service.clone();
+        let options = self.options.clone();
+        let shutdown = self.shutdown.clone();
+        let abort = self.abort.clone();
+        let counters = Arc::clone(&self.counters);
+        let tasks = self.tasks.clone();
+        self.tasks.spawn(async move {
+            loop {
+                let permit = tokio::select! {
+                    permit = Arc::clone(&limit).acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    () = shutdown.cancelled() => break,
+                };
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    () = shutdown.cancelled() => break,
+                };
+                let (io, remote) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of descriptors and the like: pause, do not spin.
+                        tracing::warn!(%error, listener = %local, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                counters.accepted.fetch_add(1, Ordering::Relaxed);
+                counters.open.fetch_add(1, Ordering::Relaxed);
+                let context = RequestContext::new(remote, local.clone(), Arc::clone(&name), false);
+                let handler = ServiceHandler::new(service.clone(), context, Arc::clone(&counters));
+                let connection = ServerConnection::new(io, handler, options.clone());
+                let (shutdown, abort, counters) =
+                    (shutdown.clone(), abort.clone(), Arc::clone(&counters));
+                tasks.spawn(async move {
+                    if let Err(error) = serve(connection, shutdown, abort).await {
+                        counters.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                    counters.open.fetch_sub(1, Ordering::Relaxed);
+                    drop(permit);
+                });
+            }
+        });
+    }
+}
+
+/// Runs one connection to its end; on shutdown it finishes what it has,
+/// on abort it is dropped.
+async fn serve<T, H>(
+    connection: ServerConnection<T, H>,
+    shutdown: CancellationToken,
+    abort: CancellationToken,
+) -> Result<(), ConnectionError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+    <H::Body as Body>::Error: Into<BoxError>,
+{
+    let mut connection = pin!(connection);
+    tokio::select! {
+        outcome = connection.as_mut() => return outcome,
+        () = shutdown.cancelled() => connection.as_mut().graceful_shutdown(),
+        () = abort.cancelled() => return Ok(()),
+    }
+    tokio::select! {
+        outcome = connection => outcome,
+        () = abort.cancelled() => Ok(()),
+    }
+}
+
+/// A listening socket of some kind.
+trait Listener: Send + 'static {
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Io, Address)>> + Send;
+}
+
+struct Tcp(TcpListener);
+
+impl Listener for Tcp {
+    type Io = tokio::net::TcpStream;
+
+    async fn accept(&self) -> io::Result<(Self::Io, Address)> {
+        let (stream, peer) = self.0.accept().await?;
+        // Responses leave whole (batched); Nagle's delay would only add
+        // latency.
+        stream.set_nodelay(true)?;
+        Ok((stream, Address::Tcp(peer)))
+    }
+}
+
+struct Unix {
+    listener: UnixListener,
+    _file: UnixSocketFile,
+}
+
+impl Listener for Unix {
+    type Io = tokio::net::UnixStream;
+
+    async fn accept(&self) -> io::Result<(Self::Io, Address)> {
+        let (stream, peer) = self.listener.accept().await?;
+        let peer = peer
+            .as_pathname()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ok((stream, Address::Unix(peer)))
+    }
+}
+
+/// Removes a Unix socket's file once its listener is gone.
+#[derive(Debug)]
+struct UnixSocketFile(PathBuf);
+
+impl Drop for UnixSocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

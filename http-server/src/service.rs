@@ -1,0 +1,180 @@
+//! A tower `Service` as the connection's [`Handler`]: each request gets the
+//! [`RequestContext`], the service is driven ready and called for it, and
+//! whatever goes wrong in the application — an error, a panic — becomes a
+//! `500` for that request only, logged through `tracing`.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes};
+use futures::FutureExt;
+use futures::future::CatchUnwind;
+use gruvi_body::{BoxError, Incoming};
+use gruvi_conn::server::Handler;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use pin_project::pin_project;
+use tower::ServiceExt;
+use tower::util::Oneshot;
+use tower_service::Service;
+
+use crate::context::RequestContext;
+use crate::server::Counters;
+
+/// Serves one connection's requests with clones of the service.
+#[derive(Debug)]
+pub(crate) struct ServiceHandler<S> {
+    service: S,
+    context: RequestContext,
+    counters: Arc<Counters>,
+}
+
+impl<S> ServiceHandler<S> {
+    pub(crate) fn new(service: S, context: RequestContext, counters: Arc<Counters>) -> Self {
+        ServiceHandler {
+            service,
+            context,
+            counters,
+        }
+    }
+}
+
+impl<S, B> Handler for ServiceHandler<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone,
+    S::Error: Into<BoxError>,
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Body = ResponseBody<B>;
+    type Future = HandleFuture<S>;
+
+    fn call(&mut self, mut request: Request<Incoming>) -> HandleFuture<S> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        request.extensions_mut().insert(self.context.clone());
+        // Each request drives its own clone ready (tower's `oneshot`), so
+        // pipelined requests never wait on one another's readiness.
+        let call = self.service.clone().oneshot(request);
+        HandleFuture {
+            inner: AssertUnwindSafe(call).catch_unwind(),
+        }
+    }
+}
+
+/// The response of the application, or a `500` in its place.
+#[pin_project]
+pub(crate) struct HandleFuture<S: Service<Request<Incoming>>> {
+    #[pin]
+    inner: CatchUnwind<AssertUnwindSafe<Oneshot<S, Request<Incoming>>>>,
+}
+
+impl<S, B> Future for HandleFuture<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+{
+    type Output = Response<ResponseBody<B>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = match ready!(self.project().inner.poll(cx)) {
+            Ok(Ok(response)) => response.map(|body| ResponseBody::App { body }),
+            Ok(Err(error)) => {
+                let error: BoxError = error.into();
+                tracing::error!(%error, "the application failed; answering 500");
+                internal_error()
+            }
+            Err(panic) => {
+                tracing::error!(
+                    panic = panic_message(&*panic),
+                    "the application panicked; answering 500"
+                );
+                internal_error()
+            }
+        };
+        Poll::Ready(response)
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "(not a string)"
+    }
+}
+
+fn internal_error<B>() -> Response<ResponseBody<B>> {
+    let mut response = Response::new(ResponseBody::Plain {
+        data: Some(Bytes::from_static(b"500 Internal Server Error\n")),
+    });
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// The application's body, or the library's plain-text one.
+#[pin_project(project = ResponseBodyProj)]
+#[derive(Debug)]
+pub(crate) enum ResponseBody<B> {
+    App {
+        #[pin]
+        body: B,
+    },
+    Plain {
+        data: Option<Bytes>,
+    },
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.project() {
+            ResponseBodyProj::App { body } => match ready!(body.poll_frame(cx)) {
+                None => Poll::Ready(None),
+                Some(Err(error)) => Poll::Ready(Some(Err(error.into()))),
+                // Zero-copy for `Bytes` data (what nearly every body has).
+                Some(Ok(frame)) => Poll::Ready(Some(Ok(
+                    frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
+                ))),
+            },
+            ResponseBodyProj::Plain { data } => {
+                Poll::Ready(data.take().map(|d| Ok(Frame::data(d))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResponseBody::App { body } => body.is_end_stream(),
+            ResponseBody::Plain { data } => data.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ResponseBody::App { body } => body.size_hint(),
+            ResponseBody::Plain { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+        }
+    }
+}
