@@ -801,7 +801,10 @@ fn a_stray_crlf_after_a_body_leaves_the_connection_idle() {
     );
     assert_eq!(
         h.feed(get("/next").as_bytes()),
-        [req(1, "GET", "/next", BodyFraming::None), Ev::End(1, vec![])],
+        [
+            req(1, "GET", "/next", BodyFraming::None),
+            Ev::End(1, vec![])
+        ],
         "the empty line is skipped before the next request line"
     );
 }
@@ -812,7 +815,11 @@ fn a_body_the_application_reads_slowly_does_not_time_out() {
     h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
     assert!(h.server.poll_timeout().is_some());
     h.server.set_body_paused(true, h.now);
-    assert_eq!(h.server.poll_timeout(), None, "the wait is the application's");
+    assert_eq!(
+        h.server.poll_timeout(),
+        None,
+        "the wait is the application's"
+    );
     h.now += Duration::from_secs(100);
     h.server.set_body_paused(false, h.now);
     assert_eq!(
