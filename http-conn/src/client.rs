@@ -161,6 +161,14 @@ impl std::error::Error for RequestError {
 
 type Reply = Result<http::Response<Incoming>, RequestError>;
 
+/// A request extension: the fields to send exactly as given — this order,
+/// this case, duplicates kept — instead of the request's `HeaderMap` (which
+/// lower-cases names). For callers that promise their peers the fields they
+/// wrote, like the seed's `request(method, url, headers)`; every field is
+/// still checked before anything is sent.
+#[derive(Clone, Debug, Default)]
+pub struct FieldsAsGiven(pub Vec<(Bytes, Bytes)>);
+
 /// A request queued for the connection.
 struct Envelope {
     request: http::Request<Outgoing>,
@@ -408,24 +416,31 @@ where
         } else {
             parts.uri.path_and_query().map_or("/", |p| p.as_str())
         };
-        let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(parts.headers.len() + 1);
+        // The fields as the caller gave them, or the header map's.
+        let mut fields: Vec<(&[u8], &[u8])> = match parts.extensions.get::<FieldsAsGiven>() {
+            Some(given) => given.0.iter().map(|(n, v)| (&n[..], &v[..])).collect(),
+            None => parts
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+                .collect(),
+        };
+        let has = |fields: &[(&[u8], &[u8])], name: &[u8]| {
+            fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
         let host;
-        if !parts.headers.contains_key(http::header::HOST) {
+        if !has(&fields, b"host") {
             if let Some(authority) = parts.uri.authority() {
                 host = HeaderValue::from_str(authority.as_str()).ok();
                 if let Some(host) = &host {
-                    fields.push((b"Host", host.as_bytes()));
+                    fields.insert(0, (b"Host", host.as_bytes()));
                 }
             }
         }
-        let mut expects_continue = false;
-        let mut upgrade = is_connect;
-        for (name, value) in &parts.headers {
-            expects_continue |= name == http::header::EXPECT
-                && value.as_bytes().eq_ignore_ascii_case(b"100-continue");
-            upgrade |= name == http::header::UPGRADE;
-            fields.push((name.as_str().as_bytes(), value.as_bytes()));
-        }
+        let expects_continue = fields.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case(b"expect") && v.eq_ignore_ascii_case(b"100-continue")
+        });
+        let upgrade = is_connect || has(&fields, b"upgrade");
         let size = if body.is_end_stream() {
             RequestBody::Empty
         } else {

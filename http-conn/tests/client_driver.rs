@@ -483,3 +483,33 @@ async fn an_unsolicited_response_closes_the_connection() {
     );
     assert!(send.send(get("/")).await.is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn fields_as_given_keep_their_order_and_case() {
+    use gruvi_conn::client::FieldsAsGiven;
+    let (send, _conn, mut peer) = connect();
+    let mut request = get("http://h:1/p");
+    request.headers_mut().insert("x-ignored", "1".parse().unwrap());
+    request.extensions_mut().insert(FieldsAsGiven(vec![
+        (Bytes::from("X-B"), Bytes::from("2")),
+        (Bytes::from("x-a"), Bytes::from("1")),
+        (Bytes::from("X-B"), Bytes::from("3")),
+    ]));
+    let pending = send.send(request);
+    assert_eq!(
+        read_until(&mut peer, "\r\n\r\n").await,
+        "GET /p HTTP/1.1\r\nHost: h:1\r\nX-B: 2\r\nx-a: 1\r\nX-B: 3\r\n\r\n"
+    );
+    peer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(pending.await.unwrap().status(), 200);
+
+    let mut request = get("/");
+    request.extensions_mut().insert(FieldsAsGiven(vec![(
+        Bytes::from("Transfer-Encoding"),
+        Bytes::from("chunked"),
+    )]));
+    let error = send.send(request).await.unwrap_err();
+    assert!(error.is_misuse(), "hop-by-hop fields are still refused: {error}");
+}
