@@ -117,10 +117,22 @@ impl Outgoing {
     /// `HttpRequest.write` / `end_request`), with at most `buffer_limit`
     /// bytes waiting to be sent.
     pub fn channel(buffer_limit: usize) -> (BodyWriter, Outgoing) {
-        let (sender, body) = Incoming::channel(buffer_limit, None);
+        Outgoing::channel_of(buffer_limit, None)
+    }
+
+    /// Like [`channel`](Self::channel), for a body whose size is known up
+    /// front: exactly `length` bytes (sent with Content-Length, so without
+    /// trailers).
+    pub fn channel_with_length(buffer_limit: usize, length: u64) -> (BodyWriter, Outgoing) {
+        Outgoing::channel_of(buffer_limit, Some(length))
+    }
+
+    fn channel_of(buffer_limit: usize, length: Option<u64>) -> (BodyWriter, Outgoing) {
+        let (sender, body) = Incoming::channel(buffer_limit, length);
         (
             BodyWriter {
                 sender: Some(sender),
+                sized: length.is_some(),
             },
             Outgoing {
                 kind: Kind::Channel(body),
@@ -194,7 +206,8 @@ impl http_body::Body for Outgoing {
         match &self.kind {
             Kind::Empty => http_body::SizeHint::with_exact(0),
             Kind::Full(data) => http_body::SizeHint::with_exact(data.len() as u64),
-            Kind::Stream(_) | Kind::Channel(_) => http_body::SizeHint::new(),
+            Kind::Stream(_) => http_body::SizeHint::new(),
+            Kind::Channel(body) => http_body::Body::size_hint(body),
             Kind::Body(body) => body.size_hint(),
         }
     }
@@ -220,6 +233,9 @@ impl fmt::Debug for Outgoing {
 #[derive(Debug)]
 pub struct BodyWriter {
     sender: Option<Sender>,
+    /// The body's size was declared: it goes with Content-Length, which
+    /// leaves no room for trailers.
+    sized: bool,
 }
 
 impl BodyWriter {
@@ -239,8 +255,9 @@ impl BodyWriter {
     /// Ends the body. Trailers are checked here, before anything more is
     /// sent: names must be tokens, values valid field values, text
     /// ISO-8859-1, and no field that must not be a trailer (RFC 9110
-    /// §6.5.1). They need chunked encoding, which the connection checks when
-    /// it sends them.
+    /// §6.5.1). They need chunked encoding: a body made with
+    /// [`Outgoing::channel_with_length`] refuses them here; for the others
+    /// the connection checks when it sends them (HTTP/1.0 has no chunked).
     pub fn end<N, V>(&mut self, trailers: &[(N, V)]) -> Result<(), BodyError>
     where
         N: HeadText,
@@ -248,6 +265,9 @@ impl BodyWriter {
     {
         if self.sender.is_none() {
             return Err(BodyError::new(BodyErrorKind::AlreadyFinished));
+        }
+        if self.sized && !trailers.is_empty() {
+            return Err(BodyError::new(BodyErrorKind::TrailersNotAllowed));
         }
         let mut checked = Trailers::new();
         for (name, value) in trailers {
