@@ -1,0 +1,389 @@
+//! [`HttpClient`]: the seed's `request()` / `getresponse()` API over one
+//! connection, pipelined.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use gruvi_body::{BodyWriter, Outgoing};
+use gruvi_conn::client::{ClientOptions, FieldsAsGiven, ResponseFuture};
+use gruvi_wire::{Limits, check_application_field, check_field, parse_content_length};
+
+use crate::connect::{Connection, Target, open};
+use crate::error::HttpError;
+use crate::response::HttpResponse;
+
+/// What `User-Agent` says unless the caller sets one.
+const USER_AGENT: &str = concat!("gruvi/", env!("CARGO_PKG_VERSION"));
+
+/// Bytes of a hand-written body waiting to be sent before `write` waits.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// A request body, as the seed's `request()` takes it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RequestBody {
+    /// No body (the seed's default `b''`).
+    Empty,
+    /// Bytes, sent with Content-Length.
+    Bytes(Bytes),
+    /// Text, encoded by the `charset` of the request's Content-Type
+    /// (ISO-8859-1 when none is given; text it cannot encode is an error),
+    /// sent with Content-Length.
+    Text(String),
+    /// A body of any kind — a reader, a stream, an `http_body::Body` — sent
+    /// chunked unless its size is exact (see [`Outgoing`]).
+    Outgoing(Outgoing),
+    /// Written by hand through [`HttpRequest::write`] and
+    /// [`HttpRequest::end_request`] (the seed's `body=None`): chunked, or
+    /// with the caller's Content-Length when it gives one.
+    Manual,
+}
+
+impl From<&str> for RequestBody {
+    fn from(text: &str) -> Self {
+        RequestBody::Text(text.to_owned())
+    }
+}
+
+impl From<String> for RequestBody {
+    fn from(text: String) -> Self {
+        RequestBody::Text(text)
+    }
+}
+
+impl From<&[u8]> for RequestBody {
+    fn from(data: &[u8]) -> Self {
+        RequestBody::Bytes(Bytes::copy_from_slice(data))
+    }
+}
+
+impl From<Vec<u8>> for RequestBody {
+    fn from(data: Vec<u8>) -> Self {
+        RequestBody::Bytes(Bytes::from(data))
+    }
+}
+
+impl From<Bytes> for RequestBody {
+    fn from(data: Bytes) -> Self {
+        RequestBody::Bytes(data)
+    }
+}
+
+impl From<Outgoing> for RequestBody {
+    fn from(body: Outgoing) -> Self {
+        RequestBody::Outgoing(body)
+    }
+}
+
+impl<T: Into<RequestBody>> From<Option<T>> for RequestBody {
+    /// `None` is the seed's `body=None`: written by hand.
+    fn from(body: Option<T>) -> Self {
+        body.map_or(RequestBody::Manual, Into::into)
+    }
+}
+
+/// An HTTP client on one connection (the seed's `HttpClient(timeout)`).
+///
+/// Requests are written as soon as they are made; several can be made
+/// before the first response is read (pipelining), and
+/// [`getresponse`](Self::getresponse) returns the responses in request
+/// order, exactly once per request. Read each response's body before
+/// asking for the next response.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), gruvi_client::HttpError> {
+/// use gruvi_client::{HttpClient, RequestBody};
+///
+/// let mut client = HttpClient::new().timeout(std::time::Duration::from_secs(10));
+/// client.connect("127.0.0.1:8080").await?;
+/// client.request("GET", "/a", &[], RequestBody::Empty).await?;
+/// client.request("GET", "/b", &[], RequestBody::Empty).await?;
+/// let mut first = client.getresponse().await?;
+/// let body = first.read_to_end().await?;
+/// let mut second = client.getresponse().await?;
+/// # let _ = (body, second.read_to_end().await?);
+/// # Ok(()) }
+/// ```
+pub struct HttpClient {
+    timeout: Option<Duration>,
+    version: http::Version,
+    options: ClientOptions,
+    connection: Option<Connected>,
+    /// Responses owed, oldest first.
+    owed: VecDeque<ResponseFuture>,
+    /// Set while the last response returned still has body to read.
+    unread: Option<Arc<AtomicBool>>,
+}
+
+struct Connected {
+    connection: Connection,
+    /// For `Host`.
+    authority: String,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("timeout", &self.timeout)
+            .field("version", &self.version)
+            .field("connected", &self.connection.as_ref().map(|c| &c.authority))
+            .field("owed", &self.owed.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        HttpClient::new()
+    }
+}
+
+impl HttpClient {
+    /// A client without a connection, speaking HTTP/1.1, without timeout.
+    pub fn new() -> Self {
+        HttpClient {
+            timeout: None,
+            version: http::Version::HTTP_11,
+            options: ClientOptions::default(),
+            connection: None,
+            owed: VecDeque::new(),
+            unread: None,
+        }
+    }
+
+    /// The seed's `timeout`: the longest a network operation may take —
+    /// connecting, each write, each wait for a response or its body.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self.options.write_timeout = Some(timeout);
+        self
+    }
+
+    /// Speaks HTTP/1.0 instead of HTTP/1.1 (no chunked bodies, no
+    /// pipelining: each request closes its connection).
+    pub fn http10(mut self) -> Self {
+        self.version = http::Version::HTTP_10;
+        self
+    }
+
+    /// Limits on response heads.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.options.proto.limits = limits;
+        self
+    }
+
+    /// Connects to `target` (`"host:port"`, a URL, a `SocketAddr`, or
+    /// [`Target::unix`]), closing any previous connection.
+    pub async fn connect<T>(&mut self, target: T) -> Result<(), HttpError>
+    where
+        T: TryInto<Target>,
+        HttpError: From<T::Error>,
+    {
+        let target = target.try_into()?;
+        self.close();
+        let connection = open(&target, self.timeout, self.options.clone()).await?;
+        self.connection = Some(Connected {
+            connection,
+            authority: target.authority(),
+        });
+        Ok(())
+    }
+
+    /// Closes the connection at once; responses not yet returned are lost.
+    pub fn close(&mut self) {
+        self.connection = None;
+        self.owed.clear();
+        self.unread = None;
+    }
+
+    /// Makes a request: checks it, then sends its head and — unless the
+    /// body is [`RequestBody::Manual`] — its body. `url` is a path
+    /// (`/a?b`) or an absolute URL whose path is used. `Host` (HTTP/1.1)
+    /// and `User-Agent` are added unless given; every field must be
+    /// ISO-8859-1 text and none may be hop-by-hop (except `Connection:
+    /// close`, and what an `Upgrade` needs), else nothing is sent.
+    pub async fn request(
+        &mut self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<RequestBody>,
+    ) -> Result<HttpRequest, HttpError> {
+        let Some(connected) = &self.connection else {
+            return Err(HttpError::misuse("not connected: call connect() first"));
+        };
+        let (target, url_authority) = if url.contains("://") {
+            let url = gruvi_wire::parse_url(url, "http")?;
+            (url.target().into_owned(), Some(url.authority().to_owned()))
+        } else if url.is_empty() {
+            ("/".to_owned(), None)
+        } else {
+            (url.to_owned(), None)
+        };
+        let http11 = self.version == http::Version::HTTP_11;
+
+        let upgrade = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("upgrade"));
+        let mut fields = Vec::with_capacity(headers.len() + 2);
+        let (mut has_host, mut has_agent) = (false, false);
+        let mut content_type = None;
+        let mut declared_length = None;
+        for (name, value) in headers {
+            let (name, value) = check_field(name, value)?;
+            check_application_field(&name, &value, upgrade)?;
+            has_host |= name.eq_ignore_ascii_case(b"host");
+            has_agent |= name.eq_ignore_ascii_case(b"user-agent");
+            if name.eq_ignore_ascii_case(b"content-type") {
+                content_type = Some(value.to_vec());
+            }
+            if name.eq_ignore_ascii_case(b"content-length") {
+                let length = parse_content_length(&value).ok_or_else(|| {
+                    HttpError::misuse("invalid request: Content-Length is not a number")
+                })?;
+                declared_length = Some(length);
+            }
+            fields.push((
+                Bytes::from(name.into_owned()),
+                Bytes::from(value.into_owned()),
+            ));
+        }
+        if http11 && !has_host {
+            let authority = url_authority.unwrap_or_else(|| connected.authority.clone());
+            fields.insert(0, (Bytes::from_static(b"Host"), Bytes::from(authority)));
+        }
+        if !has_agent {
+            fields.push((
+                Bytes::from_static(b"User-Agent"),
+                Bytes::from_static(USER_AGENT.as_bytes()),
+            ));
+        }
+
+        let mut writer = None;
+        let body = match body.into() {
+            RequestBody::Empty => Outgoing::empty(),
+            RequestBody::Bytes(data) => Outgoing::full(data),
+            RequestBody::Text(text) => Outgoing::text(&text, content_type.as_deref())?,
+            RequestBody::Outgoing(body) => body,
+            RequestBody::Manual => {
+                let (hand, body) = match declared_length {
+                    Some(length) => Outgoing::channel_with_length(WRITE_BUFFER, length),
+                    None => Outgoing::channel(WRITE_BUFFER),
+                };
+                writer = Some(hand);
+                body
+            }
+        };
+        if !http11 && http_body::Body::size_hint(&body).exact().is_none() {
+            return Err(HttpError::misuse("body size unknown for HTTP/1.0"));
+        }
+        let chunked = http_body::Body::size_hint(&body).exact().is_none();
+
+        let mut request = http::Request::new(body);
+        *request.method_mut() = http::Method::from_bytes(method.as_bytes())
+            .map_err(|_| HttpError::misuse(format!("invalid method {method:?}")))?;
+        *request.uri_mut() = target
+            .parse()
+            .map_err(|_| HttpError::misuse(format!("invalid request target {target:?}")))?;
+        *request.version_mut() = self.version;
+        request.extensions_mut().insert(FieldsAsGiven(fields));
+        self.owed.push_back(connected.connection.send.send(request));
+        Ok(HttpRequest {
+            writer,
+            chunked,
+            timeout: self.timeout,
+        })
+    }
+
+    /// Waits for the next response (in request order) within the client's
+    /// timeout; see [`getresponse_within`](Self::getresponse_within).
+    pub async fn getresponse(&mut self) -> Result<HttpResponse, HttpError> {
+        self.getresponse_within(self.timeout).await
+    }
+
+    /// Waits for the next response, at most `timeout` (`None`: no limit).
+    /// Only its head has been read when this returns. It is an error to call
+    /// this with no request outstanding, or while the previous response's
+    /// body is not fully read (the seed's rule for pipelining).
+    pub async fn getresponse_within(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<HttpResponse, HttpError> {
+        if self
+            .unread
+            .as_ref()
+            .is_some_and(|u| u.load(Ordering::Acquire))
+        {
+            return Err(HttpError::misuse(
+                "the previous response's body has not been read",
+            ));
+        }
+        let Some(pending) = self.owed.pop_front() else {
+            return Err(HttpError::misuse("no request is waiting for a response"));
+        };
+        let response = within(timeout, "the response", pending).await??;
+        let response = HttpResponse::new(response, self.timeout);
+        self.unread = Some(response.unread_flag());
+        Ok(response)
+    }
+}
+
+/// `future`, failing with a timeout error after `limit`.
+pub(crate) async fn within<F: Future>(
+    limit: Option<Duration>,
+    what: &'static str,
+    future: F,
+) -> Result<F::Output, HttpError> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, future)
+            .await
+            .map_err(|_| HttpError::timeout(what)),
+        None => Ok(future.await),
+    }
+}
+
+/// A request made by [`HttpClient::request`]; with a body written by hand
+/// ([`RequestBody::Manual`]), its [`write`](Self::write) and
+/// [`end_request`](Self::end_request) send it.
+#[derive(Debug)]
+pub struct HttpRequest {
+    writer: Option<BodyWriter>,
+    chunked: bool,
+    timeout: Option<Duration>,
+}
+
+impl HttpRequest {
+    /// Sends body bytes, waiting (within the client's timeout) while the
+    /// connection has too many unsent.
+    pub async fn write(&mut self, data: impl Into<Bytes>) -> Result<(), HttpError> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(HttpError::misuse(
+                "this request's body was given to request(): nothing to write",
+            ));
+        };
+        within(self.timeout, "the body to be sent", writer.write(data)).await??;
+        Ok(())
+    }
+
+    /// Ends the body, with `trailers` — which need chunked encoding: with
+    /// a Content-Length or on HTTP/1.0 they are an error.
+    pub async fn end_request(&mut self, trailers: &[(&str, &str)]) -> Result<(), HttpError> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(HttpError::misuse(
+                "this request's body was given to request(): nothing to end",
+            ));
+        };
+        if !trailers.is_empty() && !self.chunked {
+            return Err(HttpError::misuse(
+                "trailers need chunked encoding (not with Content-Length or HTTP/1.0)",
+            ));
+        }
+        writer.end(trailers)?;
+        Ok(())
+    }
+}
