@@ -131,6 +131,13 @@ impl From<BodyError> for HttpError {
     }
 }
 
+/// For conversions that cannot fail (a `Target` given as itself).
+impl From<std::convert::Infallible> for HttpError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
 impl From<UrlError> for HttpError {
     fn from(error: UrlError) -> Self {
         HttpError::misuse(format!("invalid URL: {error}"))
