@@ -357,7 +357,13 @@ where
         if let Some(receiving) = this.receiving.as_mut() {
             if receiving.awaiting_read && receiving.sender.poll_wanted(cx).is_ready() {
                 receiving.awaiting_read = false;
-                this.proto.body_wanted(receiving.id);
+                // `poll_wanted` is ready for a dropped reader too, but a
+                // body nobody reads must not be asked for: `100 Continue`
+                // would make the client send it only to be thrown away.
+                // Without it the response closes the connection instead.
+                if !receiving.sender.is_reader_gone() {
+                    this.proto.body_wanted(receiving.id);
+                }
                 progress = true;
             }
             match receiving.sender.poll_ready(cx) {

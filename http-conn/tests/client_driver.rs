@@ -489,7 +489,9 @@ async fn fields_as_given_keep_their_order_and_case() {
     use gruvi_conn::client::FieldsAsGiven;
     let (send, _conn, mut peer) = connect();
     let mut request = get("http://h:1/p");
-    request.headers_mut().insert("x-ignored", "1".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("x-ignored", "1".parse().unwrap());
     request.extensions_mut().insert(FieldsAsGiven(vec![
         (Bytes::from("X-B"), Bytes::from("2")),
         (Bytes::from("x-a"), Bytes::from("1")),
@@ -511,5 +513,8 @@ async fn fields_as_given_keep_their_order_and_case() {
         Bytes::from("chunked"),
     )]));
     let error = send.send(request).await.unwrap_err();
-    assert!(error.is_misuse(), "hop-by-hop fields are still refused: {error}");
+    assert!(
+        error.is_misuse(),
+        "hop-by-hop fields are still refused: {error}"
+    );
 }

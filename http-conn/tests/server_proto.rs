@@ -890,3 +890,36 @@ fn graceful_shutdown_during_a_response_closes_after_it() {
     assert!(h.written().ends_with("\r\n\r\nhi"));
     assert!(h.server.is_done());
 }
+
+#[test]
+fn no_body_timer_runs_while_100_continue_is_owed() {
+    let mut h = Harness::new();
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    assert_eq!(h.server.poll_timeout(), None, "the client waits for us");
+    h.now += Duration::from_secs(100);
+    h.server.body_wanted(h.id(0));
+    assert_eq!(h.written(), "HTTP/1.1 100 Continue\r\n\r\n");
+    h.events();
+    assert_eq!(
+        h.server.poll_timeout(),
+        Some(h.now + Duration::from_secs(30)),
+        "the client's time starts with the 100"
+    );
+}
+
+#[test]
+fn a_response_that_skips_100_continue_says_it_closes() {
+    let mut h = Harness::new();
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    h.respond(0, 417, &[], b"");
+    let out = h.written();
+    assert!(out.contains("Connection: close\r\n"), "{out:?}");
+    assert!(h.server.is_done());
+
+    // A body that already arrived whole needs no 100: the connection goes on.
+    let mut h = Harness::new();
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok");
+    h.respond(0, 200, &[], b"");
+    assert!(!h.written().contains("Connection: close"));
+    assert!(!h.server.is_done());
+}

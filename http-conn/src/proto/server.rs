@@ -576,10 +576,17 @@ impl Server {
                 }
             }
             // Waiting on the peer for body bytes (a full buffer means the
-            // application is the slow one: no timer then).
-            Reading::Body { .. }
+            // application is the slow one: no timer then). A client waiting
+            // for `100 Continue` is not late either: it is waiting for us.
+            Reading::Body { id, .. }
                 if self.read_buf.is_empty() && !self.peer_eof && !self.body_paused =>
             {
+                let awaits_continue = self.in_flight.iter().any(|r| {
+                    r.id == id && matches!(r.continue_, Continue::Expected | Continue::Wanted)
+                });
+                if awaits_continue {
+                    return None;
+                }
                 Some(self.body_progress? + self.config.body_read_timeout?)
             }
             Reading::Body { .. } | Reading::Done => None,
@@ -698,6 +705,9 @@ impl Server {
             if front.continue_ == Continue::Wanted {
                 front.continue_ = Continue::Sent;
                 self.write.put_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                // The client's time to send the body starts now (the next
+                // `poll_event` starts the clock).
+                self.body_progress = None;
             }
         }
     }
@@ -735,9 +745,14 @@ impl Server {
         let hands_over = switching || tunnel;
         let version = request.version;
         // Nothing was parsed after a request that closes, upgrades or
-        // connects: unless the connection is handed over, it closes.
+        // connects: unless the connection is handed over, it closes. Nor
+        // can a body whose `100 Continue` this response skips be relied on
+        // to come: the connection closes, and says so (RFC 9110 §10.1.1).
+        let skips_continue = matches!(request.continue_, Continue::Expected | Continue::Wanted)
+            && !request.body_done;
         let mut close_after =
-            (!request.keep_alive || request.upgrade || request.is_connect) && !hands_over;
+            (!request.keep_alive || request.upgrade || request.is_connect || skips_continue)
+                && !hands_over;
         let mut app_length = None;
         let (mut has_date, mut has_server) = (false, false);
         for (name, value) in headers {
