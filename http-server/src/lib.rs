@@ -4,7 +4,7 @@
 //! timeout)` with the WSGI application replaced by a
 //! `tower::Service<http::Request<Incoming>>`: an axum `Router`, a stack of
 //! tower-http layers or a plain `service_fn` runs unmodified. It listens on
-//! TCP and Unix sockets, keeps connections alive, processes pipelined
+//! TCP and Unix sockets, and with the `tls` feature on TLS (rustls), keeps connections alive, processes pipelined
 //! requests together and answers them in order, and closes gracefully.
 //!
 //! What the application gets and gives:
@@ -35,3 +35,6 @@ pub use context::{Address, RequestContext};
 pub use error::HttpError;
 pub use gruvi_conn::ReceivedHead;
 pub use server::{HttpServer, Stats};
+/// The TLS library `listen_tls` takes its configuration from.
+#[cfg(feature = "tls")]
+pub use tokio_rustls::rustls;

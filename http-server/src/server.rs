@@ -260,6 +260,31 @@ where
         Ok(Address::Unix(path))
     }
 
+    /// Listens on a TCP address with TLS, configured by `config` (see
+    /// [`rustls::ServerConfig`](tokio_rustls::rustls::ServerConfig); set its
+    /// `alpn_protocols` to `[b"http/1.1"]` to announce HTTP/1.1). Requests
+    /// see [`RequestContext::is_tls`] as `true`.
+    #[cfg(feature = "tls")]
+    pub async fn listen_tls(
+        &mut self,
+        addr: impl ToSocketAddrs,
+        config: Arc<tokio_rustls::rustls::ServerConfig>,
+    ) -> Result<Address, HttpError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| HttpError::io("binding a TLS listener", e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| HttpError::io("reading the listener's address", e))?;
+        let name = self.name_for(&local.ip().to_string());
+        let listener = Tls {
+            tcp: Tcp(listener),
+            acceptor: tokio_rustls::TlsAcceptor::from(config),
+        };
+        self.spawn_accept_loop(listener, Address::Tcp(local), name);
+        Ok(Address::Tcp(local))
+    }
+
     fn name_for(&self, host: &str) -> Arc<str> {
         self.server_name.clone().unwrap_or_else(|| Arc::from(host))
     }
@@ -289,7 +314,7 @@ where
                     accepted = listener.accept() => accepted,
                     () = shutdown.cancelled() => break,
                 };
-                let (io, remote) = match accepted {
+                let (raw, remote) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of descriptors and the like: pause, do not spin.
@@ -300,15 +325,35 @@ where
                 };
                 counters.accepted.fetch_add(1, Ordering::Relaxed);
                 counters.open.fetch_add(1, Ordering::Relaxed);
-                let context = RequestContext::new(remote, local.clone(), Arc::clone(&name), false);
+                let context =
+                    RequestContext::new(remote, local.clone(), Arc::clone(&name), L::SECURE);
                 let handler = ServiceHandler::new(service.clone(), context, Arc::clone(&counters));
-                let connection = ServerConnection::new(io, handler, options.clone());
-                let (shutdown, abort, counters) =
-                    (shutdown.clone(), abort.clone(), Arc::clone(&counters));
+                let securing = listener.secure(raw, options.proto.header_read_timeout);
+                let (options, shutdown, abort, counters) = (
+                    options.clone(),
+                    shutdown.clone(),
+                    abort.clone(),
+                    Arc::clone(&counters),
+                );
+                // The handshake (if any) runs in the connection's own task:
+                // a slow peer never holds up the accept loop.
                 tasks.spawn(async move {
-                    if let Err(error) = serve(connection, shutdown, abort).await {
-                        counters.failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(%error, "connection ended with an error");
+                    let secured = tokio::select! {
+                        secured = securing => secured,
+                        () = abort.cancelled() => Err(io::ErrorKind::Interrupted.into()),
+                    };
+                    match secured {
+                        Ok(io) => {
+                            let connection = ServerConnection::new(io, handler, options);
+                            if let Err(error) = serve(connection, shutdown, abort).await {
+                                counters.failed.fetch_add(1, Ordering::Relaxed);
+                                tracing::debug!(%error, "connection ended with an error");
+                            }
+                        }
+                        Err(error) => {
+                            counters.failed.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(%error, "TLS handshake failed");
+                        }
                     }
                     counters.open.fetch_sub(1, Ordering::Relaxed);
                     drop(permit);
@@ -342,19 +387,39 @@ where
     }
 }
 
-/// A listening socket of some kind.
+/// A listening socket of some kind: accepts raw connections, then makes
+/// each one ready for HTTP (a TLS handshake, or nothing).
 trait Listener: Send + 'static {
+    type Raw: Send + 'static;
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Connections are encrypted.
+    const SECURE: bool = false;
 
-    fn accept(&self) -> impl Future<Output = io::Result<(Self::Io, Address)>> + Send;
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Raw, Address)>> + Send;
+
+    /// Makes an accepted connection ready, within `limit`.
+    fn secure(
+        &self,
+        raw: Self::Raw,
+        limit: Option<Duration>,
+    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static;
 }
 
 struct Tcp(TcpListener);
 
 impl Listener for Tcp {
+    type Raw = tokio::net::TcpStream;
     type Io = tokio::net::TcpStream;
 
-    async fn accept(&self) -> io::Result<(Self::Io, Address)> {
+    fn secure(
+        &self,
+        raw: Self::Raw,
+        _: Option<Duration>,
+    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static {
+        std::future::ready(Ok(raw))
+    }
+
+    async fn accept(&self) -> io::Result<(Self::Raw, Address)> {
         let (stream, peer) = self.0.accept().await?;
         // Responses leave whole (batched); Nagle's delay would only add
         // latency.
@@ -369,15 +434,59 @@ struct Unix {
 }
 
 impl Listener for Unix {
+    type Raw = tokio::net::UnixStream;
     type Io = tokio::net::UnixStream;
 
-    async fn accept(&self) -> io::Result<(Self::Io, Address)> {
+    fn secure(
+        &self,
+        raw: Self::Raw,
+        _: Option<Duration>,
+    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static {
+        std::future::ready(Ok(raw))
+    }
+
+    async fn accept(&self) -> io::Result<(Self::Raw, Address)> {
         let (stream, peer) = self.listener.accept().await?;
         let peer = peer
             .as_pathname()
             .map(Path::to_path_buf)
             .unwrap_or_default();
         Ok((stream, Address::Unix(peer)))
+    }
+}
+
+/// TCP with TLS (rustls): the handshake is bounded by the header-read
+/// timeout, the same slowloris defence as for a head.
+#[cfg(feature = "tls")]
+struct Tls {
+    tcp: Tcp,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+#[cfg(feature = "tls")]
+impl Listener for Tls {
+    type Raw = tokio::net::TcpStream;
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    const SECURE: bool = true;
+
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Raw, Address)>> + Send {
+        self.tcp.accept()
+    }
+
+    fn secure(
+        &self,
+        raw: Self::Raw,
+        limit: Option<Duration>,
+    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static {
+        let handshake = self.acceptor.accept(raw);
+        async move {
+            match limit {
+                Some(limit) => tokio::time::timeout(limit, handshake)
+                    .await
+                    .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+                None => handshake.await,
+            }
+        }
     }
 }
 
