@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gruvi_body::{BodyWriter, Outgoing};
-use gruvi_conn::client::{ClientOptions, FieldsAsGiven, ResponseFuture};
+use gruvi_conn::client::{FieldsAsGiven, ResponseFuture};
 use gruvi_wire::{Limits, check_application_field, check_field, parse_content_length};
 
-use crate::connect::{Connection, Target, open};
+use crate::connect::{Connection, Connector, Target, open};
 use crate::error::HttpError;
 use crate::response::HttpResponse;
 
@@ -112,7 +112,7 @@ impl<T: Into<RequestBody>> From<Option<T>> for RequestBody {
 pub struct HttpClient {
     timeout: Option<Duration>,
     version: http::Version,
-    options: ClientOptions,
+    connector: Connector,
     connection: Option<Connected>,
     /// Responses owed, oldest first.
     owed: VecDeque<ResponseFuture>,
@@ -149,7 +149,7 @@ impl HttpClient {
         HttpClient {
             timeout: None,
             version: http::Version::HTTP_11,
-            options: ClientOptions::default(),
+            connector: Connector::default(),
             connection: None,
             owed: VecDeque::new(),
             unread: None,
@@ -160,7 +160,8 @@ impl HttpClient {
     /// connecting, each write, each wait for a response or its body.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
-        self.options.write_timeout = Some(timeout);
+        self.connector.timeout = Some(timeout);
+        self.connector.options.write_timeout = Some(timeout);
         self
     }
 
@@ -173,7 +174,15 @@ impl HttpClient {
 
     /// Limits on response heads.
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.options.proto.limits = limits;
+        self.connector.options.proto.limits = limits;
+        self
+    }
+
+    /// The TLS configuration for `https` targets (root certificates and
+    /// more); the server is named by the target's host (SNI).
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: Arc<tokio_rustls::rustls::ClientConfig>) -> Self {
+        self.connector.tls = Some(config);
         self
     }
 
@@ -186,7 +195,7 @@ impl HttpClient {
     {
         let target = target.try_into()?;
         self.close();
-        let connection = open(&target, self.timeout, self.options.clone()).await?;
+        let connection = open(&target, &self.connector).await?;
         self.connection = Some(Connected {
             connection,
             authority: target.authority(),

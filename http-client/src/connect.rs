@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
 use std::time::Duration;
 
 use gruvi_conn::client::{ClientOptions, SendRequest, handshake};
@@ -13,8 +15,9 @@ use tokio::task::JoinHandle;
 
 use crate::error::HttpError;
 
-/// Where to connect: `"host:port"`, `"http://host[:port]"`, a
-/// [`SocketAddr`], or a Unix socket path ([`Target::unix`]).
+/// Where to connect: `"host:port"`, `"http://host[:port]"`,
+/// `"https://host[:port]"` (feature `tls`), a [`SocketAddr`], or a Unix
+/// socket path ([`Target::unix`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// A host name or IP literal and a port.
@@ -23,6 +26,8 @@ pub enum Target {
         host: String,
         /// The port.
         port: u16,
+        /// Over TLS, the host naming the server (SNI, certificate check).
+        tls: bool,
     },
     /// An address.
     Addr(SocketAddr),
@@ -41,24 +46,27 @@ impl Target {
     pub fn parse(text: &str) -> Result<Target, HttpError> {
         if text.contains("://") {
             let url = parse_url(text, "http")?;
-            if url.is_tls() {
-                return Err(HttpError::misuse(
-                    "https URLs need TLS, which this build does not include",
-                ));
-            }
             let (host, port) = url.addr()?;
-            return Ok(Target::Host { host, port });
+            return Ok(Target::Host {
+                host,
+                port,
+                tls: url.is_tls(),
+            });
         }
         let (host, port) = gruvi_wire::parse_authority_form(text)?;
-        Ok(Target::Host { host, port })
+        Ok(Target::Host {
+            host,
+            port,
+            tls: false,
+        })
     }
 
     /// The value for `Host` (RFC 9110 §7.2): host, in brackets when an IPv6
     /// literal, and the port unless it is 80.
     pub(crate) fn authority(&self) -> String {
-        let (host, port) = match self {
-            Target::Host { host, port } => (host.clone(), *port),
-            Target::Addr(addr) => (addr.ip().to_string(), addr.port()),
+        let (host, port, default_port) = match self {
+            Target::Host { host, port, tls } => (host.clone(), *port, if *tls { 443 } else { 80 }),
+            Target::Addr(addr) => (addr.ip().to_string(), addr.port(), 80),
             Target::Unix(_) => return "localhost".to_owned(),
         };
         let host = if host.contains(':') {
@@ -66,7 +74,7 @@ impl Target {
         } else {
             host
         };
-        if port == 80 {
+        if port == default_port {
             host
         } else {
             format!("{host}:{port}")
@@ -101,25 +109,40 @@ impl Drop for Connection {
     }
 }
 
-/// Opens a transport to `target` within `timeout`, and starts its driver.
-pub(crate) async fn open(
-    target: &Target,
-    timeout: Option<Duration>,
-    options: ClientOptions,
-) -> Result<Connection, HttpError> {
+/// How to open connections: timeout, connection settings, TLS.
+#[derive(Clone, Debug, Default)]
+pub struct Connector {
+    /// The longest connecting (TCP and TLS handshake) may take.
+    pub timeout: Option<Duration>,
+    /// The connection's settings (limits, write timeout, ...).
+    pub options: ClientOptions,
+    /// The TLS configuration for `https` targets: root certificates and
+    /// more (see [`rustls::ClientConfig`](tokio_rustls::rustls::ClientConfig)).
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+}
+
+/// Opens a transport to `target` with `connector`, and starts its driver.
+pub(crate) async fn open(target: &Target, connector: &Connector) -> Result<Connection, HttpError> {
+    let options = connector.options.clone();
     let connecting = async {
         match target {
-            Target::Host { host, port } => {
+            Target::Host { host, port, tls } => {
                 let stream = TcpStream::connect((host.as_str(), *port))
                     .await
                     .map_err(|e| HttpError::io("connecting", e))?;
-                tcp(stream, options)
+                nodelay(&stream)?;
+                if *tls {
+                    return secure(stream, host, connector).await;
+                }
+                Ok(start(stream, options))
             }
             Target::Addr(addr) => {
                 let stream = TcpStream::connect(addr)
                     .await
                     .map_err(|e| HttpError::io("connecting", e))?;
-                tcp(stream, options)
+                nodelay(&stream)?;
+                Ok(start(stream, options))
             }
             Target::Unix(path) => {
                 let stream = UnixStream::connect(path)
@@ -129,7 +152,7 @@ pub(crate) async fn open(
             }
         }
     };
-    match timeout {
+    match connector.timeout {
         Some(limit) => tokio::time::timeout(limit, connecting)
             .await
             .map_err(|_| HttpError::timeout("the connection"))?,
@@ -137,12 +160,39 @@ pub(crate) async fn open(
     }
 }
 
-fn tcp(stream: TcpStream, options: ClientOptions) -> Result<Connection, HttpError> {
+fn nodelay(stream: &TcpStream) -> Result<(), HttpError> {
     // Requests leave whole (batched): Nagle's delay would only add latency.
     stream
         .set_nodelay(true)
-        .map_err(|e| HttpError::io("configuring the socket", e))?;
-    Ok(start(stream, options))
+        .map_err(|e| HttpError::io("configuring the socket", e))
+}
+
+/// The TLS handshake, naming the server by `host` (SNI and the
+/// certificate check).
+#[cfg(feature = "tls")]
+async fn secure(
+    stream: TcpStream,
+    host: &str,
+    connector: &Connector,
+) -> Result<Connection, HttpError> {
+    use tokio_rustls::rustls::pki_types::ServerName;
+    let config = connector.tls.clone().ok_or_else(|| {
+        HttpError::misuse("an https target needs a TLS configuration (Connector::tls)")
+    })?;
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|_| HttpError::misuse(format!("{host:?} cannot name a TLS server")))?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, stream)
+        .await
+        .map_err(|e| HttpError::io("the TLS handshake", e))?;
+    Ok(start(stream, connector.options.clone()))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn secure(_: TcpStream, _: &str, _: &Connector) -> Result<Connection, HttpError> {
+    Err(HttpError::misuse(
+        "https needs TLS: build gruvi-client with the `tls` feature",
+    ))
 }
 
 fn start<T>(io: T, options: ClientOptions) -> Connection

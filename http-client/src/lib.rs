@@ -25,8 +25,12 @@ mod response;
 mod service;
 
 pub use client::{HttpClient, HttpRequest, RequestBody};
-pub use connect::Target;
+pub use connect::{Connector, Target};
 pub use error::HttpError;
 pub use gruvi_body::{Incoming, Outgoing};
+pub use gruvi_conn::client::ClientOptions;
 pub use response::HttpResponse;
 pub use service::{HttpService, HttpServiceFuture};
+/// The TLS library `Connector::tls` takes its configuration from.
+#[cfg(feature = "tls")]
+pub use tokio_rustls::rustls;

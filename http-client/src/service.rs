@@ -4,15 +4,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use gruvi_body::{BoxError, Incoming, Outgoing};
-use gruvi_conn::client::{ClientOptions, ResponseFuture};
+use gruvi_conn::client::ResponseFuture;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::PollSemaphore;
 use tower_service::Service;
 
-use crate::connect::{Connection, Target, open};
+use crate::connect::{Connection, Connector, Target, open};
 use crate::error::HttpError;
 
 /// A `tower::Service<http::Request<B>>` over one connection, answering
@@ -42,17 +41,13 @@ impl Clone for HttpService {
 }
 
 impl HttpService {
-    /// Connects to `target` (within `connect_timeout`, if given).
-    pub async fn connect<T>(
-        target: T,
-        connect_timeout: Option<Duration>,
-        options: ClientOptions,
-    ) -> Result<HttpService, HttpError>
+    /// Connects to `target` as `connector` says (timeout, settings, TLS).
+    pub async fn connect<T>(target: T, connector: &Connector) -> Result<HttpService, HttpError>
     where
         T: TryInto<Target>,
         HttpError: From<T::Error>,
     {
-        let connection = open(&target.try_into()?, connect_timeout, options).await?;
+        let connection = open(&target.try_into()?, connector).await?;
         Ok(HttpService {
             connection: Arc::new(connection),
             admit: PollSemaphore::new(Arc::new(Semaphore::new(1))),

@@ -441,7 +441,7 @@ async fn against_our_server_over_a_unix_socket() {
 async fn the_tower_service_pipelines_concurrent_calls_in_order() {
     let mut server = gruvi_server::HttpServer::new(tower::service_fn(echo_service));
     let address = server.listen("127.0.0.1:0").await.unwrap().to_string();
-    let service = HttpService::connect(address.as_str(), Some(LIMIT), Default::default())
+    let service = HttpService::connect(address.as_str(), &gruvi_client::Connector::default())
         .await
         .unwrap()
         .pipeline_depth(8);
@@ -474,4 +474,73 @@ async fn the_tower_service_pipelines_concurrent_calls_in_order() {
 /// is one).
 fn http_body_full(text: String) -> Incoming {
     Incoming::full(Bytes::from(text))
+}
+
+fn testdata(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/tls")
+        .join(name)
+}
+
+#[tokio::test]
+async fn https_with_custom_roots_and_the_host_as_server_name() {
+    use gruvi_client::rustls::pki_types::pem::PemObject;
+    use gruvi_client::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use gruvi_client::rustls::{ClientConfig, RootCertStore, ServerConfig};
+
+    let certs = CertificateDer::pem_file_iter(testdata("server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(testdata("server.key")).unwrap();
+    let server_config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let mut server = gruvi_server::HttpServer::new(tower::service_fn(echo_service));
+    let address = server
+        .listen_tls("127.0.0.1:0", Arc::new(server_config))
+        .await
+        .unwrap();
+    let port = address.to_string().rsplit(':').next().unwrap().to_owned();
+
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(testdata("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let tls = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut client = HttpClient::new().timeout(LIMIT).tls_config(Arc::new(tls));
+    client
+        .connect(format!("https://localhost:{port}").as_str())
+        .await
+        .unwrap();
+    client
+        .request("GET", "/secure", &[], RequestBody::Empty)
+        .await
+        .unwrap();
+    let mut response = client.getresponse().await.unwrap();
+    assert_eq!(response.read_to_end().await.unwrap(), "GET /secure ");
+
+    // Without the test root, the server's certificate is refused.
+    let strangers = ClientConfig::builder()
+        .with_root_certificates(RootCertStore::empty())
+        .with_no_client_auth();
+    let mut wary = HttpClient::new()
+        .timeout(LIMIT)
+        .tls_config(Arc::new(strangers));
+    let error = wary
+        .connect(format!("https://localhost:{port}").as_str())
+        .await
+        .unwrap_err();
+    assert!(error.is_io(), "{error}");
+    // And https without any TLS configuration is the caller's mistake.
+    let error = HttpClient::new()
+        .connect(format!("https://localhost:{port}").as_str())
+        .await
+        .unwrap_err();
+    assert!(error.is_misuse(), "{error}");
+    client.close();
+    server.close().await;
 }
