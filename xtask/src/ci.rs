@@ -1,6 +1,8 @@
 //! `cargo xtask ci`: the same steps as `.ci/run`, in the same order.
 
-use crate::{cargo, run_command};
+use std::process::Command;
+
+use crate::{cargo, run_command, workspace_root};
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(extra) = args.first() {
@@ -15,5 +17,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
-    run_command(cargo().args(["test", "--workspace"]))
+    run_command(cargo().args(["test", "--workspace"]))?;
+    run_command(Command::new("bash").arg(workspace_root().join(".ci/interop")))
 }
