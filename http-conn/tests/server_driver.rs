@@ -1162,3 +1162,38 @@ async fn http10_keep_alive_is_kept_when_asked_for() {
     drop(peer);
     finished(served).await.unwrap();
 }
+
+/// Rule: a peer that does not read holds the response's producer back —
+/// the connection stops polling the body once its write buffer is full, so
+/// memory stays bounded however much the application could produce.
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_does_not_read_holds_the_producer_back() {
+    const CHUNK: usize = 16 * 1024;
+    let produced = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&produced);
+    let (served, mut peer) = serve(move |_request: Request<Incoming>| {
+        let counter = Arc::clone(&counter);
+        async move {
+            // An endless body: each chunk counted as it is taken.
+            let chunks = futures::stream::repeat_with(move || {
+                counter.fetch_add(CHUNK, Ordering::SeqCst);
+                Ok::<_, io::Error>(Bytes::from(vec![b'x'; CHUNK]))
+            });
+            Response::new(Outgoing::from_stream(chunks))
+        }
+    });
+    peer.send("GET /endless HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    sleep(Duration::from_secs(10)).await;
+    let taken = produced.load(Ordering::SeqCst);
+    let bound = ServerOptions::default().write_buffer + PIPE + 2 * CHUNK;
+    assert!(
+        taken <= bound,
+        "{taken} bytes produced for a peer that reads nothing (bound {bound})"
+    );
+    assert!(taken > 0, "the response started");
+    drop(peer);
+    assert!(
+        finished(served).await.is_err(),
+        "the peer went away mid-body"
+    );
+}
