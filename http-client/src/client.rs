@@ -11,7 +11,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use gruvi_body::{BodyWriter, Outgoing};
 use gruvi_conn::client::{FieldsAsGiven, ResponseFuture};
-use gruvi_wire::{Limits, check_application_field, check_field, parse_content_length};
+use gruvi_wire::{
+    Limits, check_application_field, check_field, is_te_trailers, parse_content_length,
+};
 
 use crate::connect::{Connection, Connector, Target, open};
 use crate::error::HttpError;
@@ -215,7 +217,8 @@ impl HttpClient {
     /// (`/a?b`) or an absolute URL whose path is used. `Host` (HTTP/1.1)
     /// and `User-Agent` are added unless given; every field must be
     /// ISO-8859-1 text and none may be hop-by-hop (except `Connection:
-    /// close`, and what an `Upgrade` needs), else nothing is sent.
+    /// close`, `TE: trailers` to accept trailers, and what an `Upgrade`
+    /// needs), else nothing is sent.
     pub async fn request(
         &mut self,
         method: &str,
@@ -245,7 +248,9 @@ impl HttpClient {
         let mut declared_length = None;
         for (name, value) in headers {
             let (name, value) = check_field(name, value)?;
-            check_application_field(&name, &value, upgrade)?;
+            if !is_te_trailers(&name, &value) {
+                check_application_field(&name, &value, upgrade)?;
+            }
             has_host |= name.eq_ignore_ascii_case(b"host");
             has_agent |= name.eq_ignore_ascii_case(b"user-agent");
             if name.eq_ignore_ascii_case(b"content-type") {

@@ -503,3 +503,37 @@ fn bytes_after_the_last_response_poison_the_connection_at_once() {
         "a new request must not get those bytes as its response"
     );
 }
+
+#[test]
+fn te_trailers_is_the_one_te_a_caller_may_send() {
+    let mut c = Client::new(ClientConfig::default());
+    c.send_request(
+        "GET",
+        "/",
+        Version::Http11,
+        &[("Host", "x"), ("TE", "trailers")],
+        RequestBody::Empty,
+    )
+    .unwrap();
+    assert_eq!(
+        written(&mut c),
+        "GET / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: TE\r\n\r\n",
+        "RFC 9110 §10.1.4: TE is listed in Connection"
+    );
+    let refused = c.send_request(
+        "GET",
+        "/",
+        Version::Http11,
+        &[("TE", "gzip")],
+        RequestBody::Empty,
+    );
+    assert!(
+        matches!(refused, Err(ClientError::Encode(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        written(&mut c),
+        "",
+        "nothing of a refused request is written"
+    );
+}

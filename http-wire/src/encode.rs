@@ -193,6 +193,14 @@ pub fn check_application_field(
     }
 }
 
+/// Returns `true` for `TE: trailers`: the one TE field a client's caller
+/// may send, to say it accepts trailers (RFC 9110 §10.1.4; whoever writes
+/// it must also list `TE` in `Connection`).
+pub fn is_te_trailers(name: &[u8], value: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"te")
+        && split_list(value).all(|token| token.eq_ignore_ascii_case(b"trailers"))
+}
+
 /// A field line's name and value bytes, checked by [`check_field`].
 pub type CheckedField<'t> = (Cow<'t, [u8]>, Cow<'t, [u8]>);
 

@@ -257,7 +257,8 @@ impl Client {
     /// for responses). The framing fields come from `body`: Content-Length
     /// for an exact size, `Transfer-Encoding: chunked` for an unknown one
     /// (an error on HTTP/1.0). `fields` are the caller's: hop-by-hop ones
-    /// are refused, except `Connection: close` and, with `Upgrade`, what an
+    /// are refused, except `Connection: close`, `TE: trailers` (to which
+    /// the connection adds `Connection: TE`) and, with `Upgrade`, what an
     /// upgrade needs.
     pub fn send_request<N, V>(
         &mut self,
@@ -293,7 +294,15 @@ impl Client {
             checked.push((name, value));
         }
         let mut declared: Option<u64> = None;
+        let mut asks_trailers = false;
         for (name, value) in &checked {
+            // RFC 9110 §10.1.4: a client may say it accepts trailers with
+            // `TE: trailers` (the only TE value it can mean over HTTP/1.1
+            // without transfer codings of its own); `Connection: TE` is ours.
+            if gruvi_wire::is_te_trailers(name, value) {
+                asks_trailers = true;
+                continue;
+            }
             check_application_field(name, value, upgrade).map_err(ClientError::Encode)?;
             if name.eq_ignore_ascii_case(b"connection") {
                 close |= gruvi_wire::list_contains(value, b"close");
@@ -322,6 +331,9 @@ impl Client {
             if !name.eq_ignore_ascii_case(b"content-length") {
                 head.trusted_field(name, value);
             }
+        }
+        if asks_trailers {
+            head.trusted_field(b"Connection", b"TE");
         }
         let encoder = match body {
             RequestBody::Empty if method_may_have_body(method) => {
