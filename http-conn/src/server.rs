@@ -228,7 +228,7 @@ where
     pub fn new(io: T, handler: H, options: ServerOptions) -> Self {
         ServerConnection {
             transport: Transport::new(io, options.write_timeout),
-            proto: proto::Server::new(options.proto.clone(), now()),
+            proto: proto::Server::new(options.proto.clone(), now(), SystemTime::now()),
             handler,
             options,
             exchanges: VecDeque::new(),
@@ -433,11 +433,17 @@ where
                             upgrade,
                         }
                     }
-                    Err(_) => Exchange {
-                        id,
-                        reply: Reply::Library(StatusCode::BAD_REQUEST),
-                        upgrade: None,
-                    },
+                    Err(_) => {
+                        // Answered 400 and closed like any malformed
+                        // request: nothing after it is parsed (the
+                        // requests before it are still answered).
+                        this.proto.shutdown();
+                        Exchange {
+                            id,
+                            reply: Reply::Library(StatusCode::BAD_REQUEST),
+                            upgrade: None,
+                        }
+                    }
                 };
                 this.exchanges.push_back(exchange);
             }

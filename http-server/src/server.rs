@@ -202,7 +202,7 @@ impl<S> HttpServer<S> {
     /// be answered (each connection's last response says `Connection:
     /// close`), close idle connections at once; connections still open
     /// after the close timeout are dropped. Returns when every connection
-    /// task has ended.
+    /// task has ended; the server can then `listen` again.
     pub async fn close(&mut self) {
         self.shutdown.cancel();
         self.tasks.close();
@@ -218,6 +218,21 @@ impl<S> HttpServer<S> {
             self.tasks.wait().await;
         }
         self.listening.clear();
+        // Closed for good; a later `listen` starts afresh.
+        self.shutdown = CancellationToken::new();
+        self.abort = CancellationToken::new();
+        self.tasks = TaskTracker::new();
+        self.connections = None;
+    }
+}
+
+/// Dropping a server stops it at once: listeners close and open
+/// connections are dropped ([`close`](HttpServer::close) is the graceful
+/// way).
+impl<S> Drop for HttpServer<S> {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        self.abort.cancel();
     }
 }
 
@@ -376,10 +391,13 @@ where
     <H::Body as Body>::Error: Into<BoxError>,
 {
     let mut connection = pin!(connection);
+    // Shutdown first: a response finished in the same wake-up must already
+    // know it is the last (and say `Connection: close`).
     tokio::select! {
-        outcome = connection.as_mut() => return outcome,
-        () = shutdown.cancelled() => connection.as_mut().graceful_shutdown(),
+        biased;
         () = abort.cancelled() => return Ok(()),
+        () = shutdown.cancelled() => connection.as_mut().graceful_shutdown(),
+        outcome = connection.as_mut() => return outcome,
     }
     tokio::select! {
         outcome = connection => outcome,

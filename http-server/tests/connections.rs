@@ -495,7 +495,6 @@ async fn graceful_close_finishes_pipelines_and_bodies_in_progress() {
 /// at once (the shutdown token is already cancelled): every connection is
 /// refused. It should either serve or return an error.
 #[tokio::test]
-#[ignore = "bug: listen after close returns Ok but serves nothing (http-server/src/server.rs)"]
 async fn listen_after_close_serves_or_fails() {
     let mut server = HttpServer::new(tower::service_fn(path));
     server.listen("127.0.0.1:0").await.unwrap();
@@ -520,7 +519,6 @@ async fn listen_after_close_serves_or_fails() {
 /// settle it. Repeated, since one round loses the race only ~40% of the
 /// time.
 #[tokio::test]
-#[ignore = "bug: the last response before a graceful close may lack Connection: close (select! order in http-server/src/server.rs serve)"]
 async fn graceful_close_last_response_says_close_even_when_racing() {
     for round in 0..20 {
         let release = Arc::new(Semaphore::new(0));

@@ -322,7 +322,6 @@ async fn target_the_http_crate_refuses_is_400() {
 /// thrown away when the connection closes. A non-idempotent request can so
 /// be executed without its client ever getting an answer.
 #[tokio::test]
-#[ignore = "bug: a request pipelined behind one refused by http::Uri reaches the application (http-conn/src/server.rs deliver_events)"]
 async fn request_behind_a_refused_target_never_reaches_the_application() {
     let (service, calls) = counted_echo();
     let mut server = HttpServer::new(service);
@@ -346,7 +345,6 @@ async fn request_behind_a_refused_target_never_reaches_the_application() {
 /// server with a clock in every 4xx (and no `Server` field either, unlike
 /// every other response, including the driver's own 400 and 500).
 #[tokio::test]
-#[ignore = "bug: library 4xx answers to malformed requests carry no Date (http-conn/src/proto/server.rs write_rejection_if_due)"]
 async fn library_rejections_carry_date() {
     let (service, _calls) = counted_echo();
     let mut server = HttpServer::new(service);

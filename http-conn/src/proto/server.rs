@@ -196,8 +196,9 @@ pub struct Server {
     responding: Responding,
     write: WriteBuf,
     date: DateCache,
-    /// A rejected request's status, answered once nothing is owed before it.
-    pending_rejection: Option<u16>,
+    /// A rejected request's status and when it was rejected, answered once
+    /// nothing is owed before it.
+    pending_rejection: Option<(u16, SystemTime)>,
     /// Close once the write buffer is flushed.
     close_after_flush: bool,
     /// Something went wrong on the read side (a failed body, a body too
@@ -220,6 +221,9 @@ pub struct Server {
     body_timed_out: Option<RequestId>,
     /// The application is the slow one: the body-read timer is off.
     body_paused: bool,
+    /// An instant and the calendar time then, for the `Date` of our own
+    /// answers.
+    anchor: (Instant, SystemTime),
 }
 
 #[derive(Debug)]
@@ -278,8 +282,11 @@ enum Responding {
 }
 
 impl Server {
-    /// A new connection; `now` starts its idle timer.
-    pub fn new(mut config: ServerConfig, now: Instant) -> Self {
+    /// A new connection; `now` starts its idle timer, and with `wall` (the
+    /// calendar time at `now`) anchors the `Date` of the answers the
+    /// connection writes itself (later instants are placed on the calendar
+    /// from this pair: no clock is read here).
+    pub fn new(mut config: ServerConfig, now: Instant, wall: SystemTime) -> Self {
         // One bare-LF policy for a request's head and its trailers.
         config.chunked.trailers.allow_bare_lf_in_requests = config.limits.allow_bare_lf_in_requests;
         let parser = RequestParser::new(config.limits);
@@ -303,6 +310,7 @@ impl Server {
             body_progress: None,
             body_timed_out: None,
             body_paused: false,
+            anchor: (now, wall),
             config,
         }
     }
@@ -403,7 +411,7 @@ impl Server {
                     }
                     self.idle_since = None;
                     self.head_started.get_or_insert(now);
-                    return self.parse_head();
+                    return self.parse_head(now);
                 }
                 Reading::Body {
                     id,
@@ -457,7 +465,7 @@ impl Server {
         }
     }
 
-    fn parse_head(&mut self) -> Option<ServerEvent<'_>> {
+    fn parse_head(&mut self, now: Instant) -> Option<ServerEvent<'_>> {
         let consumed = match self.parser.parse(&self.read_buf) {
             Ok(Status::Partial) => {
                 if self.peer_eof {
@@ -467,7 +475,7 @@ impl Server {
                 return None;
             }
             Ok(Status::Complete(_, consumed)) => consumed,
-            Err(error) => return Some(self.reject(error)),
+            Err(error) => return Some(self.reject(error, now)),
         };
         let bytes = self.read_buf.split_to(consumed).freeze();
         self.head_started = None;
@@ -490,7 +498,7 @@ impl Server {
         let (framing, keep_alive, expects_continue, upgrade, is_head, is_connect, version) =
             match decided {
                 Ok(decided) => decided,
-                Err(error) => return Some(self.reject(error)),
+                Err(error) => return Some(self.reject(error, now)),
             };
 
         let id = RequestId(self.next_id);
@@ -547,12 +555,18 @@ impl Server {
         }))
     }
 
-    fn reject(&mut self, error: WireError) -> ServerEvent<'static> {
+    fn reject(&mut self, error: WireError, now: Instant) -> ServerEvent<'static> {
         self.reading = Reading::Done;
         self.head_started = None;
-        self.pending_rejection = Some(error.status());
+        self.pending_rejection = Some((error.status(), self.wall_at(now)));
         self.write_rejection_if_due();
         ServerEvent::Rejected(error)
+    }
+
+    /// The calendar time at `now`, from the anchor.
+    fn wall_at(&self, now: Instant) -> SystemTime {
+        let (instant, wall) = self.anchor;
+        wall + now.saturating_duration_since(instant)
     }
 
     fn mark_idle(&mut self, now: Instant) {
@@ -608,7 +622,7 @@ impl Server {
             self.body_timed_out = Some(id);
             self.closing = true;
         } else if self.head_started.take().is_some() {
-            self.pending_rejection = Some(408);
+            self.pending_rejection = Some((408, self.wall_at(now)));
             self.write_rejection_if_due();
         } else {
             self.close_after_flush = true;
@@ -953,7 +967,7 @@ impl Server {
         if !self.in_flight.is_empty() || !matches!(self.responding, Responding::Idle) {
             return;
         }
-        let Some(status) = self.pending_rejection.take() else {
+        let Some((status, wall)) = self.pending_rejection.take() else {
             return;
         };
         let reason = http::StatusCode::from_u16(status)
@@ -966,6 +980,13 @@ impl Server {
                 Ok(head) => head,
                 Err(_) => return,
             };
+        // RFC 9110 §6.6.1: an origin server with a clock sends Date.
+        head.trusted_field(b"Date", self.date.value(wall));
+        if let Some(server) = &self.config.server_header {
+            // A `server_header` that is not a valid field value is left out
+            // (checked before anything is written).
+            let _invalid = head.field("Server", server.as_str());
+        }
         head.trusted_field(b"Content-Type", b"text/plain; charset=utf-8");
         head.content_length(body.len() as u64);
         head.trusted_field(b"Connection", b"close");
