@@ -197,9 +197,16 @@ fn a_failing_reader_fails_the_body() {
 #[test]
 fn a_hand_written_body_of_declared_size_has_no_trailers() {
     let (mut writer, body) = Outgoing::channel_with_length(1024, 3);
-    assert_eq!(body.size_hint().exact(), Some(3), "sent with Content-Length");
+    assert_eq!(
+        body.size_hint().exact(),
+        Some(3),
+        "sent with Content-Length"
+    );
     let error = writer.end(&[("X-Late", "1")]).unwrap_err();
-    assert!(matches!(error.kind(), BodyErrorKind::TrailersNotAllowed), "{error}");
+    assert!(
+        matches!(error.kind(), BodyErrorKind::TrailersNotAllowed),
+        "{error}"
+    );
     assert!(!writer.is_ended(), "a refused end leaves the body open");
     block_on(writer.write(&b"abc"[..])).unwrap();
     writer.end::<&str, &str>(&[]).unwrap();

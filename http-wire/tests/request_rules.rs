@@ -500,7 +500,7 @@ fn error_offsets_point_at_the_problem() {
 
 #[test]
 fn the_parser_is_reusable_after_a_complete_head() {
-    let mut parser = gruvi_wire::RequestParser::new(Limits::default());
+    let mut parser = RequestParser::new(Limits::default());
     let first = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n";
     let second = b"GET /2 HTTP/1.0\r\n\r\n";
     let (_, n) = parser.parse(first).unwrap().complete().unwrap();
@@ -513,7 +513,7 @@ fn the_parser_is_reusable_after_a_complete_head() {
 fn field_values_slice_the_frozen_buffer_without_copying() {
     let mut read_buffer =
         bytes::BytesMut::from(&b"PUT /x HTTP/1.1\r\nHost: a\r\nX-Data: payload\r\n\r\nbody"[..]);
-    let mut parser = gruvi_wire::RequestParser::new(Limits::default());
+    let mut parser = RequestParser::new(Limits::default());
     let (head, consumed) = parser.parse(&read_buffer).unwrap().complete().unwrap();
     let head = head.clone();
     let frozen = read_buffer.split_to(consumed).freeze();
