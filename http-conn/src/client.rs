@@ -15,9 +15,10 @@
 //! a server that reads slowly stops the request bodies being polled once
 //! [`ClientOptions::write_buffer`] bytes wait.
 //!
-//! When the connection fails, every request still waiting gets the error,
-//! a response body being read is cut with an error, and requests queued
-//! later get [`RequestError::Closed`] — never another request's response.
+//! When the connection fails, the request the failure is about gets the
+//! error (a response body being read is cut with it), every request behind
+//! it gets "connection closed before response", and requests queued later
+//! get [`RequestError::Closed`] — never another request's response.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -651,19 +652,23 @@ where
                 }
                 ClientEvent::Failed { waiting, error } => {
                     let error = RequestError::Protocol(error);
-                    for id in waiting {
+                    // The oldest request is the one the failure is about;
+                    // those behind it were simply never answered.
+                    let never_answered = RequestError::Protocol(ClientError::ClosedBeforeResponse);
+                    for (n, id) in waiting.into_iter().enumerate() {
+                        let own = if n == 0 { &error } else { &never_answered };
                         let reply = self.pop_waiting(id).and_then(|w| w.reply);
                         if let Some(reply) = reply {
-                            let _ = reply.send(Err(error.clone()));
+                            let _ = reply.send(Err(own.clone()));
                         }
                         if let Some(receiving) = self.receiving.take_if(|r| r.id == id) {
                             if let Some(sender) = receiving.sender {
-                                sender.abort(body_error(&error));
+                                sender.abort(body_error(own));
                             }
                         }
                     }
                     self.sending = None;
-                    self.break_off(error.clone());
+                    self.break_off(never_answered);
                     // A server closing with requests unanswered is within
                     // its rights; anything else is the connection's failure.
                     if !matches!(
