@@ -544,3 +544,52 @@ async fn https_with_custom_roots_and_the_host_as_server_name() {
     client.close();
     server.close().await;
 }
+
+#[tokio::test]
+async fn readers_streams_and_bodies_go_chunked_and_the_reader_api_reads_back() {
+    let mut server = gruvi_server::HttpServer::new(tower::service_fn(echo_service));
+    let address = server.listen("127.0.0.1:0").await.unwrap().to_string();
+    let mut client = connected(&address).await;
+
+    let reader: &'static [u8] = b"from a reader";
+    client
+        .request("PUT", "/r", &[], Outgoing::from_reader(reader))
+        .await
+        .unwrap();
+    let chunks = futures::stream::iter(["from ", "a ", "stream"].map(Ok::<_, std::io::Error>));
+    client
+        .request("PUT", "/s", &[], Outgoing::from_stream(chunks))
+        .await
+        .unwrap();
+    client
+        .request(
+            "PUT",
+            "/b",
+            &[],
+            Outgoing::from_body(Incoming::full("from a body")),
+        )
+        .await
+        .unwrap();
+    for expected in [
+        "PUT /r from a reader",
+        "PUT /s from a stream",
+        "PUT /b from a body",
+    ] {
+        let mut response = client.getresponse().await.unwrap();
+        assert_eq!(response.read_to_end().await.unwrap(), expected);
+    }
+
+    // The seed's reader API on a multi-line body.
+    let text = "line one\nline two\nline three\nend";
+    client.request("POST", "/", &[], text).await.unwrap();
+    let mut response = client.getresponse().await.unwrap();
+    assert_eq!(response.read(4).await.unwrap(), "POST");
+    assert_eq!(response.read1(3).await.unwrap(), " / ");
+    assert_eq!(response.readline(None).await.unwrap(), "line one\n");
+    assert_eq!(response.readline(Some(4)).await.unwrap(), "line");
+    let rest = response.readlines(None).await.unwrap();
+    assert_eq!(rest, [" two\n", "line three\n", "end"]);
+    assert_eq!(response.read(10).await.unwrap(), "", "the end");
+    client.close();
+    server.close().await;
+}
