@@ -3,8 +3,11 @@
 //! One file per task; this file only dispatches. The tasks shell out to `cargo`
 //! and never become a dependency of the library crates.
 
+mod bench;
 mod ci;
 mod fuzz;
+mod load;
+mod peers;
 
 use std::process::{Command, ExitCode};
 
@@ -16,6 +19,12 @@ Tasks:
   fuzz [--seconds N] [TARGET...]
                           run every cargo-fuzz target (or the named ones) for N seconds
                           each (default 30); needs `cargo install cargo-fuzz`
+  bench [--quick]         our server beside hyper's, parser beside httparse, codecs
+                          beside a copy; report in target/bench/report.{md,json}
+  hyper-hello [--addr A] [--threads N]
+                          the hyper hello server the bench measures against
+  load --addr A [--connections N] [--depth D] [--seconds S]
+                          the bench's load generator (prints JSON)
   help                    print this text
 ";
 
@@ -26,6 +35,9 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "ci" => ci::run(&rest),
         "fuzz" => fuzz::run(&rest),
+        "bench" => bench::run(&rest),
+        "hyper-hello" => peers::hyper_hello(&rest),
+        "load" => load::run(&rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
@@ -39,6 +51,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The value after `name` in `args` (`--name VALUE`).
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1).map(String::as_str)
 }
 
 /// The workspace root: xtask lives one level below it.

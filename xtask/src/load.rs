@@ -1,0 +1,173 @@
+//! `cargo xtask load`: a small HTTP/1.1 load generator over raw TCP.
+//!
+//! Each connection writes `depth` pre-serialised GETs at once and waits for
+//! their `depth` responses before writing the next batch (depth 1: one
+//! request at a time). Responses of a hello server all have one length,
+//! learnt from the first response, so counting bytes counts responses
+//! without parsing each one. Prints one JSON object: requests, seconds,
+//! requests per second, and the batch latency's p50 / p99 in microseconds.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::flag;
+
+/// What one run measured.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    pub(crate) requests: u64,
+    pub(crate) seconds: f64,
+    pub(crate) p50_us: f64,
+    pub(crate) p99_us: f64,
+}
+
+impl Outcome {
+    pub(crate) fn rps(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let addr = flag(args, "--addr").ok_or("--addr HOST:PORT is required")?;
+    let number = |name: &str, default: u64| -> Result<u64, String> {
+        flag(args, name)
+            .map_or(Ok(default), str::parse)
+            .map_err(|_| format!("{name} takes a number"))
+    };
+    let connections = number("--connections", 64)? as usize;
+    let depth = number("--depth", 1)? as usize;
+    let seconds = number("--seconds", 5)?;
+    let outcome = generate(addr, connections, depth, Duration::from_secs(seconds))?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "requests": outcome.requests,
+            "seconds": outcome.seconds,
+            "rps": outcome.rps(),
+            "p50_us": outcome.p50_us,
+            "p99_us": outcome.p99_us,
+        })
+    );
+    Ok(())
+}
+
+/// Loads `addr` from `connections` connections, `depth` requests deep, for
+/// `duration`, on one thread.
+pub(crate) fn generate(
+    addr: &str,
+    connections: usize,
+    depth: usize,
+    duration: Duration,
+) -> Result<Outcome, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let batch: Arc<[u8]> = request.repeat(depth.max(1)).into_bytes().into();
+    runtime.block_on(async move {
+        let start = Instant::now();
+        let deadline = start + duration;
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            let batch = Arc::clone(&batch);
+            let addr = addr.to_owned();
+            tasks.push(tokio::spawn(async move {
+                one_connection(&addr, &request_once(&batch, depth), &batch, depth, deadline).await
+            }));
+        }
+        let mut requests = 0;
+        let mut latencies = Vec::new();
+        for task in tasks {
+            let (count, mut lat) = task.await.map_err(|e| e.to_string())??;
+            requests += count;
+            latencies.append(&mut lat);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        latencies.sort_unstable();
+        let at = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+                .map_or(0.0, |d: &Duration| d.as_secs_f64() * 1e6)
+        };
+        Ok(Outcome {
+            requests,
+            seconds,
+            p50_us: at(0.50),
+            p99_us: at(0.99),
+        })
+    })
+}
+
+fn request_once(batch: &[u8], depth: usize) -> Vec<u8> {
+    batch[..batch.len() / depth.max(1)].to_vec()
+}
+
+/// One connection: learns the response length, then sends batches until
+/// the deadline. Returns the responses counted and each batch's latency.
+async fn one_connection(
+    addr: &str,
+    single: &[u8],
+    batch: &[u8],
+    depth: usize,
+    deadline: Instant,
+) -> Result<(u64, Vec<Duration>), String> {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connecting to {addr}: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 256 * 1024];
+
+    // The first response tells the length of all of them.
+    stream.write_all(single).await.map_err(|e| e.to_string())?;
+    let mut first = Vec::new();
+    let length = loop {
+        let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("the server closed the connection".to_owned());
+        }
+        first.extend_from_slice(&buf[..n]);
+        if let Some(length) = response_length(&first) {
+            if first.len() >= length {
+                break length;
+            }
+        }
+    };
+
+    let mut count = 0u64;
+    let mut latencies = Vec::new();
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        stream.write_all(batch).await.map_err(|e| e.to_string())?;
+        let mut owed = length * depth;
+        while owed > 0 {
+            let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the server closed the connection".to_owned());
+            }
+            owed = owed
+                .checked_sub(n)
+                .ok_or("more bytes than the responses asked for")?;
+        }
+        latencies.push(started.elapsed());
+        count += depth as u64;
+    }
+    Ok((count, latencies))
+}
+
+/// The length of the response at the start of `bytes` (head + Content-
+/// Length), once its head is complete.
+fn response_length(bytes: &[u8]) -> Option<usize> {
+    let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&bytes[..head_end]).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))?
+        .trim()
+        .parse::<usize>()
+        .ok()?;
+    Some(head_end + length)
+}
