@@ -212,11 +212,11 @@ pub fn check_field<'t>(
     name: &'t (impl HeadText + ?Sized),
     value: &'t (impl HeadText + ?Sized),
 ) -> Result<CheckedField<'t>, EncodeError> {
-    let name = text(name, "field name")?;
+    let name = text(name, || "field name".to_owned())?;
     if !is_token(&name) {
         return Err(EncodeError::InvalidFieldName(lossy(&name)));
     }
-    let value = text(value, &lossy(&name))?;
+    let value = text(value, || lossy(&name))?;
     if !is_field_value(&value) {
         return Err(EncodeError::InvalidFieldValue { name: lossy(&name) });
     }
@@ -254,11 +254,11 @@ impl<'a> HeadWriter<'a> {
         target: &(impl HeadText + ?Sized),
         version: Version,
     ) -> Result<Self, EncodeError> {
-        let method = text(method, "method")?;
+        let method = text(method, || "method".to_owned())?;
         if !is_token(&method) {
             return Err(EncodeError::InvalidMethod(lossy(&method)));
         }
-        let target = text(target, "request-target")?;
+        let target = text(target, || "request-target".to_owned())?;
         if target.is_empty() || !target.iter().all(|&b| is_target_byte(b)) {
             return Err(EncodeError::InvalidTarget(lossy(&target)));
         }
@@ -290,7 +290,7 @@ impl<'a> HeadWriter<'a> {
         }
         let reason: Cow<'_, [u8]> = match reason {
             Some(reason) => {
-                let bytes = text(reason, "reason phrase")?;
+                let bytes = text(reason, || "reason phrase".to_owned())?;
                 if !is_field_value(&bytes) {
                     return Err(EncodeError::InvalidFieldValue {
                         name: "reason phrase".into(),
@@ -357,8 +357,8 @@ impl<'a> HeadWriter<'a> {
         value: &(impl HeadText + ?Sized),
         upgrade: bool,
     ) -> Result<&mut Self, EncodeError> {
-        let name_bytes = text(name, "field name")?;
-        let value_bytes = text(value, &lossy(&name_bytes))?;
+        let name_bytes = text(name, || "field name".to_owned())?;
+        let value_bytes = text(value, || lossy(&name_bytes))?;
         check_application_field(&name_bytes, &value_bytes, upgrade)?;
         self.field(&*name_bytes, &*value_bytes)
     }
@@ -429,10 +429,15 @@ fn is_field_value(value: &[u8]) -> bool {
     }
 }
 
-fn text<'t>(text: &'t (impl HeadText + ?Sized), what: &str) -> Result<Cow<'t, [u8]>, EncodeError> {
+/// `text` as ISO-8859-1 bytes; `what` names it in the error, built only
+/// when there is one (this runs for every field written).
+fn text<'t>(
+    text: &'t (impl HeadText + ?Sized),
+    what: impl FnOnce() -> String,
+) -> Result<Cow<'t, [u8]>, EncodeError> {
     text.head_bytes()
         .map_err(|character| EncodeError::NotIso88591 {
-            name: what.to_owned(),
+            name: what(),
             character,
         })
 }
