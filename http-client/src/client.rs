@@ -207,7 +207,9 @@ impl HttpClient {
 
     /// Closes the connection at once; responses not yet returned are lost.
     pub fn close(&mut self) {
-        self.connection = None;
+        if let Some(connected) = self.connection.take() {
+            connected.connection.abort();
+        }
         self.owed.clear();
         self.unread = None;
     }
@@ -337,10 +339,14 @@ impl HttpClient {
                 "the previous response's body has not been read",
             ));
         }
-        let Some(pending) = self.owed.pop_front() else {
+        let Some(pending) = self.owed.front_mut() else {
             return Err(HttpError::misuse("no request is waiting for a response"));
         };
-        let response = within(timeout, "the response", pending).await??;
+        // Taken off the queue only once it came: after a timeout, the next
+        // call waits for the same response.
+        let response = within(timeout, "the response", pending).await?;
+        self.owed.pop_front();
+        let response = response?;
         let response = HttpResponse::new(response, self.timeout);
         self.unread = Some(response.unread_flag());
         Ok(response)

@@ -96,15 +96,17 @@ impl TryFrom<&str> for Target {
     }
 }
 
-/// An open connection: its request queue and the task driving it.
+/// An open connection: its request queue and the task driving it. Dropped,
+/// the task goes on until what is in flight is done (responses still being
+/// read stay whole); [`Connection::abort`] ends it at once.
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub(crate) send: SendRequest,
     pub(crate) task: JoinHandle<()>,
 }
 
-impl Drop for Connection {
-    fn drop(&mut self) {
+impl Connection {
+    pub(crate) fn abort(&self) {
         self.task.abort();
     }
 }

@@ -23,6 +23,9 @@ pub struct HttpResponse {
     timeout: Option<Duration>,
     /// Shared with the client: set while body bytes remain to be read.
     unread: Arc<AtomicBool>,
+    /// A read that timed out may have taken bytes it never returned (the
+    /// reads are not cancel-safe): every later read fails the same way.
+    broken: Option<HttpError>,
 }
 
 /// ISO-8859-1 bytes as text: byte n is code point n.
@@ -58,6 +61,7 @@ impl HttpResponse {
             headers,
             timeout,
             unread,
+            broken: None,
         }
     }
 
@@ -117,25 +121,31 @@ impl HttpResponse {
             .or_else(|| default.map(str::to_owned))
     }
 
-    /// The body's reader itself.
+    /// The body's reader itself. Reading through it, the caller takes over
+    /// the rule that a body is read before the next `getresponse`: the
+    /// client no longer checks it for this response.
     pub fn body(&mut self) -> &mut Incoming {
+        self.unread.store(false, Ordering::Release);
         &mut self.body
     }
 
     /// Reads `n` bytes, or fewer at the end (empty once it is reached).
     pub async fn read(&mut self, n: usize) -> Result<Bytes, HttpError> {
+        self.usable()?;
         let read = within(self.timeout, "the response body", self.body.read(n)).await;
         self.settle(read)
     }
 
     /// Reads up to `n` bytes, whatever is there first.
     pub async fn read1(&mut self, n: usize) -> Result<Bytes, HttpError> {
+        self.usable()?;
         let read = within(self.timeout, "the response body", self.body.read1(n)).await;
         self.settle(read)
     }
 
     /// Reads a line, up to and including `\n`, or at most `limit` bytes.
     pub async fn readline(&mut self, limit: Option<usize>) -> Result<Bytes, HttpError> {
+        self.usable()?;
         let read = within(
             self.timeout,
             "the response body",
@@ -147,14 +157,20 @@ impl HttpResponse {
 
     /// Reads lines until the end, or until they hold `hint` bytes or more.
     pub async fn readlines(&mut self, hint: Option<usize>) -> Result<Vec<Bytes>, HttpError> {
+        self.usable()?;
         let read = within(self.timeout, "the response body", self.body.readlines(hint)).await;
         self.settle(read)
     }
 
     /// Reads the rest of the body (the timeout applies to the whole read).
     pub async fn read_to_end(&mut self) -> Result<Bytes, HttpError> {
+        self.usable()?;
         let read = within(self.timeout, "the response body", self.body.read_to_end()).await;
         self.settle(read)
+    }
+
+    fn usable(&self) -> Result<(), HttpError> {
+        self.broken.clone().map_or(Ok(()), Err)
     }
 
     fn settle<T>(
@@ -162,6 +178,11 @@ impl HttpResponse {
         read: Result<Result<T, gruvi_body::BodyError>, HttpError>,
     ) -> Result<T, HttpError> {
         let outcome = read.and_then(|r| r.map_err(HttpError::from));
+        if let Err(error) = &outcome {
+            if error.is_timeout() {
+                self.broken = Some(error.clone());
+            }
+        }
         // A failed body is over too: the next response can be asked for
         // (it will report the connection's failure).
         if outcome.is_err() || self.body.is_end() {

@@ -593,3 +593,61 @@ async fn readers_streams_and_bodies_go_chunked_and_the_reader_api_reads_back() {
     client.close();
     server.close().await;
 }
+
+#[tokio::test]
+async fn a_timed_out_getresponse_keeps_its_place_in_line() {
+    let (address, server) = fake_server(|mut s| async move {
+        read_until(&mut s, "GET /2").await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        s.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2",
+        )
+        .await
+        .unwrap();
+    })
+    .await;
+    let mut client = connected(&address).await;
+    client
+        .request("GET", "/1", &[], RequestBody::Empty)
+        .await
+        .unwrap();
+    client
+        .request("GET", "/2", &[], RequestBody::Empty)
+        .await
+        .unwrap();
+    let error = client
+        .getresponse_within(Some(Duration::from_millis(50)))
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    let mut first = client.getresponse().await.unwrap();
+    assert_eq!(
+        first.read_to_end().await.unwrap(),
+        "1",
+        "still the first one"
+    );
+    let mut second = client.getresponse().await.unwrap();
+    assert_eq!(second.read_to_end().await.unwrap(), "2");
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_tower_oneshot_outlives_the_service_it_consumed() {
+    let mut server = gruvi_server::HttpServer::new(tower::service_fn(echo_service));
+    let address = server.listen("127.0.0.1:0").await.unwrap().to_string();
+    let service = HttpService::connect(address.as_str(), &gruvi_client::Connector::default())
+        .await
+        .unwrap();
+    // `oneshot` drops the service right after the call: the request must
+    // still go out and its response arrive whole.
+    let request = http::Request::post(format!("http://{address}/once"))
+        .body(Outgoing::full("x".repeat(200_000)))
+        .unwrap();
+    let response = timeout(LIMIT, service.oneshot(request))
+        .await
+        .unwrap()
+        .unwrap();
+    let body = response.into_body().read_to_end().await.unwrap();
+    assert_eq!(body.len(), "POST /once ".len() + 200_000);
+    server.close().await;
+}

@@ -38,7 +38,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::convert;
-use crate::io::{Timer, Transport, earliest, now};
+use crate::io::{Timer, Transport, deadline_after, earliest, now};
 use crate::proto::{self, ClientConfig, ClientError, ClientEvent, ExchangeId, RequestBody};
 use crate::upgrade::{OnUpgrade, Upgraded};
 
@@ -249,6 +249,7 @@ where
         upgrade_to: None,
         timer: Timer::default(),
         closed: false,
+        shutdown_until: None,
         error: None,
     };
     (SendRequest { queue }, connection)
@@ -272,6 +273,8 @@ pub struct ClientConnection<T> {
     upgrade_to: Option<(oneshot::Sender<Upgraded>, Bytes)>,
     timer: Timer,
     closed: bool,
+    /// When a close that cannot be sent is given up.
+    shutdown_until: Option<Instant>,
     /// Why the connection failed, for requests queued after.
     error: Option<RequestError>,
 }
@@ -339,9 +342,11 @@ where
             }
             let idle = this.waiting.is_empty() && this.sending.is_none();
             let abandoned = this.queue.is_closed() && this.queue.is_empty();
-            let done = this.proto.is_done() || (idle && abandoned);
+            // After a failed request body, once nobody waits for anything.
+            let given_up = this.error.is_some() && this.waiting.iter().all(|w| w.reply.is_none());
+            let done = this.proto.is_done() || (idle && abandoned) || given_up;
             if done && this.proto.write_buf().is_empty() && this.receiving.is_none() {
-                return this.close(cx);
+                return this.close(cx, now);
             }
 
             let paused = this.receiving.as_ref().is_some_and(|r| r.paused);
@@ -429,10 +434,15 @@ where
         let has = |fields: &[(&[u8], &[u8])], name: &[u8]| {
             fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
         };
+        // RFC 9112 §3.2: Host is the authority without userinfo.
         let host;
         if !has(&fields, b"host") {
             if let Some(authority) = parts.uri.authority() {
-                host = HeaderValue::from_str(authority.as_str()).ok();
+                let value = match authority.port() {
+                    Some(port) => format!("{}:{port}", authority.host()),
+                    None => authority.host().to_owned(),
+                };
+                host = HeaderValue::from_str(&value).ok();
                 if let Some(host) = &host {
                     fields.insert(0, (b"Host", host.as_bytes()));
                 }
@@ -442,12 +452,18 @@ where
             n.eq_ignore_ascii_case(b"expect") && v.eq_ignore_ascii_case(b"100-continue")
         });
         let upgrade = is_connect || has(&fields, b"upgrade");
+        // A body of unknown size sent with the caller's Content-Length is
+        // sent as that many bytes (checked as it goes), as a proxy would.
+        let declared = fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(b"content-length"))
+            .and_then(|(_, v)| gruvi_wire::parse_content_length(v));
         let size = if body.is_end_stream() {
             RequestBody::Empty
         } else {
-            match body.size_hint().exact() {
-                Some(n) => RequestBody::Exact(n),
-                None => RequestBody::Unknown,
+            match (body.size_hint().exact(), declared) {
+                (Some(n), _) | (None, Some(n)) => RequestBody::Exact(n),
+                (None, None) => RequestBody::Unknown,
             }
         };
         let sent = self
@@ -470,7 +486,8 @@ where
                 id,
                 body,
                 trailers: None,
-                held_until: expects_continue.then(|| now + self.options.expect_continue_timeout),
+                held_until: expects_continue
+                    .then(|| deadline_after(now, self.options.expect_continue_timeout)),
             });
         }
     }
@@ -529,13 +546,21 @@ where
     /// response".
     fn body_failed(&mut self, id: ExchangeId, error: RequestError) {
         self.sending = None;
+        // The connection will not be reused; the responses to requests
+        // written whole before this one still come and are delivered.
         self.proto.abandon_body(id);
-        if let Some(waiting) = self.waiting.iter_mut().find(|w| w.id == id) {
+        let never_answered = RequestError::Protocol(ClientError::ClosedBeforeResponse);
+        for waiting in self.waiting.iter_mut().filter(|w| w.id >= id) {
             if let Some(reply) = waiting.reply.take() {
-                let _ = reply.send(Err(error.clone()));
+                let own = if waiting.id == id {
+                    &error
+                } else {
+                    &never_answered
+                };
+                let _ = reply.send(Err(own.clone()));
             }
         }
-        self.break_off(RequestError::Protocol(ClientError::ClosedBeforeResponse));
+        self.queue.close();
         self.error = Some(error);
     }
 
@@ -577,11 +602,12 @@ where
                     let (sender, body) = match response.body {
                         WireBody::Empty | WireBody::Length(0) => (None, Incoming::empty()),
                         WireBody::Length(n) => {
-                            let (tx, rx) = Incoming::channel(self.options.body_buffer, Some(n));
+                            let (tx, rx) =
+                                Incoming::channel(self.options.body_buffer.max(1), Some(n));
                             (Some(tx), rx)
                         }
                         _ => {
-                            let (tx, rx) = Incoming::channel(self.options.body_buffer, None);
+                            let (tx, rx) = Incoming::channel(self.options.body_buffer.max(1), None);
                             (Some(tx), rx)
                         }
                     };
@@ -711,9 +737,17 @@ where
         Poll::Ready(Err(error))
     }
 
-    fn close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RequestError>> {
+    fn close(&mut self, cx: &mut Context<'_>, now: Instant) -> Poll<Result<(), RequestError>> {
         if self.transport.poll_shutdown(cx).is_pending() {
-            return Poll::Pending;
+            // A peer that reads nothing holds the close (TLS writes
+            // `close_notify`) up to the write timeout, not forever.
+            let wait = self.options.write_timeout.unwrap_or(Duration::from_secs(1));
+            let until = *self
+                .shutdown_until
+                .get_or_insert_with(|| deadline_after(now, wait));
+            if self.timer.poll_at(cx, until).is_pending() {
+                return Poll::Pending;
+            }
         }
         self.break_off(RequestError::Closed);
         // Requests queued after the close get the reason, if there was one.

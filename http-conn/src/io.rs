@@ -131,7 +131,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
 
     /// When a stalled write fails, if one is stalled.
     pub(crate) fn write_deadline(&self) -> Option<Instant> {
-        Some(self.write_stalled_since? + self.write_timeout?)
+        self.write_stalled_since?.checked_add(self.write_timeout?)
     }
 
     /// Sends our end of stream.
@@ -188,6 +188,12 @@ impl Timer {
             None => Poll::Pending,
         }
     }
+}
+
+/// `now + wait`, or far enough away to be never when `wait` is huge.
+pub(crate) fn deadline_after(now: Instant, wait: Duration) -> Instant {
+    now.checked_add(wait)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// The earlier of two optional deadlines.

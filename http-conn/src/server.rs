@@ -34,7 +34,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
 
 use crate::convert;
-use crate::io::{Timer, Transport, earliest, now};
+use crate::io::{Timer, Transport, deadline_after, earliest, now};
 use crate::proto::{self, BodyFraming, RequestId, ResponseBody, ServerConfig, ServerEvent};
 use crate::upgrade::{OnUpgrade, Upgraded};
 
@@ -179,6 +179,11 @@ pub struct ServerConnection<T, H: Handler> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Open,
+    /// Sending our end of stream (for TLS: `close_notify`, which must be
+    /// written) until `until`.
+    ShuttingDown {
+        until: Instant,
+    },
     /// Our end of stream was sent; unread bytes are thrown away until the
     /// peer closes, `budget` bytes are gone, or `until`.
     Lingering {
@@ -275,6 +280,24 @@ where
         for _ in 0..MAX_TURNS {
             match *this.state {
                 State::Open => {}
+                State::ShuttingDown { until } => {
+                    match this.transport.poll_shutdown(cx) {
+                        Poll::Ready(Ok(())) => {
+                            let budget = LINGER_BYTES;
+                            *this.state = State::Lingering { budget, until };
+                        }
+                        Poll::Ready(Err(_)) => *this.state = State::Closed,
+                        // A peer that reads nothing holds it up to the
+                        // deadline, not forever.
+                        Poll::Pending => {
+                            if this.timer.poll_at(cx, until).is_pending() {
+                                return Poll::Pending;
+                            }
+                            *this.state = State::Closed;
+                        }
+                    }
+                    continue;
+                }
                 State::Lingering { mut budget, until } => {
                     let drained = this.transport.poll_linger(cx, &mut budget).is_ready();
                     *this.state = State::Lingering { budget, until };
@@ -302,15 +325,8 @@ where
                 return Poll::Ready(this.error.take().map_or(Ok(()), Err));
             }
             if written && this.proto.is_done() {
-                match this.transport.poll_shutdown(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(_)) => *this.state = State::Closed,
-                    Poll::Ready(Ok(())) => {
-                        let until = now + this.options.linger;
-                        let budget = LINGER_BYTES;
-                        *this.state = State::Lingering { budget, until };
-                    }
-                }
+                let until = deadline_after(now, this.options.linger);
+                *this.state = State::ShuttingDown { until };
                 continue;
             }
 
@@ -399,11 +415,11 @@ where
                 let (sender, body) = match request.body {
                     BodyFraming::None => (None, Incoming::empty()),
                     BodyFraming::Length(n) => {
-                        let (tx, rx) = Incoming::channel(this.options.body_buffer, Some(n));
+                        let (tx, rx) = Incoming::channel(this.options.body_buffer.max(1), Some(n));
                         (Some(tx), rx)
                     }
                     BodyFraming::Chunked => {
-                        let (tx, rx) = Incoming::channel(this.options.body_buffer, None);
+                        let (tx, rx) = Incoming::channel(this.options.body_buffer.max(1), None);
                         (Some(tx), rx)
                     }
                 };
@@ -669,6 +685,12 @@ fn answered<T, H: Handler>(this: &mut Conn<'_, T, H>, id: RequestId) {
         if this.proto.is_upgraded() {
             *this.upgrade_to = exchange.upgrade;
         }
+    }
+    // A response that closed the connection leaves the requests behind it
+    // unanswerable (their clients learn it from the close): their handlers
+    // are dropped, not answered.
+    if this.proto.unanswered() < this.exchanges.len() {
+        this.exchanges.clear();
     }
     // A body still arriving for an answered request is the state machine's
     // to drain now; its reader (if any) is told it was cut.

@@ -521,3 +521,38 @@ async fn fields_as_given_keep_their_order_and_case() {
         "hop-by-hop fields are still refused: {error}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn host_leaves_out_userinfo_and_a_declared_length_frames_a_stream() {
+    let (send, _conn, mut peer) = connect();
+    let pending = send.send(get("http://user:secret@h:8/p"));
+    assert_eq!(
+        read_until(&mut peer, "\r\n\r\n").await,
+        "GET /p HTTP/1.1\r\nHost: h:8\r\n\r\n",
+        "RFC 9112 §3.2: no credentials in Host"
+    );
+    peer.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+        .await
+        .unwrap();
+    pending.await.unwrap();
+
+    // A body of unknown size with the caller's Content-Length goes out as
+    // exactly that many bytes (as a proxy forwards one).
+    let (mut writer, body) = Outgoing::channel(1024);
+    let mut request = http::Request::put("/up").body(body).unwrap();
+    request
+        .headers_mut()
+        .insert("content-length", "5".parse().unwrap());
+    let pending = send.send(request);
+    writer.write("hello").await.unwrap();
+    writer.end::<&str, &str>(&[]).unwrap();
+    let sent = read_until(&mut peer, "hello").await;
+    assert!(sent.ends_with("\r\n\r\nhello"), "{sent:?}");
+    assert!(!sent.contains("chunked"), "{sent:?}");
+    assert_eq!(sent.matches("content-length").count(), 0, "{sent:?}");
+    assert_eq!(sent.matches("Content-Length: 5").count(), 1, "{sent:?}");
+    peer.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+        .await
+        .unwrap();
+    pending.await.unwrap();
+}

@@ -1197,3 +1197,45 @@ async fn a_peer_that_does_not_read_holds_the_producer_back() {
         "the peer went away mid-body"
     );
 }
+
+/// Rule: a response that closes the connection leaves the requests
+/// pipelined behind it unanswered — their handlers are dropped, nothing is
+/// reported as an invalid response, and the connection ends cleanly.
+#[tokio::test(start_paused = true)]
+async fn requests_behind_a_closing_response_are_dropped_quietly() {
+    let (served, mut peer) = serve(|request: Request<Incoming>| async move {
+        let mut response = text(200, "bye");
+        if request.uri().path() == "/first" {
+            response
+                .headers_mut()
+                .insert("connection", "close".parse().unwrap());
+        }
+        response
+    });
+    peer.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let response = peer.response("GET").await;
+    assert_eq!(response.header("connection"), Some("close"));
+    assert_eq!(peer.read_to_eof().await, b"", "nothing for /second");
+    finished(served).await.expect("a clean end, not an error");
+}
+
+/// Rule: settings that could only fail every response are made safe:
+/// an unwritable `Server` value is left out, a zero body buffer holds one
+/// chunk.
+#[tokio::test(start_paused = true)]
+async fn odd_settings_do_not_stall_the_connection() {
+    let mut options = ServerOptions::default();
+    options.proto.server_header = Some("bad\r\nvalue".to_owned());
+    options.body_buffer = 0;
+    let (server, client) = tokio::io::duplex(PIPE);
+    let served = spawn_server(server, echo_body, options);
+    let mut peer = Peer::new(client);
+    peer.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+        .await;
+    let response = peer.response("POST").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "hello");
+    assert_eq!(response.header("server"), None);
+    finished(served).await.unwrap();
+}

@@ -17,7 +17,7 @@ use http::{Request, Response};
 use http_body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, ToSocketAddrs, UnixListener};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
@@ -339,7 +339,7 @@ where
                     }
                 };
                 counters.accepted.fetch_add(1, Ordering::Relaxed);
-                counters.open.fetch_add(1, Ordering::Relaxed);
+                let open = OpenConnection::count(&counters, permit);
                 let context =
                     RequestContext::new(remote, local.clone(), Arc::clone(&name), L::SECURE);
                 let handler = ServiceHandler::new(service.clone(), context, Arc::clone(&counters));
@@ -370,11 +370,33 @@ where
                             tracing::debug!(%error, "TLS handshake failed");
                         }
                     }
-                    counters.open.fetch_sub(1, Ordering::Relaxed);
-                    drop(permit);
+                    drop(open);
                 });
             }
         });
+    }
+}
+
+/// One open connection, counted (and holding its slot under the
+/// connection limit) until dropped — however its task ends, panics included.
+struct OpenConnection {
+    counters: Arc<Counters>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl OpenConnection {
+    fn count(counters: &Arc<Counters>, permit: OwnedSemaphorePermit) -> Self {
+        counters.open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection {
+            counters: Arc::clone(counters),
+            _permit: permit,
+        }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.counters.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -440,8 +462,11 @@ impl Listener for Tcp {
     async fn accept(&self) -> io::Result<(Self::Raw, Address)> {
         let (stream, peer) = self.0.accept().await?;
         // Responses leave whole (batched); Nagle's delay would only add
-        // latency.
-        stream.set_nodelay(true)?;
+        // latency. A peer already gone fails here: its connection fails
+        // later on its own, without holding up the accept loop.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, %peer, "cannot disable Nagle's algorithm");
+        }
         Ok((stream, Address::Tcp(peer)))
     }
 }

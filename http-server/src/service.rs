@@ -148,14 +148,31 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.project() {
-            ResponseBodyProj::App { body } => match ready!(body.poll_frame(cx)) {
-                None => Poll::Ready(None),
-                Some(Err(error)) => Poll::Ready(Some(Err(error.into()))),
-                // Zero-copy for `Bytes` data (what nearly every body has).
-                Some(Ok(frame)) => Poll::Ready(Some(Ok(
-                    frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
-                ))),
-            },
+            ResponseBodyProj::App { body } => {
+                // A panic mid-body cannot become a 500 (the head is out):
+                // it fails this response — the peer sees it cut short — and
+                // the connection closes; nothing else is lost.
+                let polled = std::panic::catch_unwind(AssertUnwindSafe(|| body.poll_frame(cx)));
+                let frame = match polled {
+                    Ok(polled) => ready!(polled),
+                    Err(panic) => {
+                        let message = panic_message(&*panic).to_owned();
+                        tracing::error!(panic = message, "a response body panicked");
+                        return Poll::Ready(Some(Err(format!(
+                            "the response body panicked: {message}"
+                        )
+                        .into())));
+                    }
+                };
+                match frame {
+                    None => Poll::Ready(None),
+                    Some(Err(error)) => Poll::Ready(Some(Err(error.into()))),
+                    // Zero-copy for `Bytes` data (what nearly every body has).
+                    Some(Ok(frame)) => Poll::Ready(Some(Ok(
+                        frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
+                    ))),
+                }
+            }
             ResponseBodyProj::Plain { data } => {
                 Poll::Ready(data.take().map(|d| Ok(Frame::data(d))))
             }

@@ -287,6 +287,13 @@ impl Server {
     /// connection writes itself (later instants are placed on the calendar
     /// from this pair: no clock is read here).
     pub fn new(mut config: ServerConfig, now: Instant, wall: SystemTime) -> Self {
+        // A `Server` value that cannot be written would fail every response:
+        // left out instead.
+        if let Some(server) = &config.server_header {
+            if gruvi_wire::check_field("Server", server.as_str()).is_err() {
+                config.server_header = None;
+            }
+        }
         // One bare-LF policy for a request's head and its trailers.
         config.chunked.trailers.allow_bare_lf_in_requests = config.limits.allow_bare_lf_in_requests;
         let parser = RequestParser::new(config.limits);
@@ -333,6 +340,12 @@ impl Server {
             Reading::Done => return false,
         };
         !self.peer_eof && self.read_buf.len() < bound
+    }
+
+    /// Requests parsed and not yet answered (none once the connection
+    /// decided to close after a response).
+    pub fn unanswered(&self) -> usize {
+        self.in_flight.len()
     }
 
     /// Returns `true` once a `101 Switching Protocols`, or a 2xx to CONNECT,
@@ -672,10 +685,16 @@ impl Server {
     }
 
     /// The application could not finish the response to `id` (its body
-    /// failed): what was written is all the peer gets — a short or
-    /// unterminated body, which it detects — and the connection closes.
+    /// failed), or could not start it: what was written is all the peer
+    /// gets — a short or unterminated body, which it detects, or nothing —
+    /// and the connection closes.
     pub fn abort_response(&mut self, id: RequestId) {
-        if matches!(&self.responding, Responding::Body { id: current, .. } if *current == id) {
+        let started =
+            matches!(&self.responding, Responding::Body { id: current, .. } if *current == id);
+        // Or it could not even start: nothing was written for it.
+        let current = self.in_flight.front().is_some_and(|r| r.id == id)
+            && matches!(self.responding, Responding::Idle);
+        if started || current {
             self.responding = Responding::Idle;
             self.reading = Reading::Done;
             self.closing = true;
