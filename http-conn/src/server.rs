@@ -682,7 +682,7 @@ fn abort_response<T, H: Handler>(this: &mut Conn<'_, T, H>, id: RequestId, error
 /// The exchange `id` is over on our side.
 fn answered<T, H: Handler>(this: &mut Conn<'_, T, H>, id: RequestId) {
     if let Some(exchange) = this.exchanges.pop_front() {
-        if this.proto.is_upgraded() {
+        if this.proto.is_switching() {
             *this.upgrade_to = exchange.upgrade;
         }
     }

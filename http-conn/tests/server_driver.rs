@@ -791,6 +791,41 @@ async fn upgrade_hands_over_the_connection_with_the_bytes_after_the_request() {
     timeout(PATIENCE, echo).await.unwrap().unwrap();
 }
 
+/// Rule: an upgrade request's own body is HTTP: read (or drained, when the
+/// handler ignores it) before the hand-over, never given to the new
+/// protocol as its first bytes.
+#[tokio::test(start_paused = true)]
+async fn an_upgrade_request_body_never_leaks_into_the_new_protocol() {
+    let tasks = Arc::default();
+    let switching = || {
+        Response::builder()
+            .status(101)
+            .header("upgrade", "echo")
+            .header("connection", "upgrade")
+            .body(Outgoing::empty())
+            .unwrap()
+    };
+    let (served, mut peer) = serve(echo_upgrades(switching, Arc::clone(&tasks)));
+    // The 101 goes out while the body is still arriving.
+    peer.send(
+        "POST /chat HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\
+         Content-Length: 5\r\n\r\n123",
+    )
+    .await;
+    assert_eq!(peer.response("POST").await.status, 101);
+    peer.send("45hello").await;
+    assert_eq!(
+        peer.read_exact(5).await,
+        "hello",
+        "the body is not the new protocol's"
+    );
+    finished(served).await.unwrap();
+    peer.io.shutdown().await.unwrap();
+    assert_eq!(peer.read_to_eof().await, b"");
+    let echo = tasks.lock().unwrap().pop().expect("the handler took over");
+    timeout(PATIENCE, echo).await.unwrap().unwrap();
+}
+
 /// Rule: a 2xx to CONNECT makes the connection a tunnel, handed over like
 /// an upgrade.
 #[tokio::test(start_paused = true)]

@@ -348,12 +348,23 @@ impl Server {
         self.in_flight.len()
     }
 
-    /// Returns `true` once a `101 Switching Protocols`, or a 2xx to CONNECT,
-    /// was written: when the write buffer is empty, the connection belongs to
-    /// the application, with the [`take_leftover`](Self::take_leftover) bytes
-    /// already read from it.
-    pub fn is_upgraded(&self) -> bool {
+    /// Returns `true` once a switching response (`101`, or a 2xx to
+    /// CONNECT) was written, even while the request's body still arrives;
+    /// [`is_upgraded`](Self::is_upgraded) says when the hand-over can
+    /// happen.
+    pub fn is_switching(&self) -> bool {
         self.upgraded
+    }
+
+    /// Returns `true` once a `101 Switching Protocols`, or a 2xx to CONNECT,
+    /// was written and the request's body (if any) has ended: when the write
+    /// buffer is empty, the connection belongs to the application, with the
+    /// [`take_leftover`](Self::take_leftover) bytes already read from it.
+    pub fn is_upgraded(&self) -> bool {
+        // Not while the request's own body is still arriving: its bytes are
+        // HTTP, read (or drained) first, never handed over as the new
+        // protocol's.
+        self.upgraded && !matches!(self.reading, Reading::Body { .. })
     }
 
     /// The bytes read from the peer and not parsed (after an upgrade: the
