@@ -13,7 +13,7 @@ use std::fmt;
 use bytes::{BufMut, BytesMut};
 
 use crate::head::Version;
-use crate::list::split_list;
+use crate::list::{split_list, trim_ows};
 use crate::scan::{is_target_byte, is_token, skip_text_bytes};
 
 /// Why a head could not be written.
@@ -371,6 +371,16 @@ impl<'a> HeadWriter<'a> {
         self
     }
 
+    /// Writes a field from the `http` crate's types without checking its
+    /// bytes again: a `HeaderName` is a token by construction, and a
+    /// `HeaderValue` holds no CR, LF, NUL or other control but HTAB. Only
+    /// the whitespace a `HeaderValue` may carry at its ends is trimmed
+    /// (RFC 9110 §5.5: it is not part of the value).
+    pub fn http_field(&mut self, name: &http::HeaderName, value: &http::HeaderValue) -> &mut Self {
+        self.put_field(name.as_str().as_bytes(), trim_ows(value.as_bytes()));
+        self
+    }
+
     /// Writes `Content-Length: n`, the number formatted on the stack: the
     /// framing field of nearly every message costs no allocation.
     pub fn content_length(&mut self, n: u64) -> &mut Self {
@@ -450,6 +460,21 @@ fn lossy(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_fields_are_written_without_their_edge_whitespace() {
+        let mut buf = BytesMut::new();
+        let mut head = HeadWriter::response(&mut buf, Version::Http11, 200, None).unwrap();
+        let name = http::HeaderName::from_static("x-tab");
+        head.http_field(&name, &http::HeaderValue::from_static(" a\tb \t"));
+        let name = http::HeaderName::from_static("x-latin");
+        head.http_field(&name, &http::HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        head.finish();
+        assert_eq!(
+            &buf[..],
+            b"HTTP/1.1 200 OK\r\nx-tab: a\tb\r\nx-latin: caf\xe9\r\n\r\n"
+        );
+    }
 
     #[test]
     fn writes_request_and_response_heads() {

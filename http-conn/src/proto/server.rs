@@ -224,6 +224,8 @@ pub struct Server {
     /// An instant and the calendar time then, for the `Date` of our own
     /// answers.
     anchor: (Instant, SystemTime),
+    /// [`ServerConfig::server_header`] as written (ISO-8859-1, checked).
+    server_field: Option<Bytes>,
 }
 
 #[derive(Debug)]
@@ -287,13 +289,12 @@ impl Server {
     /// connection writes itself (later instants are placed on the calendar
     /// from this pair: no clock is read here).
     pub fn new(mut config: ServerConfig, now: Instant, wall: SystemTime) -> Self {
-        // A `Server` value that cannot be written would fail every response:
-        // left out instead.
-        if let Some(server) = &config.server_header {
-            if gruvi_wire::check_field("Server", server.as_str()).is_err() {
-                config.server_header = None;
-            }
-        }
+        // The `Server` value, checked and encoded once; one that cannot be
+        // written would fail every response: left out instead.
+        let server_field = config.server_header.as_deref().and_then(|server| {
+            let (_, value) = gruvi_wire::check_field("Server", server).ok()?;
+            Some(Bytes::copy_from_slice(&value))
+        });
         // One bare-LF policy for a request's head and its trailers.
         config.chunked.trailers.allow_bare_lf_in_requests = config.limits.allow_bare_lf_in_requests;
         let parser = RequestParser::new(config.limits);
@@ -318,6 +319,7 @@ impl Server {
             body_timed_out: None,
             body_paused: false,
             anchor: (now, wall),
+            server_field,
             config,
         }
     }
@@ -858,9 +860,8 @@ impl Server {
         if !has_date {
             head.trusted_field(b"Date", &date);
         }
-        if let (false, Some(server)) = (has_server, &self.config.server_header) {
-            head.field("Server", server.as_str())
-                .map_err(ProtoError::Encode)?;
+        if let (false, Some(server)) = (has_server, &self.server_field) {
+            head.trusted_field(b"Server", server);
         }
         for (name, value) in headers {
             // Framing and connection fields are the connection's to write
@@ -868,7 +869,7 @@ impl Server {
             let ours = name == http::header::CONTENT_LENGTH
                 || (name == http::header::CONNECTION && !switching);
             if !ours {
-                head.field(name, value).map_err(ProtoError::Encode)?;
+                head.http_field(name, value);
             }
         }
         // 1xx, 204 and 304 carry no framing fields of ours (a 304's
@@ -1012,10 +1013,8 @@ impl Server {
             };
         // RFC 9110 §6.6.1: an origin server with a clock sends Date.
         head.trusted_field(b"Date", self.date.value(wall));
-        if let Some(server) = &self.config.server_header {
-            // A `server_header` that is not a valid field value is left out
-            // (checked before anything is written).
-            let _invalid = head.field("Server", server.as_str());
+        if let Some(server) = &self.server_field {
+            head.trusted_field(b"Server", server);
         }
         head.trusted_field(b"Content-Type", b"text/plain; charset=utf-8");
         head.content_length(body.len() as u64);
