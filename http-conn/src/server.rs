@@ -174,6 +174,9 @@ pub struct ServerConnection<T, H: Handler> {
     state: State,
     /// The first failure, returned once the connection is closed.
     error: Option<ConnectionError>,
+    /// The calendar time for `Date`, read at most once per turn (a burst
+    /// of pipelined responses shares it; `Date` has one-second precision).
+    wall: Option<SystemTime>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,6 +247,7 @@ where
             timer: Timer::default(),
             state: State::Open,
             error: None,
+            wall: None,
         }
     }
 
@@ -310,6 +314,7 @@ where
                 State::Closed => return Poll::Ready(this.error.take().map_or(Ok(()), Err)),
             }
             let now = now();
+            *this.wall = None;
             let mut progress = deliver_events(&mut this, cx, now);
             progress |= poll_handlers(&mut this, cx);
             progress |= send_responses(&mut this, cx);
@@ -583,13 +588,10 @@ where
             None => ResponseBody::Unknown,
         }
     };
-    let started = this.proto.start_response(
-        id,
-        parts.status.as_u16(),
-        &parts.headers,
-        size,
-        SystemTime::now(),
-    );
+    let wall = wall(this);
+    let started = this
+        .proto
+        .start_response(id, parts.status.as_u16(), &parts.headers, size, wall);
     match started {
         Ok(true) => {
             this.sending.set(Some(body));
@@ -699,6 +701,11 @@ fn answered<T, H: Handler>(this: &mut Conn<'_, T, H>, id: RequestId) {
     }
 }
 
+/// The calendar time of this turn, read once.
+fn wall<T, H: Handler>(this: &mut Conn<'_, T, H>) -> SystemTime {
+    *this.wall.get_or_insert_with(SystemTime::now)
+}
+
 /// A short plain-text response written by the library.
 fn respond_plain<T, H: Handler>(
     this: &mut Conn<'_, T, H>,
@@ -717,9 +724,10 @@ fn respond_plain<T, H: Handler>(
         headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     let size = ResponseBody::Exact(text.len() as u64);
+    let wall = wall(this);
     let sent = this
         .proto
-        .start_response(id, status.as_u16(), &headers, size, SystemTime::now())
+        .start_response(id, status.as_u16(), &headers, size, wall)
         .and_then(|_| this.proto.send_data(id, Bytes::from(text)));
     match sent {
         Ok(()) => finish_response(this, id, None),
