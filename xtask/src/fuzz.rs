@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::{cargo, run_command, workspace_root};
 
 /// Crates whose `fuzz/` folder holds cargo-fuzz targets.
-const FUZZED_CRATES: &[&str] = &["http-body", "http-wire"];
+const FUZZED_CRATES: &[&str] = &["http-body", "http-conn", "http-wire"];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut seconds: u64 = 30;
