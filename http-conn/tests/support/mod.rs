@@ -21,7 +21,7 @@ use http::HeaderMap;
 /// Statuses the fuzzed application answers with.
 const STATUSES: [u16; 6] = [200, 204, 304, 404, 500, 201];
 
-pub fn fuzz_server(data: &[u8]) {
+pub(crate) fn fuzz_server(data: &[u8]) {
     let Some((&knobs, input)) = data.split_first() else {
         return;
     };
