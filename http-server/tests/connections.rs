@@ -276,6 +276,16 @@ async fn graceful_close_loses_no_request_in_flight() {
         .unwrap()
         .unwrap()
         .forget();
+    // And every client was accepted: a connection still in the listen
+    // backlog when `close` drops the listener is reset by the kernel,
+    // which is what stopping accepting means, not a request lost.
+    timeout(LIMIT, async {
+        while server.stats().connections_accepted < N as u64 + 2 {
+            sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("every client accepted");
 
     let mut closing = Box::pin(server.close());
     assert!(
