@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use gruvi_body::{BodyError, Incoming, Outgoing, Sender};
-use gruvi_wire::{BodyFraming as WireBody, Version};
+use gruvi_wire::{BodyFraming as WireBody, Version, is_continue_expectation};
 use http::{HeaderMap, HeaderValue};
 use http_body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -282,8 +282,6 @@ pub struct ClientConnection<T> {
 struct Waiting {
     id: ExchangeId,
     reply: Option<oneshot::Sender<Reply>>,
-    /// The request asked to switch protocols (Upgrade, or CONNECT).
-    upgrade: bool,
 }
 
 struct Sending {
@@ -431,12 +429,9 @@ where
                 .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
                 .collect(),
         };
-        let has = |fields: &[(&[u8], &[u8])], name: &[u8]| {
-            fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
-        };
         // RFC 9112 §3.2: Host is the authority without userinfo.
         let host;
-        if !has(&fields, b"host") {
+        if !fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"host")) {
             if let Some(authority) = parts.uri.authority() {
                 let value = match authority.port() {
                     Some(port) => format!("{}:{port}", authority.host()),
@@ -448,10 +443,9 @@ where
                 }
             }
         }
-        let expects_continue = fields.iter().any(|(n, v)| {
-            n.eq_ignore_ascii_case(b"expect") && v.eq_ignore_ascii_case(b"100-continue")
-        });
-        let upgrade = is_connect || has(&fields, b"upgrade");
+        let expects_continue = fields
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case(b"expect") && is_continue_expectation(v));
         // A body of unknown size sent with the caller's Content-Length is
         // sent as that many bytes (checked as it goes), as a proxy would.
         let declared = fields
@@ -479,7 +473,6 @@ where
         self.waiting.push_back(Waiting {
             id,
             reply: Some(reply),
-            upgrade,
         });
         if size != RequestBody::Empty {
             self.sending = Some(Sending {
@@ -655,16 +648,14 @@ where
                     let id = response.id;
                     let converted =
                         convert::response(response.head, &response.bytes, Incoming::empty());
-                    let waiting = self.pop_waiting(id);
-                    let upgrade = waiting.as_ref().is_some_and(|w| w.upgrade);
-                    if let Some(reply) = waiting.and_then(|w| w.reply) {
+                    // The state machine hands over only a request that asked
+                    // for it (Upgrade, or CONNECT).
+                    if let Some(reply) = self.pop_waiting(id).and_then(|w| w.reply) {
                         match converted {
                             Ok(mut response) => {
-                                if upgrade {
-                                    let (tx, on_upgrade) = OnUpgrade::pair();
-                                    response.extensions_mut().insert(on_upgrade);
-                                    self.upgrade_to = Some((tx, leftover));
-                                }
+                                let (tx, on_upgrade) = OnUpgrade::pair();
+                                response.extensions_mut().insert(on_upgrade);
+                                self.upgrade_to = Some((tx, leftover));
                                 let _ = reply.send(Ok(response));
                             }
                             Err(_) => {

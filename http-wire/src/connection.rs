@@ -71,7 +71,15 @@ pub fn expects_continue(head: &RequestHead, buf: &[u8]) -> bool {
         && head
             .fields()
             .known_lines(buf, Known::EXPECT)
-            .any(|f| trim_ows(&f.value(buf)).eq_ignore_ascii_case(b"100-continue"))
+            .any(|f| is_continue_expectation(&f.value(buf)))
+}
+
+/// Returns `true` if an `Expect` field value asks for `100 Continue`
+/// (case-insensitive, surrounding whitespace ignored; RFC 9110 §10.1.1).
+/// The one rule for both sides: the server reading a request, the client
+/// deciding to hold its body back.
+pub fn is_continue_expectation(value: &[u8]) -> bool {
+    trim_ows(value).eq_ignore_ascii_case(b"100-continue")
 }
 
 #[cfg(test)]

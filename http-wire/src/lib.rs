@@ -42,7 +42,10 @@ mod scan;
 mod te;
 mod uri;
 
-pub use connection::{ConnectionOptions, expects_continue, is_upgrade_request, wants_keep_alive};
+pub use connection::{
+    ConnectionOptions, expects_continue, is_continue_expectation, is_upgrade_request,
+    wants_keep_alive,
+};
 pub use content_type::{ContentType, parse_content_type};
 pub use date::{DATE_VALUE_LEN, DateCache};
 pub use encode::{
