@@ -428,8 +428,7 @@ where
                         (Some(tx), rx)
                     }
                 };
-                let hands_over =
-                    request.upgrade || request.head.method().of(&request.bytes) == b"CONNECT";
+                let hands_over = request.upgrade || request.connect;
                 let awaiting_read = request.expects_continue;
                 let converted = convert::request(request.head, &request.bytes, body);
                 if let Some(sender) = sender {

@@ -90,6 +90,8 @@ pub struct Request<'a> {
     pub expects_continue: bool,
     /// The client asks to switch protocols (`Upgrade`).
     pub upgrade: bool,
+    /// A CONNECT: a 2xx answer makes the connection a tunnel.
+    pub connect: bool,
 }
 
 /// What happened on the read side.
@@ -578,6 +580,7 @@ impl Server {
             keep_alive,
             expects_continue,
             upgrade,
+            connect: is_connect,
         }))
     }
 
