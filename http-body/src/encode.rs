@@ -250,7 +250,7 @@ fn trailer_section<N: HeadText, V: HeadText>(
             // ... must not be trailers; hop-by-hop fields belong to the
             // connection, not to the application.
             if is_forbidden_trailer(&bytes) || is_hop_by_hop(&bytes) {
-                let name = bytes.iter().map(|&b| char::from(b)).collect();
+                let name = gruvi_wire::latin1_text(&bytes);
                 return Err(BodyError::new(BodyErrorKind::ForbiddenTrailer(name)));
             }
         }

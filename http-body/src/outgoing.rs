@@ -274,7 +274,7 @@ impl BodyWriter {
             let (name, value) = check_field(name, value)
                 .map_err(|e| BodyError::new(BodyErrorKind::InvalidTrailer(e)))?;
             if is_forbidden_trailer(&name) {
-                let name = name.iter().map(|&b| char::from(b)).collect();
+                let name = gruvi_wire::latin1_text(&name);
                 return Err(BodyError::new(BodyErrorKind::ForbiddenTrailer(name)));
             }
             checked.push_received(

@@ -65,7 +65,7 @@ fn field(text: &str) -> Result<(String, String), Error> {
 }
 
 fn latin1(bytes: &[u8]) -> Value {
-    Value::String(bytes.iter().map(|&b| char::from(b)).collect())
+    Value::String(gruvi_wire::latin1_text(bytes))
 }
 
 fn pairs(fields: &[(String, String)]) -> Value {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gruvi_body::Incoming;
 use gruvi_conn::ReceivedHead;
+use gruvi_wire::latin1_text;
 
 use crate::client::within;
 use crate::error::HttpError;
@@ -28,11 +29,6 @@ pub struct HttpResponse {
     broken: Option<HttpError>,
 }
 
-/// ISO-8859-1 bytes as text: byte n is code point n.
-fn latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| char::from(b)).collect()
-}
-
 fn lookup<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields
         .iter()
@@ -46,12 +42,12 @@ impl HttpResponse {
         let received = head.extensions.get::<ReceivedHead>();
         let reason = received
             .and_then(ReceivedHead::reason)
-            .map_or_else(String::new, |r| latin1(&r));
+            .map_or_else(String::new, |r| latin1_text(&r));
         let headers = received
             .map(ReceivedHead::fields)
             .unwrap_or_default()
             .iter()
-            .map(|(n, v)| (latin1(n), latin1(v)))
+            .map(|(n, v)| (latin1_text(n), latin1_text(v)))
             .collect();
         let unread = Arc::new(AtomicBool::new(!body.is_end()));
         HttpResponse {
@@ -107,7 +103,7 @@ impl HttpResponse {
             trailers
                 .fields()
                 .iter()
-                .map(|(n, v)| (latin1(n), latin1(v)))
+                .map(|(n, v)| (latin1_text(n), latin1_text(v)))
                 .collect(),
         )
     }

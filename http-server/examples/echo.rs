@@ -35,7 +35,7 @@ struct Args {
 
 /// Bytes as ISO-8859-1 text: byte n becomes code point n.
 fn latin1(bytes: &[u8]) -> Value {
-    Value::String(bytes.iter().map(|&b| char::from(b)).collect())
+    Value::String(gruvi_wire::latin1_text(bytes))
 }
 
 fn pairs<'a>(fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Value {

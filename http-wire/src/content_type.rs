@@ -18,6 +18,7 @@
 //! Parameter values are decoded as ISO-8859-1 (each byte is the code point
 //! of the same number, RFC 9110 §5.5), so no byte is lost or replaced.
 
+use crate::encode::latin1_text;
 use crate::list::trim_ows;
 use crate::scan::is_tchar;
 
@@ -108,10 +109,10 @@ pub fn parse_content_type(value: &[u8]) -> Option<ContentType> {
     if !matches!(rest.first(), None | Some(b' ' | b'\t' | b';')) {
         return None;
     }
-    let media_type = latin1(value.get(..type_len + 1 + subtype_len)?);
+    let media_type = latin1_text(value.get(..type_len + 1 + subtype_len)?);
     let params = parameters(rest, false)
         .map_while(Result::ok)
-        .map(|(name, value)| (latin1(name), value.unescape()))
+        .map(|(name, value)| (latin1_text(name), value.unescape()))
         .collect();
     Some(ContentType {
         media_type,
@@ -135,7 +136,7 @@ impl RawValue<'_> {
     /// for `x`), decoded as ISO-8859-1.
     pub(crate) fn unescape(self) -> String {
         match self {
-            RawValue::Token(token) => latin1(token),
+            RawValue::Token(token) => latin1_text(token),
             RawValue::Quoted(raw) => {
                 let mut out = String::with_capacity(raw.len());
                 let mut escaped = false;
@@ -291,11 +292,6 @@ fn trim_start_ows(mut s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
-}
-
-/// Decodes ISO-8859-1: byte n is U+00nn (RFC 9110 §5.5 ¶3 on obs-text).
-pub(crate) fn latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| char::from(b)).collect()
 }
 
 #[cfg(test)]

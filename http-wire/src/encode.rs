@@ -189,7 +189,7 @@ pub fn check_application_field(
     if allowed {
         Ok(())
     } else {
-        Err(EncodeError::HopByHop(lossy(name)))
+        Err(EncodeError::HopByHop(latin1_text(name)))
     }
 }
 
@@ -214,11 +214,13 @@ pub fn check_field<'t>(
 ) -> Result<CheckedField<'t>, EncodeError> {
     let name = text(name, || "field name".to_owned())?;
     if !is_token(&name) {
-        return Err(EncodeError::InvalidFieldName(lossy(&name)));
+        return Err(EncodeError::InvalidFieldName(latin1_text(&name)));
     }
-    let value = text(value, || lossy(&name))?;
+    let value = text(value, || latin1_text(&name))?;
     if !is_field_value(&value) {
-        return Err(EncodeError::InvalidFieldValue { name: lossy(&name) });
+        return Err(EncodeError::InvalidFieldValue {
+            name: latin1_text(&name),
+        });
     }
     Ok((name, value))
 }
@@ -256,11 +258,11 @@ impl<'a> HeadWriter<'a> {
     ) -> Result<Self, EncodeError> {
         let method = text(method, || "method".to_owned())?;
         if !is_token(&method) {
-            return Err(EncodeError::InvalidMethod(lossy(&method)));
+            return Err(EncodeError::InvalidMethod(latin1_text(&method)));
         }
         let target = text(target, || "request-target".to_owned())?;
         if target.is_empty() || !target.iter().all(|&b| is_target_byte(b)) {
-            return Err(EncodeError::InvalidTarget(lossy(&target)));
+            return Err(EncodeError::InvalidTarget(latin1_text(&target)));
         }
         let start = dst.len();
         dst.reserve(method.len() + target.len() + 12);
@@ -358,7 +360,7 @@ impl<'a> HeadWriter<'a> {
         upgrade: bool,
     ) -> Result<&mut Self, EncodeError> {
         let name_bytes = text(name, || "field name".to_owned())?;
-        let value_bytes = text(value, || lossy(&name_bytes))?;
+        let value_bytes = text(value, || latin1_text(&name_bytes))?;
         check_application_field(&name_bytes, &value_bytes, upgrade)?;
         self.field(&*name_bytes, &*value_bytes)
     }
@@ -452,8 +454,10 @@ fn text<'t>(
         })
 }
 
-/// Bytes shown in an error message: ISO-8859-1 decoded, so nothing is lost.
-fn lossy(bytes: &[u8]) -> String {
+/// ISO-8859-1 bytes as text: byte n is U+00nn (RFC 9110 §5.5 ¶3 on
+/// obs-text), so nothing is lost — the inverse of what [`HeadText`] does to
+/// `&str`. For error messages, and for callers that show fields as text.
+pub fn latin1_text(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| char::from(b)).collect()
 }
 

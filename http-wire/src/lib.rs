@@ -50,7 +50,7 @@ pub use content_type::{ContentType, parse_content_type};
 pub use date::{DATE_VALUE_LEN, DateCache};
 pub use encode::{
     CheckedField, EncodeError, HOP_BY_HOP_FIELDS, HeadText, HeadWriter, check_application_field,
-    check_field, is_hop_by_hop, is_te_trailers,
+    check_field, is_hop_by_hop, is_te_trailers, latin1_text,
 };
 pub use error::{ErrorKind, WireError};
 pub use framing::{

@@ -310,7 +310,7 @@ impl Client {
             if name.eq_ignore_ascii_case(b"content-length") {
                 // The framing field is ours to write; the caller's must agree.
                 let refused = || ClientError::ContentLength {
-                    declared: value.iter().map(|&b| char::from(b)).collect(),
+                    declared: gruvi_wire::latin1_text(value),
                 };
                 let n = gruvi_wire::parse_content_length(value).ok_or_else(refused)?;
                 let agrees = declared.is_none_or(|d| d == n)
