@@ -256,7 +256,7 @@ where
             .local_addr()
             .map_err(|e| HttpError::io("reading the listener's address", e))?;
         let name = self.name_for(&local.ip().to_string());
-        self.spawn_accept_loop(Tcp(listener), Address::Tcp(local), name);
+        self.spawn_accept_loop(Tcp(listener), Plain, Address::Tcp(local), name);
         Ok(Address::Tcp(local))
     }
 
@@ -271,7 +271,7 @@ where
             listener,
             _file: UnixSocketFile(path.clone()),
         };
-        self.spawn_accept_loop(listener, Address::Unix(path.clone()), name);
+        self.spawn_accept_loop(listener, Plain, Address::Unix(path.clone()), name);
         Ok(Address::Unix(path))
     }
 
@@ -292,11 +292,8 @@ where
             .local_addr()
             .map_err(|e| HttpError::io("reading the listener's address", e))?;
         let name = self.name_for(&local.ip().to_string());
-        let listener = Tls {
-            tcp: Tcp(listener),
-            acceptor: tokio_rustls::TlsAcceptor::from(config),
-        };
-        self.spawn_accept_loop(listener, Address::Tcp(local), name);
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        self.spawn_accept_loop(Tcp(listener), acceptor, Address::Tcp(local), name);
         Ok(Address::Tcp(local))
     }
 
@@ -304,7 +301,11 @@ where
         self.server_name.clone().unwrap_or_else(|| Arc::from(host))
     }
 
-    fn spawn_accept_loop<L: Listener>(&mut self, listener: L, local: Address, name: Arc<str>) {
+    fn spawn_accept_loop<L, K>(&mut self, listener: L, handshake: K, local: Address, name: Arc<str>)
+    where
+        L: Listener,
+        K: Handshake<L::Io>,
+    {
         self.listening.push(local.clone());
         let limit = Arc::clone(
             self.connections
@@ -341,9 +342,9 @@ where
                 counters.accepted.fetch_add(1, Ordering::Relaxed);
                 let open = OpenConnection::count(&counters, permit);
                 let context =
-                    RequestContext::new(remote, local.clone(), Arc::clone(&name), L::SECURE);
+                    RequestContext::new(remote, local.clone(), Arc::clone(&name), K::SECURE);
                 let handler = ServiceHandler::new(service.clone(), context, Arc::clone(&counters));
-                let securing = listener.secure(raw, options.proto.header_read_timeout);
+                let securing = handshake.handshake(raw, options.proto.header_read_timeout);
                 let (options, shutdown, abort, counters) = (
                     options.clone(),
                     shutdown.clone(),
@@ -427,39 +428,74 @@ where
     }
 }
 
-/// A listening socket of some kind: accepts raw connections, then makes
-/// each one ready for HTTP (a TLS handshake, or nothing).
+/// A listening socket of some kind.
 trait Listener: Send + 'static {
-    type Raw: Send + 'static;
+    type Io: Send + 'static;
+
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Io, Address)>> + Send;
+}
+
+/// What makes an accepted connection ready for HTTP: nothing, or a TLS
+/// handshake.
+trait Handshake<Raw>: Send + 'static {
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     /// Connections are encrypted.
-    const SECURE: bool = false;
+    const SECURE: bool;
 
-    fn accept(&self) -> impl Future<Output = io::Result<(Self::Raw, Address)>> + Send;
-
-    /// Makes an accepted connection ready, within `limit`.
-    fn secure(
+    /// Makes `raw` ready, within `limit`.
+    fn handshake(
         &self,
-        raw: Self::Raw,
+        raw: Raw,
         limit: Option<Duration>,
     ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static;
+}
+
+/// Plain connections: ready as accepted.
+struct Plain;
+
+impl<Raw: AsyncRead + AsyncWrite + Unpin + Send + 'static> Handshake<Raw> for Plain {
+    type Io = Raw;
+    const SECURE: bool = false;
+
+    fn handshake(
+        &self,
+        raw: Raw,
+        _: Option<Duration>,
+    ) -> impl Future<Output = io::Result<Raw>> + Send + 'static {
+        std::future::ready(Ok(raw))
+    }
+}
+
+/// TLS (rustls): the handshake is bounded by the header-read timeout, the
+/// same slowloris defence as for a head.
+#[cfg(feature = "tls")]
+impl Handshake<tokio::net::TcpStream> for tokio_rustls::TlsAcceptor {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    const SECURE: bool = true;
+
+    fn handshake(
+        &self,
+        raw: tokio::net::TcpStream,
+        limit: Option<Duration>,
+    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static {
+        let handshake = self.accept(raw);
+        async move {
+            match limit {
+                Some(limit) => tokio::time::timeout(limit, handshake)
+                    .await
+                    .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+                None => handshake.await,
+            }
+        }
+    }
 }
 
 struct Tcp(TcpListener);
 
 impl Listener for Tcp {
-    type Raw = tokio::net::TcpStream;
     type Io = tokio::net::TcpStream;
 
-    fn secure(
-        &self,
-        raw: Self::Raw,
-        _: Option<Duration>,
-    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static {
-        std::future::ready(Ok(raw))
-    }
-
-    async fn accept(&self) -> io::Result<(Self::Raw, Address)> {
+    async fn accept(&self) -> io::Result<(Self::Io, Address)> {
         let (stream, peer) = self.0.accept().await?;
         // Responses leave whole (batched); Nagle's delay would only add
         // latency. A peer already gone fails here: its connection fails
@@ -477,59 +513,15 @@ struct Unix {
 }
 
 impl Listener for Unix {
-    type Raw = tokio::net::UnixStream;
     type Io = tokio::net::UnixStream;
 
-    fn secure(
-        &self,
-        raw: Self::Raw,
-        _: Option<Duration>,
-    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static {
-        std::future::ready(Ok(raw))
-    }
-
-    async fn accept(&self) -> io::Result<(Self::Raw, Address)> {
+    async fn accept(&self) -> io::Result<(Self::Io, Address)> {
         let (stream, peer) = self.listener.accept().await?;
         let peer = peer
             .as_pathname()
             .map(Path::to_path_buf)
             .unwrap_or_default();
         Ok((stream, Address::Unix(peer)))
-    }
-}
-
-/// TCP with TLS (rustls): the handshake is bounded by the header-read
-/// timeout, the same slowloris defence as for a head.
-#[cfg(feature = "tls")]
-struct Tls {
-    tcp: Tcp,
-    acceptor: tokio_rustls::TlsAcceptor,
-}
-
-#[cfg(feature = "tls")]
-impl Listener for Tls {
-    type Raw = tokio::net::TcpStream;
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    const SECURE: bool = true;
-
-    fn accept(&self) -> impl Future<Output = io::Result<(Self::Raw, Address)>> + Send {
-        self.tcp.accept()
-    }
-
-    fn secure(
-        &self,
-        raw: Self::Raw,
-        limit: Option<Duration>,
-    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static {
-        let handshake = self.acceptor.accept(raw);
-        async move {
-            match limit {
-                Some(limit) => tokio::time::timeout(limit, handshake)
-                    .await
-                    .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
-                None => handshake.await,
-            }
-        }
     }
 }
 
