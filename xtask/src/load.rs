@@ -68,15 +68,16 @@ pub(crate) fn generate(
         .map_err(|e| e.to_string())?;
     let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     let batch: Arc<[u8]> = request.repeat(depth.max(1)).into_bytes().into();
+    let single: Arc<[u8]> = request.into_bytes().into();
     runtime.block_on(async move {
         let start = Instant::now();
         let deadline = start + duration;
         let mut tasks = Vec::new();
         for _ in 0..connections {
-            let batch = Arc::clone(&batch);
+            let (single, batch) = (Arc::clone(&single), Arc::clone(&batch));
             let addr = addr.to_owned();
             tasks.push(tokio::spawn(async move {
-                one_connection(&addr, &request_once(&batch, depth), &batch, depth, deadline).await
+                one_connection(&addr, &single, &batch, depth, deadline).await
             }));
         }
         let mut requests = 0;
@@ -100,10 +101,6 @@ pub(crate) fn generate(
             p99_us: at(0.99),
         })
     })
-}
-
-fn request_once(batch: &[u8], depth: usize) -> Vec<u8> {
-    batch[..batch.len() / depth.max(1)].to_vec()
 }
 
 /// One connection: learns the response length, then sends batches until
