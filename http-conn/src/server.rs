@@ -16,6 +16,13 @@
 //!
 //! Nothing here decides protocol: framing, order, keep-alive, `100
 //! Continue` and timeouts are [`proto::Server`]'s.
+//!
+//! Observability: each request runs in a `request` span (DEBUG) with its
+//! method and target, then its status and `duration_us` (from its head to
+//! its last byte written) once answered, closed by a DEBUG event; handler
+//! futures are polled inside it, so the application's own events nest
+//! there. What the peer did wrong is told to the handler once per error
+//! ([`Handler::peer_error`]) — never with body data.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -27,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, Bytes};
 use gruvi_body::{BodyError, BoxError, Incoming, Sender};
+use gruvi_wire::{WireError, latin1_text};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::Body;
 use pin_project::pin_project;
@@ -35,7 +43,9 @@ use tokio::sync::oneshot;
 
 use crate::convert;
 use crate::io::{Timer, Transport, deadline_after, earliest, now};
-use crate::proto::{self, BodyFraming, RequestId, ResponseBody, ServerConfig, ServerEvent};
+use crate::proto::{
+    self, BodyFraming, Expired, RequestId, ResponseBody, ServerConfig, ServerEvent,
+};
 use crate::upgrade::{OnUpgrade, Upgraded};
 
 /// Turns of the poll loop before the task yields to others.
@@ -55,6 +65,54 @@ pub trait Handler {
 
     /// Starts handling `request`.
     fn call(&mut self, request: http::Request<Incoming>) -> Self::Future;
+
+    /// The connection refused something its peer sent; it answers (or
+    /// closes) on its own. Called once per error, before the answer is
+    /// written: the place to count and log it. Does nothing by default.
+    fn peer_error(&mut self, error: &PeerError) {
+        let _ = error;
+    }
+}
+
+/// Something a peer sent that the connection refused. Each ends the
+/// connection, after the responses owed before it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// A malformed request head, answered with its status (400, 414, 431,
+    /// 501, 505).
+    Head(WireError),
+    /// A request the `http` types cannot carry (a method or target they
+    /// refuse), answered 400.
+    Unrepresentable,
+    /// A request head that did not arrive within the header-read timeout,
+    /// answered 408.
+    HeadTimedOut,
+    /// A request body that was malformed, cut short or stopped arriving.
+    Body(BodyError),
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerError::Head(e) => write!(f, "malformed request: {e}"),
+            PeerError::Unrepresentable => {
+                f.write_str("malformed request: a method or target the http types refuse")
+            }
+            PeerError::HeadTimedOut => f.write_str("request head not received in time"),
+            PeerError::Body(e) => write!(f, "request body failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for PeerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PeerError::Head(e) => Some(e),
+            PeerError::Body(e) => Some(e),
+            PeerError::Unrepresentable | PeerError::HeadTimedOut => None,
+        }
+    }
 }
 
 impl<F, Fut, B> Handler for F
@@ -89,6 +147,13 @@ pub struct ServerOptions {
     /// thrown away so the close does not reset the last response. Default
     /// 1 s.
     pub linger: Duration,
+    /// Most time the application may take to start a response, from its
+    /// request's head. Past it the handler is dropped (cancelled) and the
+    /// library answers `503 Service Unavailable` and closes. Default
+    /// `None`: the application is trusted to answer (a client that goes
+    /// away is noticed only when its answer is written — half-closed
+    /// clients are served).
+    pub response_timeout: Option<Duration>,
 }
 
 impl Default for ServerOptions {
@@ -99,6 +164,7 @@ impl Default for ServerOptions {
             write_buffer: 256 * 1024,
             write_timeout: Some(Duration::from_secs(30)),
             linger: Duration::from_secs(1),
+            response_timeout: None,
         }
     }
 }
@@ -204,6 +270,10 @@ struct Exchange<H: Handler> {
     reply: Reply<H>,
     /// Where the transport goes if this exchange switches protocols.
     upgrade: Option<oneshot::Sender<Upgraded>>,
+    /// Its `request` span (disabled unless a subscriber wants it).
+    span: tracing::Span,
+    /// When its head was parsed (the turn's clock).
+    arrived: Instant,
 }
 
 enum Reply<H: Handler> {
@@ -211,7 +281,7 @@ enum Reply<H: Handler> {
     Calling(Pin<Box<H::Future>>),
     /// Its response waits for the earlier ones.
     Ready(http::Response<H::Body>),
-    /// The library answers instead of the application.
+    /// The library answers instead of the application, and closes.
     Library(StatusCode),
     /// The response is being sent (its body is in `sending`).
     Sending,
@@ -351,7 +421,9 @@ where
                 continue;
             }
             let write_deadline = this.transport.write_deadline();
-            let Some(deadline) = earliest(this.proto.poll_timeout(), write_deadline) else {
+            let response_deadline = response_deadline(&this);
+            let deadline = earliest(this.proto.poll_timeout(), write_deadline);
+            let Some(deadline) = earliest(deadline, response_deadline) else {
                 return Poll::Pending;
             };
             if this.timer.poll_at(cx, deadline).is_pending() {
@@ -360,7 +432,13 @@ where
             if write_deadline.is_some_and(|d| d <= deadline) {
                 return Poll::Ready(Err(ConnectionError::WriteTimedOut));
             }
-            this.proto.handle_timeout(deadline);
+            if response_deadline.is_some_and(|d| d <= deadline) {
+                give_up_on_handlers(&mut this, deadline);
+                continue;
+            }
+            if this.proto.handle_timeout(deadline) == Some(Expired::Head) {
+                this.handler.peer_error(&PeerError::HeadTimedOut);
+            }
         }
         // Bounded work per poll: let other tasks run, then go on.
         cx.waker().wake_by_ref();
@@ -430,6 +508,13 @@ where
                 };
                 let hands_over = request.upgrade || request.connect;
                 let awaiting_read = request.expects_continue;
+                let span = tracing::debug_span!(
+                    "request",
+                    method = %latin1_text(request.head.method().of(&request.bytes)),
+                    target = %latin1_text(request.head.target().of(&request.bytes)),
+                    status = tracing::field::Empty,
+                    duration_us = tracing::field::Empty,
+                );
                 let converted = convert::request(request.head, &request.bytes, body);
                 if let Some(sender) = sender {
                     *this.receiving = Some(Receiving {
@@ -446,22 +531,27 @@ where
                             request.extensions_mut().insert(on_upgrade);
                             tx
                         });
-                        let future = this.handler.call(request);
+                        let future = span.in_scope(|| this.handler.call(request));
                         Exchange {
                             id,
                             reply: Reply::Calling(Box::pin(future)),
                             upgrade,
+                            span,
+                            arrived: now,
                         }
                     }
                     Err(_) => {
                         // Answered 400 and closed like any malformed
                         // request: nothing after it is parsed (the
                         // requests before it are still answered).
+                        this.handler.peer_error(&PeerError::Unrepresentable);
                         this.proto.shutdown();
                         Exchange {
                             id,
                             reply: Reply::Library(StatusCode::BAD_REQUEST),
                             upgrade: None,
+                            span,
+                            arrived: now,
                         }
                     }
                 };
@@ -481,12 +571,13 @@ where
                 }
             }
             ServerEvent::BodyFailed { id, error } => {
+                this.handler.peer_error(&PeerError::Body(error.clone()));
                 if let Some(receiving) = take_receiving(this, id, now) {
                     receiving.sender.abort(error);
                 }
             }
             // The state machine answers malformed requests itself.
-            ServerEvent::Rejected(_) => {}
+            ServerEvent::Rejected(error) => this.handler.peer_error(&PeerError::Head(error)),
         }
     }
 }
@@ -517,12 +608,39 @@ fn stop_receiving<T, H: Handler>(this: &mut Conn<'_, T, H>, now: Instant) {
     }
 }
 
+/// When the oldest running handler runs out of time, if it can.
+fn response_deadline<T, H: Handler>(this: &Conn<'_, T, H>) -> Option<Instant> {
+    let limit = this.options.response_timeout?;
+    let oldest = this
+        .exchanges
+        .iter()
+        .find(|e| matches!(e.reply, Reply::Calling(_)))?;
+    Some(deadline_after(oldest.arrived, limit))
+}
+
+/// Drops the handlers that ran out of time; the library answers for them
+/// (`503`, and the connection closes after the first).
+fn give_up_on_handlers<T, H: Handler>(this: &mut Conn<'_, T, H>, now: Instant) {
+    let Some(limit) = this.options.response_timeout else {
+        return;
+    };
+    for exchange in this.exchanges.iter_mut() {
+        if matches!(exchange.reply, Reply::Calling(_))
+            && deadline_after(exchange.arrived, limit) <= now
+        {
+            tracing::warn!(parent: &exchange.span, ?limit, "the application did not answer in time; answering 503");
+            exchange.reply = Reply::Library(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
+}
+
 /// Polls every running handler (pipelined requests are processed
 /// together); `true` if one finished.
 fn poll_handlers<T, H: Handler>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>) -> bool {
     let mut progress = false;
     for exchange in this.exchanges.iter_mut() {
         if let Reply::Calling(future) = &mut exchange.reply {
+            let _entered = exchange.span.enter();
             if let Poll::Ready(response) = future.as_mut().poll(cx) {
                 exchange.reply = Reply::Ready(response);
                 progress = true;
@@ -591,6 +709,9 @@ where
     let started = this
         .proto
         .start_response(id, parts.status.as_u16(), &parts.headers, size, wall);
+    if started.is_ok() {
+        record_status(this, parts.status);
+    }
     match started {
         Ok(true) => {
             this.sending.set(Some(body));
@@ -680,9 +801,22 @@ fn abort_response<T, H: Handler>(this: &mut Conn<'_, T, H>, id: RequestId, error
     answered(this, id);
 }
 
+/// Puts the status of the response being started on its request's span.
+fn record_status<T, H: Handler>(this: &mut Conn<'_, T, H>, status: StatusCode) {
+    if let Some(exchange) = this.exchanges.front() {
+        exchange.span.record("status", status.as_u16());
+    }
+}
+
 /// The exchange `id` is over on our side.
 fn answered<T, H: Handler>(this: &mut Conn<'_, T, H>, id: RequestId) {
     if let Some(exchange) = this.exchanges.pop_front() {
+        if !exchange.span.is_disabled() {
+            let duration = now().saturating_duration_since(exchange.arrived);
+            let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+            exchange.span.record("duration_us", micros);
+            tracing::debug!(parent: &exchange.span, "answered");
+        }
         if this.proto.is_switching() {
             *this.upgrade_to = exchange.upgrade;
         }
@@ -724,6 +858,7 @@ fn respond_plain<T, H: Handler>(
     }
     let size = ResponseBody::Exact(text.len() as u64);
     let wall = wall(this);
+    record_status(this, status);
     let sent = this
         .proto
         .start_response(id, status.as_u16(), &headers, size, wall)

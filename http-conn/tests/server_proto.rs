@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes};
 use gruvi_conn::proto::{
-    BodyFraming, ProtoError, RequestId, ResponseBody, Server, ServerConfig, ServerEvent,
+    BodyFraming, Expired, ProtoError, RequestId, ResponseBody, Server, ServerConfig, ServerEvent,
 };
 use http::HeaderMap;
 use proptest::prelude::*;
@@ -542,9 +542,12 @@ fn idle_and_header_timeouts() {
     h.events();
     let deadline = h.server.poll_timeout().expect("idle timer");
     assert_eq!(deadline, h.now + Duration::from_secs(75));
-    h.server.handle_timeout(deadline - Duration::from_millis(1));
+    assert_eq!(
+        h.server.handle_timeout(deadline - Duration::from_millis(1)),
+        None
+    );
     assert!(!h.server.is_done());
-    h.server.handle_timeout(deadline);
+    assert_eq!(h.server.handle_timeout(deadline), Some(Expired::Idle));
     assert!(h.server.is_done());
     assert_eq!(h.written(), "", "an idle connection closes quietly");
 
@@ -552,7 +555,7 @@ fn idle_and_header_timeouts() {
     h.feed(b"GET / HTTP/1.1\r\nHost:");
     let deadline = h.server.poll_timeout().expect("header timer");
     assert_eq!(deadline, h.now + Duration::from_secs(30));
-    h.server.handle_timeout(deadline);
+    assert_eq!(h.server.handle_timeout(deadline), Some(Expired::Head));
     assert!(h.written().starts_with("HTTP/1.1 408 Request Timeout\r\n"));
     assert!(h.server.is_done());
 }
@@ -759,9 +762,12 @@ fn a_body_that_stops_arriving_times_out() {
         .poll_timeout()
         .expect("body timer while waiting on the peer");
     assert_eq!(deadline, h.now + Duration::from_secs(30));
-    h.server.handle_timeout(deadline - Duration::from_millis(1));
+    assert_eq!(
+        h.server.handle_timeout(deadline - Duration::from_millis(1)),
+        None
+    );
     assert!(h.events().is_empty());
-    h.server.handle_timeout(deadline);
+    assert_eq!(h.server.handle_timeout(deadline), Some(Expired::Body));
     assert_eq!(h.events(), [Ev::BodyFailed(0)]);
     h.respond(0, 408, &[], b"");
     assert!(h.written().contains("Connection: close"));

@@ -21,6 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
+use tracing::Instrument;
 
 use crate::context::{Address, RequestContext};
 use crate::error::HttpError;
@@ -67,6 +68,7 @@ pub(crate) struct Counters {
     pub(crate) open: AtomicU64,
     pub(crate) requests: AtomicU64,
     pub(crate) failed: AtomicU64,
+    pub(crate) protocol_errors: AtomicU64,
 }
 
 /// A snapshot of a server's counters.
@@ -82,6 +84,10 @@ pub struct Stats {
     /// Connections that ended with an error (transport failure, write
     /// timeout, a failed response body).
     pub connections_failed: u64,
+    /// Requests refused for the peer's fault: malformed heads (answered
+    /// 4xx/5xx), heads too slow (408), bodies malformed, cut short or
+    /// stalled. Each is also logged once, at DEBUG, with the peer's address.
+    pub protocol_errors: u64,
 }
 
 impl<S> fmt::Debug for HttpServer<S> {
@@ -142,6 +148,15 @@ impl<S> HttpServer<S> {
         self
     }
 
+    /// Most time the application may take to start a response; past it
+    /// the request is cancelled and answered `503` (and the connection
+    /// closes). Default `None`: no limit (tower-http's `TimeoutLayer` is the
+    /// alternative that lets the application choose the answer).
+    pub fn response_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.options.response_timeout = timeout;
+        self
+    }
+
     /// Limits on request heads: bytes, request line, field count.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.options.proto.limits = limits;
@@ -195,6 +210,7 @@ impl<S> HttpServer<S> {
             connections_open: c.open.load(Ordering::Relaxed),
             requests: c.requests.load(Ordering::Relaxed),
             connections_failed: c.failed.load(Ordering::Relaxed),
+            protocol_errors: c.protocol_errors.load(Ordering::Relaxed),
         }
     }
 
@@ -341,6 +357,7 @@ where
                 };
                 counters.accepted.fetch_add(1, Ordering::Relaxed);
                 let open = OpenConnection::count(&counters, permit);
+                let span = tracing::debug_span!("connection", peer = %remote, local = %local);
                 let context =
                     RequestContext::new(remote, local.clone(), Arc::clone(&name), K::SECURE);
                 let handler = ServiceHandler::new(service.clone(), context, Arc::clone(&counters));
@@ -353,26 +370,29 @@ where
                 );
                 // The handshake (if any) runs in the connection's own task:
                 // a slow peer never holds up the accept loop.
-                tasks.spawn(async move {
-                    let secured = tokio::select! {
-                        secured = securing => secured,
-                        () = abort.cancelled() => Err(io::ErrorKind::Interrupted.into()),
-                    };
-                    match secured {
-                        Ok(io) => {
-                            let connection = ServerConnection::new(io, handler, options);
-                            if let Err(error) = serve(connection, shutdown, abort).await {
+                tasks.spawn(
+                    async move {
+                        let secured = tokio::select! {
+                            secured = securing => secured,
+                            () = abort.cancelled() => Err(io::ErrorKind::Interrupted.into()),
+                        };
+                        match secured {
+                            Ok(io) => {
+                                let connection = ServerConnection::new(io, handler, options);
+                                if let Err(error) = serve(connection, shutdown, abort).await {
+                                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                                    tracing::debug!(%error, "connection ended with an error");
+                                }
+                            }
+                            Err(error) => {
                                 counters.failed.fetch_add(1, Ordering::Relaxed);
-                                tracing::debug!(%error, "connection ended with an error");
+                                tracing::debug!(%error, "TLS handshake failed");
                             }
                         }
-                        Err(error) => {
-                            counters.failed.fetch_add(1, Ordering::Relaxed);
-                            tracing::debug!(%error, "TLS handshake failed");
-                        }
+                        drop(open);
                     }
-                    drop(open);
-                });
+                    .instrument(span),
+                );
             }
         });
     }

@@ -15,7 +15,7 @@ use bytes::{Buf, Bytes};
 use futures::FutureExt;
 use futures::future::CatchUnwind;
 use gruvi_body::{BoxError, Incoming};
-use gruvi_conn::server::Handler;
+use gruvi_conn::server::{Handler, PeerError};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use pin_project::pin_project;
@@ -63,6 +63,13 @@ where
         HandleFuture {
             inner: AssertUnwindSafe(call).catch_unwind(),
         }
+    }
+
+    fn peer_error(&mut self, error: &PeerError) {
+        self.counters
+            .protocol_errors
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(peer = %self.context.remote_addr(), reason = %error, "protocol error");
     }
 }
 

@@ -66,5 +66,6 @@ pub use client::{
     Client, ClientConfig, ClientError, ClientEvent, ExchangeId, RequestBody, Response,
 };
 pub use server::{
-    BodyFraming, ProtoError, Request, RequestId, ResponseBody, Server, ServerConfig, ServerEvent,
+    BodyFraming, Expired, ProtoError, Request, RequestId, ResponseBody, Server, ServerConfig,
+    ServerEvent,
 };

@@ -128,6 +128,18 @@ pub enum ServerEvent<'a> {
     Rejected(WireError),
 }
 
+/// Which timeout [`Server::handle_timeout`] applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expired {
+    /// A request head did not arrive in time: the peer is answered `408`
+    /// (the slowloris defence).
+    Head,
+    /// A request body stopped arriving: a `BodyFailed` event follows.
+    Body,
+    /// The connection was idle too long: it closes quietly.
+    Idle,
+}
+
 /// What a response's body will be, as the application declares it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResponseBody {
@@ -639,24 +651,27 @@ impl Server {
     /// Applies the timeouts due at `now`: a head that took too long is
     /// answered `408` and the connection closes; an idle connection closes;
     /// a body that stopped arriving fails (a `BodyFailed` event) and the
-    /// connection closes after the responses owed.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let Some(deadline) = self.poll_timeout() else {
-            return;
-        };
+    /// connection closes after the responses owed. Returns which one
+    /// expired, if any did.
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<Expired> {
+        let deadline = self.poll_timeout()?;
         if now < deadline {
-            return;
+            return None;
         }
-        if let Reading::Body { id, .. } = self.reading {
+        let expired = if let Reading::Body { id, .. } = self.reading {
             self.body_timed_out = Some(id);
             self.closing = true;
+            Expired::Body
         } else if self.head_started.take().is_some() {
             self.pending_rejection = Some((408, self.wall_at(now)));
             self.write_rejection_if_due();
+            Expired::Head
         } else {
             self.close_after_flush = true;
-        }
+            Expired::Idle
+        };
         self.reading = Reading::Done;
+        Some(expired)
     }
 
     /// The driver stopped (`true`) or resumed (`false`) handing body bytes
