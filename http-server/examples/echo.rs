@@ -17,6 +17,7 @@
 
 use std::convert::Infallible;
 use std::io::Write;
+use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
@@ -31,6 +32,9 @@ struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: String,
+    /// Seconds allowed for a request head (the server's default is 30).
+    #[arg(long)]
+    header_read_timeout: Option<u64>,
 }
 
 /// Bytes as ISO-8859-1 text: byte n becomes code point n.
@@ -95,6 +99,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let mut server = HttpServer::new(tower::service_fn(echo));
+    if let Some(seconds) = args.header_read_timeout {
+        server = server.header_read_timeout(Some(Duration::from_secs(seconds)));
+    }
     let address = server.listen(&args.addr).await?;
     println!("listening on http://{address}");
     std::io::stdout().flush()?;

@@ -14,98 +14,12 @@
 //!
 //! Every process started here is stopped by its handle.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::{cargo, run_command, workspace_root};
-
-/// A server process under measurement, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Starts `program args` (pinned to `cpu`) and reads its
-    /// `listening on http://ADDR` line.
-    fn start(program: &Path, args: &[&str], cpu: Option<&str>) -> Result<Server, String> {
-        let mut command = pinned(program, cpu);
-        command
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", program.display()))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .ok_or_else(|| format!("{} printed {line:?}", program.display()))?
-            .to_owned();
-        Ok(Server { child, addr })
-    }
-
-    /// CPU seconds the process has used so far (user + system).
-    fn cpu_seconds(&self) -> f64 {
-        cpu_seconds(self.child.id())
-    }
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return f64::NAN;
-    };
-    // Fields after the command name (which may hold spaces) in parentheses.
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
-        .sum();
-    ticks / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn has_taskset() -> bool {
-    Command::new("taskset")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn pinned(program: &Path, cpu: Option<&str>) -> Command {
-    match cpu {
-        Some(cpu) => {
-            let mut command = Command::new("taskset");
-            command.args(["-c", cpu]).arg(program);
-            command
-        }
-        None => Command::new(program),
-    }
-}
+use crate::process::{Server, has_taskset, pinned, target_dir};
+use crate::{cargo, run_command};
 
 /// One load run against `server`, with the generator pinned to `cpu`.
 fn load(
@@ -171,12 +85,6 @@ fn criterion_ids(target: &Path) -> Vec<String> {
     }
     ids.sort();
     ids
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {

@@ -8,6 +8,8 @@ mod ci;
 mod fuzz;
 mod load;
 mod peers;
+mod process;
+mod soak;
 
 use std::process::{Command, ExitCode};
 
@@ -21,6 +23,10 @@ Tasks:
                           each (default 30); needs `cargo install cargo-fuzz`
   bench [--quick]         our server beside hyper's, parser beside httparse, codecs
                           beside a copy; report in target/bench/report.{md,json}
+  soak [--seconds N] [--connections N] [--tricklers N] [--header-timeout S]
+                          the echo server under 1,000 connections of random
+                          checked pipelines (memory must stay flat), then 500
+                          slowloris tricklers beside a normal client
   hyper-hello [--addr A] [--threads N]
                           the hyper hello server the bench measures against
   load --addr A [--connections N] [--depth D] [--seconds S]
@@ -38,6 +44,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(&rest),
         "hyper-hello" => peers::hyper_hello(&rest),
         "load" => load::run(&rest),
+        "soak" => soak::run(&rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
