@@ -9,20 +9,20 @@
 //! every byte, and one byte at a time: every way of cutting the input must
 //! give the outcome the case expects.
 
+mod support;
+
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{Buf, Bytes, BytesMut};
-use gruvi_body::{ChunkedLimits, Decoder, Frame, Trailers};
+use bytes::{Buf, Bytes};
+use gruvi_body::{ChunkedLimits, Trailers};
 use gruvi_conn::proto::{
     Client, ClientConfig, ClientEvent, ExchangeId, RequestBody, RequestId, ResponseBody, Server,
     ServerConfig, ServerEvent,
 };
-use gruvi_wire::{
-    BodyFraming, Field, Limits, ResponseParser, Status, Version, latin1_text, response_framing,
-};
+use gruvi_wire::{Field, Limits, Version, latin1_text};
 use http::HeaderMap;
 
 // ---------------------------------------------------------------------------
@@ -459,7 +459,7 @@ fn run_server(case: &Case, sizes: &[usize]) -> ServerOutcome {
         .filter(|r| r.ended)
         .map(|r| Bytes::from(r.line.split(' ').next().unwrap_or("").to_owned()))
         .collect();
-    outcome.responses = written_statuses(&written, &methods);
+    outcome.responses = support::written_statuses(&written, &methods);
     outcome.open = !server.is_done();
     outcome
 }
@@ -561,46 +561,6 @@ fn pump_server(
             return;
         }
     }
-}
-
-/// The statuses of the responses in `written`, each framed by the method of
-/// the request it answers (the library's own answers take `GET`).
-fn written_statuses(written: &[u8], methods: &[Bytes]) -> Vec<u16> {
-    let mut rest = BytesMut::from(written);
-    let mut methods = methods.iter();
-    let mut statuses = Vec::new();
-    while !rest.is_empty() {
-        let mut parser = ResponseParser::new(Limits::default());
-        let (status, consumed) = match parser.parse(&rest) {
-            Ok(Status::Complete(head, consumed)) => (head.status(), consumed),
-            other => panic!("the server wrote an unparsable response {other:?}: {written:?}"),
-        };
-        statuses.push(status);
-        let head_bytes = rest.split_to(consumed).freeze();
-        if (100..200).contains(&status) {
-            continue;
-        }
-        let method = methods
-            .next()
-            .cloned()
-            .unwrap_or(Bytes::from_static(b"GET"));
-        let head = parser.completed().expect("just parsed");
-        let framing = response_framing(&method, head, &head_bytes).expect("valid framing");
-        let mut decoder = match framing.body {
-            BodyFraming::Empty | BodyFraming::Tunnel => Decoder::length(0),
-            BodyFraming::Length(n) => Decoder::length(n),
-            BodyFraming::Chunked => Decoder::chunked(ChunkedLimits::default()),
-            BodyFraming::UntilClose => Decoder::until_close(),
-        };
-        loop {
-            match decoder.decode_input(&mut rest, true) {
-                Ok(Some(Frame::Data(_))) => {}
-                Ok(Some(Frame::End(_))) => break,
-                other => panic!("the server wrote a badly framed body {other:?}: {written:?}"),
-            }
-        }
-    }
-    statuses
 }
 
 const SERVER_KEYWORDS: &[&str] = &[

@@ -1,4 +1,4 @@
-//! The connection fuzz body (`tests/support`) on random inputs: whatever
+//! The connection fuzz bodies (`tests/support`) on random inputs: whatever
 //! bytes arrive, in whatever pieces, with whatever the application does,
 //! the server never panics and writes only well-framed responses.
 
@@ -51,5 +51,42 @@ proptest! {
             at += take;
         }
         support::fuzz_server(&data);
+    }
+
+    #[test]
+    fn client_random_bytes(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+        support::fuzz_client(&data);
+    }
+
+    /// Mostly well-formed responses, mutated here and there.
+    #[test]
+    fn client_mutated_responses(
+        knobs in any::<u8>(),
+        sends in proptest::collection::vec(any::<u8>(), 7),
+        picks in proptest::collection::vec(any::<u8>(), 1..8),
+        mutations in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+    ) {
+        let responses = [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..],
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX: y\r\n\r\n",
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nraw",
+            b"HTTP/1.0 200 OK\r\n\r\nuntil close",
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx",
+        ];
+        let mut stream = Vec::new();
+        for pick in &picks {
+            stream.extend_from_slice(responses[usize::from(*pick) % responses.len()]);
+        }
+        for (at, byte) in &mutations {
+            let at = at % stream.len();
+            stream[at] = *byte;
+        }
+        let mut data = vec![knobs | 7];
+        data.extend_from_slice(&sends);
+        data.extend_from_slice(&stream);
+        support::fuzz_client(&data);
     }
 }

@@ -8,14 +8,24 @@
 //! byte the server writes is a well-formed response, framed so that the
 //! responses follow one another exactly: the property that keeps one
 //! message's bytes out of another's.
+//!
+//! `fuzz_client` drives `proto::Client` with arbitrary response bytes to
+//! the requests the input picks; `written_statuses` (used by the
+//! conformance runner too) reads back what a server wrote.
+
+// Each user (a test, a fuzz target) uses some of these.
+#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
 use gruvi_body::{ChunkedLimits, Decoder, Frame};
-use gruvi_conn::proto::{ResponseBody, Server, ServerConfig, ServerEvent};
-use gruvi_wire::{BodyFraming, Limits, ResponseParser, Status, response_framing};
+use gruvi_conn::proto::{
+    Client, ClientConfig, ClientEvent, ExchangeId, RequestBody, ResponseBody, Server, ServerConfig,
+    ServerEvent,
+};
+use gruvi_wire::{BodyFraming, Limits, ResponseParser, Status, Version, response_framing};
 use http::HeaderMap;
 
 /// Statuses the fuzzed application answers with.
@@ -145,9 +155,26 @@ fn drain(server: &mut Server, written: &mut Vec<u8>) {
 /// answered, then at most one answer of the library's own (a rejection or
 /// a timeout).
 fn check_responses(written: &[u8], answered_methods: &[Bytes]) {
+    let statuses = written_statuses(written, answered_methods);
+    let finals = statuses.iter().filter(|s| **s >= 200).count();
+    assert!(
+        finals >= answered_methods.len(),
+        "a started response never reached the wire"
+    );
+    assert!(
+        finals <= answered_methods.len() + 1,
+        "more than one answer of the library's own"
+    );
+}
+
+/// The statuses of the responses in `written` (1xx included), each framed
+/// by the method of the request it answers, in order (answers beyond
+/// `methods`, the library's own, take `GET`). Panics on anything that is
+/// not a well-formed, exactly framed response.
+pub(crate) fn written_statuses(written: &[u8], methods: &[Bytes]) -> Vec<u16> {
     let mut rest = BytesMut::from(written);
-    let mut methods = answered_methods.iter();
-    let mut library_answers = 0;
+    let mut methods = methods.iter();
+    let mut statuses = Vec::new();
     while !rest.is_empty() {
         let mut parser = ResponseParser::new(Limits::default());
         let (status, consumed) = match parser.parse(&rest) {
@@ -157,17 +184,15 @@ fn check_responses(written: &[u8], answered_methods: &[Bytes]) {
                 String::from_utf8_lossy(written)
             ),
         };
+        statuses.push(status);
         let head_bytes = rest.split_to(consumed).freeze();
         if (100..200).contains(&status) {
             continue;
         }
-        let method = match methods.next() {
-            Some(method) => method.clone(),
-            None => {
-                library_answers += 1;
-                Bytes::from_static(b"GET")
-            }
-        };
+        let method = methods
+            .next()
+            .cloned()
+            .unwrap_or(Bytes::from_static(b"GET"));
         let head = parser.completed().expect("just parsed");
         let framing = response_framing(&method, head, &head_bytes).expect("valid framing");
         let mut decoder = match framing.body {
@@ -187,12 +212,135 @@ fn check_responses(written: &[u8], answered_methods: &[Bytes]) {
             }
         }
     }
-    assert!(
-        methods.next().is_none(),
-        "a started response never reached the wire"
-    );
-    assert!(
-        library_answers <= 1,
-        "more than one answer of the library's own"
-    );
+    statuses
+}
+
+/// Requests the fuzzed client sends: (method, target, version, upgrade).
+const SENDS: [(&str, &str, Version, bool); 6] = [
+    ("GET", "/", Version::Http11, false),
+    ("HEAD", "/h", Version::Http11, false),
+    ("GET", "/u", Version::Http11, true),
+    ("CONNECT", "example.com:443", Version::Http11, false),
+    ("GET", "/old", Version::Http10, false),
+    ("POST", "/p", Version::Http11, false),
+];
+
+/// What a client connection made of its input, one line per event, data
+/// joined per exchange (so that any cut of the input must give the same).
+fn client_transcript(sends: &[u8], pieces: &[&[u8]], eof: bool) -> Vec<String> {
+    let mut client = Client::new(ClientConfig {
+        limits: Limits {
+            max_head_bytes: 512,
+            max_fields: 16,
+            ..Limits::default()
+        },
+        ..ClientConfig::default()
+    });
+    let mut ids = Vec::new();
+    for &pick in sends {
+        let (method, target, version, upgrade) = SENDS[usize::from(pick) % SENDS.len()];
+        let mut fields = vec![("Host", "x")];
+        if upgrade {
+            fields.extend([("Upgrade", "websocket"), ("Connection", "upgrade")]);
+        }
+        match client.send_request(method, target, version, &fields, RequestBody::Empty) {
+            Ok(id) => ids.push(id),
+            Err(_) => break,
+        }
+    }
+    client.write_buf().clear();
+    let mut transcript: Vec<String> = Vec::new();
+    let mut state: Vec<u8> = vec![0; ids.len()]; // 0 waiting, 1 head, 2 ended
+    let mut failed = false;
+    let mut pump = |client: &mut Client, transcript: &mut Vec<String>| {
+        while let Some(event) = client.poll_event() {
+            assert!(!failed, "an event after the connection failed: {event:?}");
+            let index = |id: ExchangeId| {
+                ids.iter()
+                    .position(|&i| i == id)
+                    .expect("an event for a request never sent")
+            };
+            match event {
+                ClientEvent::Interim { id, status } => {
+                    assert_eq!(state[index(id)], 0, "1xx after the final head");
+                    assert!((100..200).contains(&status) && status != 101);
+                    transcript.push(format!("{} interim {status}", index(id)));
+                }
+                ClientEvent::Response(response) => {
+                    let n = index(response.id);
+                    assert!(state[..n].iter().all(|&s| s == 2), "answered out of order");
+                    assert_eq!(state[n], 0, "two final heads");
+                    state[n] = 1;
+                    transcript.push(format!("{n} response {}", response.head.status()));
+                }
+                ClientEvent::Data { id, data } => {
+                    let n = index(id);
+                    assert_eq!(state[n], 1, "data outside a response");
+                    assert!(!data.is_empty(), "empty data event");
+                    let text = gruvi_wire::latin1_text(&data);
+                    match transcript.last_mut() {
+                        Some(last) if last.starts_with(&format!("{n} data ")) => {
+                            last.push_str(&text);
+                        }
+                        _ => transcript.push(format!("{n} data {text}")),
+                    }
+                }
+                ClientEvent::End { id, trailers } => {
+                    let n = index(id);
+                    assert_eq!(state[n], 1, "end outside a response");
+                    state[n] = 2;
+                    transcript.push(format!("{n} end {}", trailers.len()));
+                }
+                ClientEvent::Upgraded { response, leftover } => {
+                    let n = index(response.id);
+                    assert_eq!(state[n], 0);
+                    state[n] = 2;
+                    failed = true; // nothing may follow a hand-over either
+                    transcript.push(format!("{n} upgraded {}", response.head.status()));
+                    let _ = leftover;
+                }
+                ClientEvent::Failed { waiting, error } => {
+                    for id in &waiting {
+                        assert_ne!(state[index(*id)], 2, "a finished exchange failed");
+                    }
+                    failed = true;
+                    transcript.push(format!("failed {waiting:?} {error}"));
+                }
+            }
+        }
+    };
+    for piece in pieces {
+        client.read_buf().extend_from_slice(piece);
+        pump(&mut client, &mut transcript);
+    }
+    if eof {
+        client.received_eof();
+        pump(&mut client, &mut transcript);
+    }
+    transcript
+}
+
+/// Drives `proto::Client` with requests picked by the input and arbitrary
+/// response bytes: no panic, events only for requests sent, in order, one
+/// final head each, nothing after a failure — and the same transcript
+/// whether the bytes come whole or in the pieces the input says.
+pub(crate) fn fuzz_client(data: &[u8]) {
+    let Some((&knobs, rest)) = data.split_first() else {
+        return;
+    };
+    let sends_len = usize::from(knobs & 7).min(rest.len());
+    let (sends, input) = rest.split_at(sends_len);
+    let eof = knobs & 8 != 0;
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    let mut size = usize::from(knobs >> 4) + 1;
+    while at < input.len() {
+        let take = size.min(input.len() - at);
+        pieces.push(&input[at..at + take]);
+        at += take;
+        size = size % 13 + 1;
+    }
+    let cut = client_transcript(sends, &pieces, eof);
+    let whole = client_transcript(sends, &[input], eof);
+    assert_eq!(cut, whole, "the cut input gave another outcome");
 }
