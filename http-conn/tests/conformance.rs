@@ -732,6 +732,16 @@ fn run_client(case: &Case, sizes: &[usize]) -> ClientOutcome {
         ..ClientOutcome::default()
     };
     for piece in pieces(&case.input, sizes) {
+        // Once handed over, the bytes are the new protocol's: the caller
+        // reads them from the transport, after the leftover.
+        if let Some(upgraded) = outcome
+            .exchanges
+            .iter_mut()
+            .find_map(|e| e.upgraded.as_mut())
+        {
+            upgraded.extend_from_slice(piece);
+            continue;
+        }
         client.read_buf().extend_from_slice(piece);
         pump_client(&mut client, &ids, &mut outcome);
     }
