@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use gruvi_body::{ChunkedLimits, Trailers};
 use gruvi_conn::proto::{
     Client, ClientConfig, ClientEvent, ExchangeId, RequestBody, RequestId, ResponseBody, Server,
@@ -341,12 +341,18 @@ fn value<'a>(lines: &'a [(String, String)], keyword: &str) -> Option<&'a str> {
         .map(|(_, rest)| rest.as_str())
 }
 
-/// The last expectation line must say what became of the connection.
-fn final_state(case: &Case) -> bool {
-    match case.expect.last().map(|(k, _)| k.as_str()) {
+/// Checks what became of the connection against the case's last line,
+/// which must say (`open` or `closed`).
+fn final_state(case: &Case, open: bool) -> Result<(), String> {
+    let expected = match case.expect.last().map(|(k, _)| k.as_str()) {
         Some("open") => true,
         Some("closed") => false,
         _ => panic!("{}: the last line must be `open` or `closed`", case.origin),
+    };
+    if open == expected {
+        Ok(())
+    } else {
+        Err(format!("the connection is open: {open}"))
     }
 }
 
@@ -549,14 +555,9 @@ fn pump_server(
             owed.pop_front();
             progressed = true;
         }
-        let buf = server.write_buf();
-        while buf.has_remaining() {
-            let chunk = buf.chunk();
-            written.extend_from_slice(chunk);
-            let n = chunk.len();
-            buf.advance(n);
-            progressed = true;
-        }
+        let before = written.len();
+        support::drain(server, written);
+        progressed |= written.len() > before;
         if !progressed {
             return;
         }
@@ -660,10 +661,7 @@ fn check_server(case: &Case, sizes: &[usize]) -> Result<(), String> {
             ));
         }
     }
-    if final_state(case) != outcome.open {
-        return Err(format!("the connection is open: {}", outcome.open));
-    }
-    Ok(())
+    final_state(case, outcome.open)
 }
 
 #[test]
@@ -902,10 +900,7 @@ fn check_client(case: &Case, sizes: &[usize]) -> Result<(), String> {
             ));
         }
     }
-    if final_state(case) != outcome.open {
-        return Err(format!("the connection is open: {}", outcome.open));
-    }
-    Ok(())
+    final_state(case, outcome.open)
 }
 
 #[test]

@@ -140,7 +140,8 @@ fn answer_oldest(
     }
 }
 
-fn drain(server: &mut Server, written: &mut Vec<u8>) {
+/// Moves everything the server has to write into `written`.
+pub(crate) fn drain(server: &mut Server, written: &mut Vec<u8>) {
     let buf = server.write_buf();
     while buf.has_remaining() {
         let chunk = buf.chunk();
