@@ -6,7 +6,7 @@
 //! combining both is the connection layer's job.
 
 use crate::head::{Fields, Known, RequestHead, Version};
-use crate::list::{split_list, trim_ows};
+use crate::list::{list_contains, split_list};
 
 /// The options of every `Connection` field line of a head, combined.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,12 +74,13 @@ pub fn expects_continue(head: &RequestHead, buf: &[u8]) -> bool {
             .any(|f| is_continue_expectation(&f.value(buf)))
 }
 
-/// Returns `true` if an `Expect` field value asks for `100 Continue`
-/// (case-insensitive, surrounding whitespace ignored; RFC 9110 §10.1.1).
-/// The one rule for both sides: the server reading a request, the client
+/// Returns `true` if an `Expect` field value asks for `100 Continue`:
+/// `Expect = #expectation` (RFC 9110 §10.1.1), so any element of the list,
+/// compared case-insensitively, with surrounding whitespace ignored. The
+/// one rule for both sides: the server reading a request, the client
 /// deciding to hold its body back.
 pub fn is_continue_expectation(value: &[u8]) -> bool {
-    trim_ows(value).eq_ignore_ascii_case(b"100-continue")
+    list_contains(value, b"100-continue")
 }
 
 #[cfg(test)]

@@ -446,7 +446,13 @@ impl Server {
                     if self.read_buf.len() <= 4
                         && self.read_buf.iter().all(|&b| b == b'\r' || b == b'\n')
                     {
-                        self.mark_idle(now);
+                        // Nothing but empty lines before the peer's end:
+                        // no request is coming (RFC 9112 §9.6).
+                        if self.peer_eof {
+                            self.reading = Reading::Done;
+                        } else {
+                            self.mark_idle(now);
+                        }
                         return None;
                     }
                     self.idle_since = None;
