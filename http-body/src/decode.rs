@@ -9,7 +9,10 @@
 //! The chunked decoder is a byte-level state machine: a size line, a CRLF or
 //! a trailer section may arrive split anywhere, and each byte is looked at
 //! once (the trailer section is parsed by `gruvi-wire`'s [`TrailerParser`],
-//! which is linear too).
+//! which is linear too). Chunk lines are strict in both directions (CRLF
+//! only); the trailer section follows the field-line rules of the heads of
+//! its direction, so a response's trailers are unfolded and may end lines in
+//! a bare LF, as response heads may ([`Decoder::chunked_response`]).
 
 use bytes::{Buf, Bytes, BytesMut};
 use gruvi_wire::{Limits, Status, TrailerParser, is_tchar};
@@ -35,7 +38,8 @@ pub struct ChunkedLimits {
     pub max_extension_bytes: usize,
     /// The trailer section: `max_head_bytes` bounds its bytes (default
     /// 16 KiB), `max_fields` its fields (default 32);
-    /// `allow_bare_lf_in_requests` lets its lines end in a bare LF.
+    /// `allow_bare_lf_in_requests` lets the lines of a request's trailers end
+    /// in a bare LF (a response's always may).
     pub trailers: Limits,
 }
 
@@ -81,10 +85,24 @@ impl Decoder {
         }
     }
 
-    /// A chunked body.
+    /// A chunked request body. Its trailer section follows the field-line
+    /// rules of request heads: obs-fold is an error (RFC 9112 §5.2 ¶2), and
+    /// so is a bare LF unless `limits.trailers.allow_bare_lf_in_requests`.
     pub fn chunked(limits: ChunkedLimits) -> Self {
+        Self::chunked_with(limits, TrailerParser::new(limits.trailers))
+    }
+
+    /// A chunked response body. Its trailer section follows the field-line
+    /// rules of response heads: each obs-fold is replaced with SP before the
+    /// value is handed out (RFC 9112 §5.2 ¶3), and a bare LF ends a line
+    /// (RFC 9112 §2.2 ¶3). Chunk lines still need CRLF.
+    pub fn chunked_response(limits: ChunkedLimits) -> Self {
+        Self::chunked_with(limits, TrailerParser::for_responses(limits.trailers))
+    }
+
+    fn chunked_with(limits: ChunkedLimits, trailers: TrailerParser) -> Self {
         Decoder {
-            kind: Kind::Chunked(Box::new(Chunked::new(limits))),
+            kind: Kind::Chunked(Box::new(Chunked::new(limits, trailers))),
             received: 0,
         }
     }
@@ -224,13 +242,14 @@ struct Chunked {
 }
 
 impl Chunked {
-    fn new(limits: ChunkedLimits) -> Self {
+    /// `trailers` carries the trailer rules of the body's direction.
+    fn new(limits: ChunkedLimits, trailers: TrailerParser) -> Self {
         Chunked {
             state: State::Size { digits: 0 },
             remaining: 0,
             extension_bytes: 0,
             limits,
-            trailers: TrailerParser::new(limits.trailers),
+            trailers,
         }
     }
 
@@ -377,6 +396,8 @@ impl Chunked {
         let section = buf.split_to(consumed).freeze();
         let mut trailers = Trailers::new();
         for field in fields {
+            // `value_bytes` unfolds a folded value (response rules only; the
+            // request rules refuse obs-fold): RFC 9112 §5.2 ¶3.
             trailers.push_received(
                 field.name_span().slice(&section),
                 field.value_bytes(&section),

@@ -66,7 +66,9 @@ pub fn is_forbidden_trailer(name: &[u8]) -> bool {
 }
 
 /// The trailer fields of a received body, in received order and case,
-/// duplicates kept; names and values are zero-copy slices of the read buffer.
+/// duplicates kept; names and values are zero-copy slices of the read buffer
+/// (but for a response's value folded with obs-fold: that one is an unfolded
+/// copy).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Trailers {
     fields: Vec<(Bytes, Bytes)>,

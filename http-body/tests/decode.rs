@@ -125,6 +125,72 @@ fn fields_that_must_not_be_trailers_are_dropped_and_reported() {
     assert_eq!(d.discarded, ["Content-Length", "Host", "Transfer-Encoding"]);
 }
 
+fn chunked_response() -> Decoder {
+    Decoder::chunked_response(ChunkedLimits::default())
+}
+
+#[test]
+fn response_trailers_follow_the_response_field_rules() {
+    // RFC 9112 §5.2 ¶3: obs-fold is replaced with SP; RFC 9112 §2.2 ¶3: a
+    // bare LF ends a line, as in response heads.
+    let input = b"3\r\nabc\r\n0\r\nX-A: a\r\n b\r\n\t c\r\nX-B: 1\n\nNEXT";
+    let d = every_way(chunked_response, input, false).unwrap().unwrap();
+    assert_eq!(
+        (d.data.as_slice(), d.left.as_slice()),
+        (&b"abc"[..], &b"NEXT"[..])
+    );
+    assert_eq!(
+        d.trailers,
+        [("X-A", "a b c"), ("X-B", "1")].map(|(n, v)| (n.to_string(), v.to_string()))
+    );
+    // A folded field that must not be a trailer is still dropped.
+    let d = every_way(
+        chunked_response,
+        b"0\r\nContent-Length: 5\r\n 6\r\nX-Ok: 1\r\n\r\n",
+        false,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(d.trailers, [("X-Ok".to_string(), "1".to_string())]);
+    assert_eq!(d.discarded, ["Content-Length"]);
+    // The request decoder refuses the same section.
+    assert_eq!(
+        chunked_err(input),
+        BodyErrorKind::InvalidTrailers(gruvi_wire_error(b"X-A: a\r\n b\r\n\t c\r\nX-B: 1\n\n"))
+    );
+    assert!(matches!(
+        chunked_err(b"0\r\nX-B: 1\n\n"),
+        BodyErrorKind::InvalidTrailers(e) if e.kind() == gruvi_wire::ErrorKind::BareLf
+    ));
+}
+
+#[test]
+fn response_chunk_lines_stay_strict() {
+    use BodyErrorKind::*;
+    for (input, expected) in [
+        (&b"5\nhello\r\n0\r\n\r\n"[..], MissingCrlf),
+        (b"5\r\nhello\n0\r\n\r\n", MissingCrlf),
+        (b"0\n\n", MissingCrlf),
+        (b"5;a\nhello\r\n0\r\n\r\n", MissingCrlf),
+    ] {
+        assert_eq!(
+            every_way(chunked_response, input, false),
+            Err(expected),
+            "{:?}",
+            text(input)
+        );
+    }
+    // Bare CR and fold before any field stay errors in the trailers too.
+    for input in [&b"0\r\nX: a\rb\r\n\r\n"[..], b"0\r\n X: a\r\n\r\n"] {
+        let error = every_way(chunked_response, input, false).unwrap_err();
+        assert!(
+            matches!(error, InvalidTrailers(_)),
+            "{:?}: {error:?}",
+            text(input)
+        );
+    }
+}
+
 /// The adversarial corpus of issue 3, each rejected with its error.
 #[test]
 fn adversarial_chunked_corpus() {

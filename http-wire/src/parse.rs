@@ -30,8 +30,9 @@ pub struct Limits {
     pub max_request_line_bytes: usize,
     /// Most field lines in a head. Default 100; at most 65,535.
     pub max_fields: usize,
-    /// Accept a bare LF as a line end in requests (RFC 9112 §2.2 allows a
-    /// recipient to). Default `false`: bare LF is rejected. Responses always
+    /// Accept a bare LF as a line end in requests and their trailer
+    /// sections (RFC 9112 §2.2 allows a recipient to). Default `false`: bare
+    /// LF is rejected. Responses, trailers of responses included, always
     /// accept it.
     pub allow_bare_lf_in_requests: bool,
 }
@@ -184,27 +185,62 @@ impl ResponseParser {
 /// An incremental parser of a trailer section (RFC 9112 §7.1.2): field lines
 /// and the empty line that ends them, with no start line. The chunked decoder
 /// of `gruvi-body` uses it, so trailers follow exactly the field-line rules
-/// of heads: obs-fold is refused, and a bare LF is refused unless
-/// [`Limits::allow_bare_lf_in_requests`] is set; `max_head_bytes` and
-/// `max_fields` bound the section. See [`RequestParser`] for the protocol.
+/// of the heads of the same direction:
+///
+/// - [`new`](Self::new), for a request's trailers: obs-fold is refused, and
+///   a bare LF is refused unless [`Limits::allow_bare_lf_in_requests`] is
+///   set (as in request heads);
+/// - [`for_responses`](Self::for_responses), for a response's trailers:
+///   obs-fold is unfolded and a bare LF ends a line (as in response heads).
+///
+/// `max_head_bytes` and `max_fields` bound the section. See
+/// [`RequestParser`] for the protocol.
 #[derive(Clone, Debug)]
-pub struct TrailerParser(Parser<Fields>);
+pub struct TrailerParser(TrailerRules);
+
+/// The two rule sets, as two head kinds so that each keeps its constants.
+#[derive(Clone, Debug)]
+enum TrailerRules {
+    Request(Parser<Fields>),
+    Response(Parser<ResponseTrailers>),
+}
 
 impl TrailerParser {
-    /// A parser with the given limits.
+    /// A parser of a request's trailer section, with the given limits.
     pub fn new(limits: Limits) -> Self {
-        TrailerParser(Parser::new(limits))
+        TrailerParser(TrailerRules::Request(Parser::new(limits)))
+    }
+
+    /// A parser of a response's trailer section, with the given limits.
+    ///
+    /// RFC 9112 §5.2 ¶3: a user agent must replace each obs-fold received in
+    /// a response with SP before interpreting the value; a folded field is
+    /// reported by [`Field::is_folded`] and read back unfolded by
+    /// [`Field::value`] and [`Field::value_bytes`]. A bare LF ends a line
+    /// (RFC 9112 §2.2 ¶3), whatever [`Limits::allow_bare_lf_in_requests`]
+    /// says.
+    pub fn for_responses(limits: Limits) -> Self {
+        TrailerParser(TrailerRules::Response(Parser::new(limits)))
     }
 
     /// Parses what `buf` holds so far (the buffer starts at the first
     /// trailer line, or at the empty line when there are none).
     pub fn parse(&mut self, buf: &[u8]) -> Result<Status<&Fields>, WireError> {
-        self.0.parse(buf)
+        match &mut self.0 {
+            TrailerRules::Request(parser) => parser.parse(buf),
+            TrailerRules::Response(parser) => Ok(match parser.parse(buf)? {
+                Status::Complete(section, consumed) => Status::Complete(&section.0, consumed),
+                Status::Partial => Status::Partial,
+            }),
+        }
     }
 
     /// Forgets any partial section.
     pub fn reset(&mut self) {
-        self.0.clear();
+        match &mut self.0 {
+            TrailerRules::Request(parser) => parser.clear(),
+            TrailerRules::Response(parser) => parser.clear(),
+        }
     }
 }
 
@@ -824,7 +860,8 @@ impl HeadKind for ResponseHead {
     }
 }
 
-/// A trailer section: field lines only, with the request rules for fields.
+/// A request's trailer section: field lines only, with the request rules for
+/// fields.
 impl HeadKind for Fields {
     const HAS_START_LINE: bool = false;
     const SKIPS_LEADING_EMPTY_LINES: bool = false;
@@ -840,6 +877,54 @@ impl HeadKind for Fields {
 
     fn bare_lf_allowed(limits: &Limits) -> bool {
         limits.allow_bare_lf_in_requests
+    }
+
+    fn max_line_bytes(_: &Limits) -> Option<usize> {
+        None
+    }
+
+    fn parse_start_line(
+        &mut self,
+        _: &[u8],
+        pos: usize,
+        _: bool,
+    ) -> Result<Option<usize>, WireError> {
+        // Never called: a trailer section starts with its fields.
+        Ok(Some(pos))
+    }
+
+    fn check_field(_: Known, _: &[u8], _: usize) -> Result<(), WireError> {
+        Ok(())
+    }
+
+    fn finish(&self) -> Result<(), WireError> {
+        Ok(())
+    }
+}
+
+/// A response's trailer section: the fields a [`TrailerParser::for_responses`]
+/// fills.
+#[derive(Clone, Debug, Default)]
+struct ResponseTrailers(Fields);
+
+/// A response's trailer section: field lines only, with the response rules
+/// for fields (RFC 9112 §5.2 ¶3: obs-fold is unfolded; RFC 9112 §2.2 ¶3: a
+/// bare LF ends a line, as in response heads).
+impl HeadKind for ResponseTrailers {
+    const HAS_START_LINE: bool = false;
+    const SKIPS_LEADING_EMPTY_LINES: bool = false;
+    const UNFOLDS: bool = true;
+
+    fn empty() -> Self {
+        ResponseTrailers::default()
+    }
+
+    fn fields_mut(&mut self) -> &mut Fields {
+        &mut self.0
+    }
+
+    fn bare_lf_allowed(_: &Limits) -> bool {
+        true
     }
 
     fn max_line_bytes(_: &Limits) -> Option<usize> {

@@ -536,7 +536,9 @@ impl Client {
         let decoder = match framing.body {
             WireBody::Empty | WireBody::Tunnel => Decoder::length(0),
             WireBody::Length(n) => Decoder::length(n),
-            WireBody::Chunked => Decoder::chunked(self.config.chunked),
+            // RFC 9112 §5.2 ¶3: the trailers of a response follow the
+            // response field rules (obs-fold unfolded, bare LF accepted).
+            WireBody::Chunked => Decoder::chunked_response(self.config.chunked),
             WireBody::UntilClose => Decoder::until_close(),
         };
         self.reading = Reading::Body {
