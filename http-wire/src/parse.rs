@@ -755,7 +755,53 @@ fn target_form(method: &[u8], target: &[u8], at: usize) -> Result<TargetForm, Wi
     if is_connect && form != TargetForm::Authority {
         return Err(WireError::new(ErrorKind::InvalidTargetForm, at));
     }
+    if matches!(form, TargetForm::Origin | TargetForm::Absolute) && !is_valid_uri_text(target) {
+        return Err(WireError::new(ErrorKind::InvalidTarget, at));
+    }
+    if form == TargetForm::Absolute && !has_valid_authority(target) {
+        return Err(WireError::new(ErrorKind::InvalidTarget, at));
+    }
     Ok(form)
+}
+
+/// RFC 9112 §3.2.1-2: a request-target carries no fragment (`#`), and each
+/// `%` starts a pct-encoded octet, `"%" HEXDIG HEXDIG` (RFC 3986 §2.1).
+/// Other characters outside RFC 3986's sets (`{`, `|`, `"`, ...) are
+/// tolerated: some clients send them raw in queries, and they cannot
+/// change what the request means.
+fn is_valid_uri_text(target: &[u8]) -> bool {
+    if target.contains(&b'#') {
+        return false;
+    }
+    let mut rest = target;
+    while let Some(at) = rest.iter().position(|&b| b == b'%') {
+        let hex = |i: usize| rest.get(at + i).is_some_and(u8::is_ascii_hexdigit);
+        if !(hex(1) && hex(2)) {
+            return false;
+        }
+        rest = &rest[at + 3..];
+    }
+    true
+}
+
+/// The authority of an absolute-form target: no userinfo (RFC 9110 §4.2.4:
+/// its presence is treated as an error), and a host for `http` and `https`
+/// (RFC 9110 §4.2.1 ¶4: an empty host must be rejected).
+fn has_valid_authority(target: &[u8]) -> bool {
+    let Some(colon) = target.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (scheme, rest) = (&target[..colon], &target[colon + 3..]);
+    let end = rest
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?'))
+        .unwrap_or(rest.len());
+    let authority = &rest[..end];
+    if authority.contains(&b'@') {
+        return false;
+    }
+    let http = scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https");
+    !(http && authority.is_empty())
 }
 
 /// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` followed by `://`
