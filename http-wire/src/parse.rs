@@ -262,23 +262,36 @@ trait HeadKind: Clone {
 
     fn bare_lf_allowed(limits: &Limits) -> bool;
 
-    /// The most bytes a start line may have (without its line end), if limited.
-    fn max_line_bytes(limits: &Limits) -> Option<usize>;
+    /// The most bytes a start line may have (without its line end), if
+    /// limited. Default: no limit (and no start line).
+    fn max_line_bytes(limits: &Limits) -> Option<usize> {
+        let _ = limits;
+        None
+    }
 
     /// Parses the start line beginning at `pos` into `self`; `Ok(None)` if it
-    /// is not all there yet, else the offset just past its line end.
+    /// is not all there yet, else the offset just past its line end. The
+    /// default is for kinds without one (never called for them).
     fn parse_start_line(
         &mut self,
         buf: &[u8],
         pos: usize,
         bare_lf: bool,
-    ) -> Result<Option<usize>, WireError>;
+    ) -> Result<Option<usize>, WireError> {
+        let _ = (buf, bare_lf);
+        Ok(Some(pos))
+    }
 
-    /// Checks a recognised field as it is parsed.
-    fn check_field(known: Known, value: &[u8], line: usize) -> Result<(), WireError>;
+    /// Checks a recognised field as it is parsed. Default: no check.
+    fn check_field(known: Known, value: &[u8], line: usize) -> Result<(), WireError> {
+        let _ = (known, value, line);
+        Ok(())
+    }
 
-    /// Checks the complete head.
-    fn finish(&self) -> Result<(), WireError>;
+    /// Checks the complete head. Default: no check.
+    fn finish(&self) -> Result<(), WireError> {
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -896,14 +909,6 @@ impl HeadKind for ResponseHead {
         self.reason = reason;
         Ok(Some(next))
     }
-
-    fn check_field(_: Known, _: &[u8], _: usize) -> Result<(), WireError> {
-        Ok(())
-    }
-
-    fn finish(&self) -> Result<(), WireError> {
-        Ok(())
-    }
 }
 
 /// A request's trailer section: field lines only, with the request rules for
@@ -923,28 +928,6 @@ impl HeadKind for Fields {
 
     fn bare_lf_allowed(limits: &Limits) -> bool {
         limits.allow_bare_lf_in_requests
-    }
-
-    fn max_line_bytes(_: &Limits) -> Option<usize> {
-        None
-    }
-
-    fn parse_start_line(
-        &mut self,
-        _: &[u8],
-        pos: usize,
-        _: bool,
-    ) -> Result<Option<usize>, WireError> {
-        // Never called: a trailer section starts with its fields.
-        Ok(Some(pos))
-    }
-
-    fn check_field(_: Known, _: &[u8], _: usize) -> Result<(), WireError> {
-        Ok(())
-    }
-
-    fn finish(&self) -> Result<(), WireError> {
-        Ok(())
     }
 }
 
@@ -971,27 +954,5 @@ impl HeadKind for ResponseTrailers {
 
     fn bare_lf_allowed(_: &Limits) -> bool {
         true
-    }
-
-    fn max_line_bytes(_: &Limits) -> Option<usize> {
-        None
-    }
-
-    fn parse_start_line(
-        &mut self,
-        _: &[u8],
-        pos: usize,
-        _: bool,
-    ) -> Result<Option<usize>, WireError> {
-        // Never called: a trailer section starts with its fields.
-        Ok(Some(pos))
-    }
-
-    fn check_field(_: Known, _: &[u8], _: usize) -> Result<(), WireError> {
-        Ok(())
-    }
-
-    fn finish(&self) -> Result<(), WireError> {
-        Ok(())
     }
 }
