@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::flag;
+use crate::{flag, number_flag};
 
 /// What one run measured.
 #[derive(Debug, Clone)]
@@ -32,11 +32,7 @@ impl Outcome {
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let addr = flag(args, "--addr").ok_or("--addr HOST:PORT is required")?;
-    let number = |name: &str, default: u64| -> Result<u64, String> {
-        flag(args, name)
-            .map_or(Ok(default), str::parse)
-            .map_err(|_| format!("{name} takes a number"))
-    };
+    let number = |name: &str, default: u64| number_flag(args, name, default);
     let connections = number("--connections", 64)? as usize;
     let depth = number("--depth", 1)? as usize;
     let seconds = number("--seconds", 5)?;

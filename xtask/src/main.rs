@@ -66,6 +66,13 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.get(at + 1).map(String::as_str)
 }
 
+/// The number after `name` in `args`, or `default` when it is absent.
+fn number_flag(args: &[String], name: &str, default: u64) -> Result<u64, String> {
+    flag(args, name)
+        .map_or(Ok(default), str::parse)
+        .map_err(|_| format!("{name} takes a number"))
+}
+
 /// The workspace root: xtask lives one level below it.
 fn workspace_root() -> std::path::PathBuf {
     let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -29,14 +29,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::process::{Server, resident_kib, target_dir};
-use crate::{cargo, flag, run_command};
+use crate::{cargo, number_flag, run_command};
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let number = |name: &str, default: u64| -> Result<u64, String> {
-        flag(args, name)
-            .map_or(Ok(default), str::parse)
-            .map_err(|_| format!("{name} takes a number"))
-    };
+    let number = |name: &str, default: u64| number_flag(args, name, default);
     let seconds = number("--seconds", 60)?;
     let connections = number("--connections", 1000)? as usize;
     let tricklers = number("--tricklers", 500)? as usize;
