@@ -227,6 +227,8 @@ pub struct ServerConnection<T, H: Handler> {
     options: ServerOptions,
     /// Requests handed to the application and not answered, oldest first.
     exchanges: VecDeque<Exchange<H>>,
+    /// Emptied handler slots, kept for the next requests.
+    spare_slots: Vec<HandlerSlot<H>>,
     /// The request body being received.
     receiving: Option<Receiving>,
     /// The body of the response being sent (the oldest exchange's).
@@ -276,11 +278,59 @@ struct Exchange<H: Handler> {
     arrived: Instant,
 }
 
+/// Where a handler future runs, and where its response waits for the
+/// earlier ones: pinned on the heap, emptied in place once the response is
+/// taken, and kept for a later request — a connection allocates as many
+/// slots as it runs handlers at once, not one per request. The exchange
+/// stays small, so queueing and answering it moves a few words.
+#[pin_project(project = SlotProj, project_replace = SlotOwn)]
+enum Slot<F: Future> {
+    Empty,
+    Running(#[pin] F),
+    Done(F::Output),
+}
+
+impl<F: Future> Slot<F> {
+    fn is_running(&self) -> bool {
+        matches!(self, Slot::Running(_))
+    }
+
+    /// Polls a running handler; its response stays in the slot.
+    fn poll_keep(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
+        let SlotProj::Running(future) = self.as_mut().project() else {
+            return false;
+        };
+        let Poll::Ready(response) = future.poll(cx) else {
+            return false;
+        };
+        self.set(Slot::Done(response));
+        true
+    }
+
+    /// The response, taken out (polling the handler if it still runs); the
+    /// slot is empty afterwards.
+    fn poll_take(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        if let SlotProj::Running(future) = self.as_mut().project() {
+            let response = std::task::ready!(future.poll(cx));
+            self.set(Slot::Empty);
+            return Poll::Ready(response);
+        }
+        match self.project_replace(Slot::Empty) {
+            SlotOwn::Done(response) => Poll::Ready(response),
+            // Only running or done slots are in exchanges.
+            SlotOwn::Running(_) | SlotOwn::Empty => Poll::Pending,
+        }
+    }
+}
+
+type HandlerSlot<H> = Pin<Box<Slot<<H as Handler>::Future>>>;
+
+/// Empty slots a connection keeps at most.
+const MAX_SPARE_SLOTS: usize = 16;
+
 enum Reply<H: Handler> {
-    /// The handler is running.
-    Calling(Pin<Box<H::Future>>),
-    /// Its response waits for the earlier ones.
-    Ready(http::Response<H::Body>),
+    /// The handler runs, or its response waits in the slot.
+    Handling(HandlerSlot<H>),
     /// The library answers instead of the application, and closes.
     Library(StatusCode),
     /// The response is being sent (its body is in `sending`).
@@ -310,6 +360,7 @@ where
             handler,
             options,
             exchanges: VecDeque::new(),
+            spare_slots: Vec::new(),
             receiving: None,
             sending: None,
             sending_trailers: None,
@@ -386,8 +437,10 @@ where
             let now = now();
             *this.wall = None;
             let mut progress = deliver_events(&mut this, cx, now);
-            progress |= poll_handlers(&mut this, cx);
+            // The oldest handler first (its response goes straight out),
+            // then those behind it, so handlers start in arrival order.
             progress |= send_responses(&mut this, cx);
+            progress |= poll_handlers(&mut this, cx);
 
             match this.transport.poll_write(cx, this.proto.write_buf(), now) {
                 Poll::Ready(Ok(wrote)) => progress |= wrote,
@@ -531,10 +584,14 @@ where
                             request.extensions_mut().insert(on_upgrade);
                             tx
                         });
-                        let future = span.in_scope(|| this.handler.call(request));
+                        let mut slot = this
+                            .spare_slots
+                            .pop()
+                            .unwrap_or_else(|| Box::pin(Slot::Empty));
+                        slot.set(Slot::Running(span.in_scope(|| this.handler.call(request))));
                         Exchange {
                             id,
-                            reply: Reply::Calling(Box::pin(future)),
+                            reply: Reply::Handling(slot),
                             upgrade,
                             span,
                             arrived: now,
@@ -614,7 +671,7 @@ fn response_deadline<T, H: Handler>(this: &Conn<'_, T, H>) -> Option<Instant> {
     let oldest = this
         .exchanges
         .iter()
-        .find(|e| matches!(e.reply, Reply::Calling(_)))?;
+        .find(|e| matches!(&e.reply, Reply::Handling(slot) if slot.is_running()))?;
     Some(deadline_after(oldest.arrived, limit))
 }
 
@@ -625,7 +682,7 @@ fn give_up_on_handlers<T, H: Handler>(this: &mut Conn<'_, T, H>, now: Instant) {
         return;
     };
     for exchange in this.exchanges.iter_mut() {
-        if matches!(exchange.reply, Reply::Calling(_))
+        if matches!(&exchange.reply, Reply::Handling(slot) if slot.is_running())
             && deadline_after(exchange.arrived, limit) <= now
         {
             tracing::warn!(parent: &exchange.span, ?limit, "the application did not answer in time; answering 503");
@@ -634,17 +691,14 @@ fn give_up_on_handlers<T, H: Handler>(this: &mut Conn<'_, T, H>, now: Instant) {
     }
 }
 
-/// Polls every running handler (pipelined requests are processed
-/// together); `true` if one finished.
+/// Polls the running handlers behind the oldest (pipelined requests are
+/// processed together; [`send_responses`] polls the oldest); `true` if one
+/// finished.
 fn poll_handlers<T, H: Handler>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>) -> bool {
     let mut progress = false;
-    for exchange in this.exchanges.iter_mut() {
-        if let Reply::Calling(future) = &mut exchange.reply {
-            let _entered = exchange.span.enter();
-            if let Poll::Ready(response) = future.as_mut().poll(cx) {
-                exchange.reply = Reply::Ready(response);
-                progress = true;
-            }
+    for exchange in this.exchanges.iter_mut().skip(1) {
+        if let Reply::Handling(slot) = &mut exchange.reply {
+            progress |= exchange.span.in_scope(|| slot.as_mut().poll_keep(cx));
         }
     }
     progress
@@ -664,11 +718,17 @@ where
         };
         let id = front.id;
         match std::mem::replace(&mut front.reply, Reply::Sending) {
-            Reply::Calling(future) => {
-                front.reply = Reply::Calling(future);
-                return progress;
-            }
-            Reply::Ready(response) => {
+            // The oldest handler is polled here, so its response goes
+            // straight out when it is ready.
+            Reply::Handling(mut slot) => {
+                let polled = front.span.in_scope(|| slot.as_mut().poll_take(cx));
+                let Poll::Ready(response) = polled else {
+                    front.reply = Reply::Handling(slot);
+                    return progress;
+                };
+                if this.spare_slots.len() < MAX_SPARE_SLOTS {
+                    this.spare_slots.push(slot);
+                }
                 progress = true;
                 start_response(this, id, response);
             }

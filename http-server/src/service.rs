@@ -9,7 +9,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{Buf, Bytes};
 use futures::FutureExt;
@@ -57,9 +57,17 @@ where
     fn call(&mut self, mut request: Request<Incoming>) -> HandleFuture<S> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         request.extensions_mut().insert(self.context.clone());
-        // Each request drives its own clone ready (tower's `oneshot`), so
-        // pipelined requests never wait on one another's readiness.
-        let call = self.service.clone().oneshot(request);
+        // A service ready now (most are: routers, `service_fn`s) is called
+        // at once. One that is not gets a clone driven ready on its own
+        // (tower's `oneshot`), so pipelined requests never wait on one
+        // another's readiness; the waker asked for here is nobody's, as the
+        // clone registers its own.
+        let mut ready_now = Context::from_waker(Waker::noop());
+        let call = match self.service.poll_ready(&mut ready_now) {
+            Poll::Ready(Ok(())) => Call::Called(self.service.call(request)),
+            Poll::Ready(Err(error)) => Call::Failed(Some(error.into())),
+            Poll::Pending => Call::Waiting(Box::pin(self.service.clone().oneshot(request))),
+        };
         HandleFuture {
             inner: AssertUnwindSafe(call).catch_unwind(),
         }
@@ -77,7 +85,40 @@ where
 #[pin_project]
 pub(crate) struct HandleFuture<S: Service<Request<Incoming>>> {
     #[pin]
-    inner: CatchUnwind<AssertUnwindSafe<Oneshot<S, Request<Incoming>>>>,
+    inner: CatchUnwind<AssertUnwindSafe<Call<S>>>,
+}
+
+/// The service's answer to one request.
+#[pin_project(project = CallProj)]
+pub(crate) enum Call<S: Service<Request<Incoming>>> {
+    /// The service was ready and is computing the response.
+    Called(#[pin] S::Future),
+    /// A clone waits to be ready, then is called (boxed: it holds the
+    /// request, and this path is the rare one).
+    Waiting(Pin<Box<Oneshot<S, Request<Incoming>>>>),
+    /// The service failed when asked whether it was ready.
+    Failed(Option<BoxError>),
+}
+
+impl<S> Future for Call<S>
+where
+    S: Service<Request<Incoming>>,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<S::Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            CallProj::Called(future) => future.poll(cx).map_err(Into::into),
+            CallProj::Waiting(oneshot) => oneshot.as_mut().poll(cx).map_err(Into::into),
+            // Polled again after its error: still an error, of nobody's
+            // making (the connection never does this).
+            CallProj::Failed(error) => match error.take() {
+                Some(error) => Poll::Ready(Err(error)),
+                None => Poll::Pending,
+            },
+        }
+    }
 }
 
 impl<S, B> Future for HandleFuture<S>
@@ -91,7 +132,6 @@ where
         let response = match ready!(self.project().inner.poll(cx)) {
             Ok(Ok(response)) => response.map(|body| ResponseBody::App { body }),
             Ok(Err(error)) => {
-                let error: BoxError = error.into();
                 tracing::error!(%error, "the application failed; answering 500");
                 internal_error()
             }
