@@ -172,20 +172,28 @@ pub(crate) struct Timer {
 }
 
 impl Timer {
-    /// Ready if `deadline` has passed; otherwise the task is woken then.
+    /// Ready if `deadline` has passed; otherwise the task is woken then (or
+    /// earlier).
+    ///
+    /// A timer armed for an earlier instant is left alone until it fires:
+    /// the idle deadline moves later with every request, and re-arming
+    /// the timer each time costs more than one early wake-up, which finds
+    /// the deadline not passed and arms it for the right instant.
     pub(crate) fn poll_at(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
         let deadline = tokio::time::Instant::from_std(deadline);
-        match &mut self.sleep {
-            Some(sleep) => {
-                if sleep.deadline() != deadline {
-                    sleep.as_mut().reset(deadline);
-                }
-            }
-            None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() > deadline {
+            sleep.as_mut().reset(deadline);
         }
-        match &mut self.sleep {
-            Some(sleep) => sleep.as_mut().poll(cx),
-            None => Poll::Pending,
+        match sleep.as_mut().poll(cx) {
+            // It fired for an earlier instant: arm it for this one.
+            Poll::Ready(()) if sleep.deadline() < deadline => {
+                sleep.as_mut().reset(deadline);
+                sleep.as_mut().poll(cx)
+            }
+            polled => polled,
         }
     }
 }

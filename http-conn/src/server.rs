@@ -2,13 +2,17 @@
 //! transport and an application [`Handler`].
 //!
 //! Each turn of [`ServerConnection`]'s poll does the same small things, in
-//! order: hand read-side events to the application (new requests start
-//! their handler at once, so pipelined requests are processed together;
-//! body bytes go to the request's [`Incoming`]), poll the handlers, move
-//! the oldest finished response's body into the write buffer, write
-//! everything buffered in one vectored write, and read the socket when the
-//! state machine wants more. Turns are bounded: after a fixed number the
-//! task yields.
+//! order: read the socket when the state machine wants more, hand
+//! read-side events to the application (new requests start their handler
+//! at once, so pipelined requests are processed together; body bytes go to
+//! the request's [`Incoming`]), poll the oldest handler and move its
+//! response into the write buffer (then the next, while they are ready),
+//! poll the handlers behind it, and write everything buffered in one
+//! vectored write. Turns are bounded: after a fixed number the task yields.
+//!
+//! Per request, the driver allocates nothing of its own: handler futures
+//! run in slots reused across requests, which also hold a finished
+//! response until the ones before it are written.
 //!
 //! Backpressure: a request body whose reader lags stops the socket reads
 //! (its channel is bounded); a peer that reads slowly stops the response
@@ -436,7 +440,23 @@ where
             }
             let now = now();
             *this.wall = None;
-            let mut progress = deliver_events(&mut this, cx, now);
+            // Read first: a wake-up is most often for new bytes, and what
+            // they bring is then handled, answered and written in this
+            // same turn.
+            let mut progress = false;
+            let paused = this.receiving.as_ref().is_some_and(|r| r.paused);
+            if this.proto.wants_read() && !paused {
+                match this.transport.poll_read(cx, this.proto.read_buf()) {
+                    Poll::Ready(Ok(0)) => {
+                        this.proto.received_eof();
+                        progress = true;
+                    }
+                    Poll::Ready(Ok(_)) => progress = true,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(ConnectionError::Io(e))),
+                    Poll::Pending => {}
+                }
+            }
+            progress |= deliver_events(&mut this, cx, now);
             // The oldest handler first (its response goes straight out),
             // then those behind it, so handlers start in arrival order.
             progress |= send_responses(&mut this, cx);
@@ -456,19 +476,6 @@ where
                 let until = deadline_after(now, this.options.linger);
                 *this.state = State::ShuttingDown { until };
                 continue;
-            }
-
-            let paused = this.receiving.as_ref().is_some_and(|r| r.paused);
-            if this.proto.wants_read() && !paused {
-                match this.transport.poll_read(cx, this.proto.read_buf()) {
-                    Poll::Ready(Ok(0)) => {
-                        this.proto.received_eof();
-                        progress = true;
-                    }
-                    Poll::Ready(Ok(_)) => progress = true,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(ConnectionError::Io(e))),
-                    Poll::Pending => {}
-                }
             }
             if progress {
                 continue;
@@ -521,8 +528,10 @@ where
             match receiving.sender.poll_ready(cx) {
                 Poll::Ready(Ok(())) => {
                     if receiving.paused {
+                        // The socket may be read again (next turn).
                         receiving.paused = false;
                         this.proto.set_body_paused(false, now);
+                        progress = true;
                     }
                 }
                 Poll::Ready(Err(_gone)) => {

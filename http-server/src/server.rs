@@ -435,16 +435,18 @@ where
 {
     let mut connection = pin!(connection);
     // Shutdown first: a response finished in the same wake-up must already
-    // know it is the last (and say `Connection: close`).
+    // know it is the last (and say `Connection: close`). Abort always
+    // comes after (or with) shutdown, so until then one token is watched:
+    // each is polled on every wake-up of the connection.
     tokio::select! {
         biased;
-        () = abort.cancelled() => return Ok(()),
         () = shutdown.cancelled() => connection.as_mut().graceful_shutdown(),
         outcome = connection.as_mut() => return outcome,
     }
     tokio::select! {
-        outcome = connection => outcome,
+        biased;
         () = abort.cancelled() => Ok(()),
+        outcome = connection => outcome,
     }
 }
 
