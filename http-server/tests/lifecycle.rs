@@ -742,3 +742,74 @@ async fn unread_body_is_drained_to_keep_the_connection() {
     drop(client);
     server.close().await;
 }
+
+/// A service ready at two `poll_ready`s of three (waking its caller when
+/// not), failing readiness while `fail` is set: the counter is shared by
+/// its clones, so requests take both ways in — called at once, or through
+/// a clone driven ready.
+#[derive(Clone)]
+struct Moody {
+    polls: Arc<std::sync::atomic::AtomicUsize>,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tower::Service<http::Request<Incoming>> for Moody {
+    type Response = http::Response<Outgoing>;
+    type Error = BoxError;
+    type Future = std::future::Ready<Result<Self::Response, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.fail.load(SeqCst) {
+            return Poll::Ready(Err("not ready, not ever".into()));
+        }
+        if self.polls.fetch_add(1, SeqCst) % 3 == 0 {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Incoming>) -> Self::Future {
+        let path = request.uri().path().to_owned();
+        std::future::ready(Ok(http::Response::new(Outgoing::full(path))))
+    }
+}
+
+/// A service not ready at once still answers every request, in order (a
+/// clone of it is driven ready); one that fails readiness costs that
+/// request a `500`, and the connection goes on.
+#[tokio::test]
+async fn services_not_ready_at_once_or_failing_readiness() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let service = Moody {
+        polls: Arc::default(),
+        fail: Arc::default(),
+    };
+    let (polls, fail) = (Arc::clone(&service.polls), Arc::clone(&service.fail));
+    let mut server = HttpServer::new(service);
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let mut client = Client::connect(addr).await;
+    let paths: Vec<String> = (0..9).map(|i| format!("/{i}")).collect();
+    client
+        .send(paths.iter().map(|p| get(p)).collect::<String>())
+        .await;
+    for path in &paths {
+        let response = client.response().await;
+        assert_eq!(response.status, 200, "{path}");
+        assert_eq!(response.text(), path);
+    }
+    assert!(polls.load(SeqCst) > 9, "some calls waited for readiness");
+
+    fail.store(true, SeqCst);
+    let failed = client.exchange(get("/failing")).await;
+    assert_eq!(failed.status, 500);
+    assert!(!failed.closes());
+    fail.store(false, SeqCst);
+    let ok = client.exchange(get("/again")).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.text(), "/again");
+    drop(client);
+    server.close().await;
+    assert_eq!(server.stats().connections_failed, 0);
+}
