@@ -11,46 +11,297 @@
 //!   and one connection with client and server on the same core (latency).
 //!   Each side's CPU time is read from `/proc`, so a saturated load
 //!   generator still yields a fair figure: server CPU per request.
+//! - Client: our `HttpService` beside hyper's `client::conn::http1` (`cargo
+//!   xtask client-load`, pinned to CPU 1), both against our `hello` on CPU
+//!   0: one connection one request at a time, 32 connections likewise, and
+//!   one connection with ours pipelined 16 deep beside hyper one at a time
+//!   (it cannot pipeline). Each client reports its own CPU time, hence
+//!   client CPU per request.
+//! - Large bodies: 256 MiB (64 MiB with `--quick`) downloaded and uploaded
+//!   over one connection through our server and client (`cargo xtask
+//!   bulk-server` / `bulk-client`), beside the same bytes over plain TCP —
+//!   the loopback ceiling.
+//! - Memory: resident memory per idle keep-alive connection of our `hello`
+//!   and of the hyper hello server, over 10,000 connections (2,000 with
+//!   `--quick`) opened from this process (see `idle`).
 //!
 //! Every process started here is stopped by its handle.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use crate::idle;
 use crate::process::{Server, has_taskset, pinned, target_dir};
 use crate::{cargo, run_command};
 
-/// One load run against `server`, with the generator pinned to `cpu`.
-fn load(
-    xtask: &Path,
-    server: &Server,
-    connections: usize,
-    depth: usize,
+/// The hello servers compared: name, program under `target/release`, and
+/// the arguments before the common ones.
+type Hello = (&'static str, &'static str, &'static [&'static str]);
+
+const HELLO_SERVERS: [Hello; 2] = [
+    ("gruvi", "examples/hello", &[]),
+    ("hyper", "xtask", &["hyper-hello"]),
+];
+
+/// What a row shows: label, JSON key, and which way is better.
+type Measure = (&'static str, &'static str, &'static str);
+
+const REQUESTS_PER_SECOND: Measure = ("requests/s", "rps", "higher");
+
+/// Transfers per large-body measure, the fastest reported.
+const BODY_RUNS: usize = 3;
+
+/// One section of the report: its markdown table and its JSON.
+type Section = (String, Value);
+
+/// What every measurement needs: the programs, where they run, how long.
+#[derive(Debug)]
+struct Setup {
+    release: PathBuf,
+    xtask: PathBuf,
+    /// Servers run here.
+    server_cpu: Option<&'static str>,
+    /// Load generators and clients run here.
+    load_cpu: Option<&'static str>,
+    /// Length of one load run.
     seconds: u64,
-    cpu: Option<&str>,
-) -> Result<Value, String> {
-    let before = server.cpu_seconds();
-    let output = pinned(xtask, cpu)
-        .args(["load", "--addr", &server.addr])
-        .args(["--connections", &connections.to_string()])
-        .args(["--depth", &depth.to_string()])
-        .args(["--seconds", &seconds.to_string()])
-        .output()
-        .map_err(|e| format!("running the load generator: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "load generator failed: {}",
-            String::from_utf8_lossy(&output.stderr)
+}
+
+impl Setup {
+    /// Starts `hello` on one thread, on a free port, on the servers' CPU.
+    fn start_hello(&self, hello: Hello) -> Result<Server, String> {
+        let (_, program, task) = hello;
+        let mut args = task.to_vec();
+        args.extend(["--threads", "1", "--addr", "127.0.0.1:0"]);
+        Server::start(&self.release.join(program), &args, self.server_cpu)
+    }
+
+    /// Runs `xtask TASK...` pinned to `cpu` and parses the JSON it prints.
+    fn xtask_json(&self, task: &[String], cpu: Option<&str>) -> Result<Value, String> {
+        let output = pinned(&self.xtask, cpu)
+            .args(task)
+            .output()
+            .map_err(|e| format!("running xtask {}: {e}", task.join(" ")))?;
+        if !output.status.success() {
+            return Err(format!(
+                "xtask {} failed: {}",
+                task.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        serde_json::from_slice(&output.stdout)
+            .map_err(|e| format!("the output of xtask {}: {e}", task.join(" ")))
+    }
+
+    /// One run of `generator` (`load`, or `client-load --client NAME`)
+    /// against `server` after a 1 s warm-up (connections, caches), pinned
+    /// to `cpu`; adds the server's CPU time per request, and the
+    /// generator's when it reports its own (`cpu_s`).
+    fn load(
+        &self,
+        server: &Server,
+        generator: &[&str],
+        connections: usize,
+        depth: usize,
+        cpu: Option<&str>,
+    ) -> Result<Value, String> {
+        let task = |seconds: u64| {
+            let mut task: Vec<String> = generator.iter().map(|s| s.to_string()).collect();
+            for (name, value) in [
+                ("--addr", server.addr.clone()),
+                ("--connections", connections.to_string()),
+                ("--depth", depth.to_string()),
+                ("--seconds", seconds.to_string()),
+            ] {
+                task.extend([name.to_owned(), value]);
+            }
+            task
+        };
+        self.xtask_json(&task(1), cpu)?;
+        let before = server.cpu_seconds();
+        let mut result = self.xtask_json(&task(self.seconds), cpu)?;
+        let server_cpu = server.cpu_seconds() - before;
+        let requests = result["requests"].as_f64().unwrap_or(0.0).max(1.0);
+        result["server_cpu_s"] = json!(server_cpu);
+        result["server_cpu_us_per_request"] = json!(server_cpu * 1e6 / requests);
+        if let Some(client_cpu) = result["cpu_s"].as_f64() {
+            result["client_cpu_us_per_request"] = json!(client_cpu * 1e6 / requests);
+        }
+        Ok(result)
+    }
+}
+
+/// The head of a markdown table comparing ours with `peer`.
+fn table(peer: &str) -> String {
+    format!("| measure | gruvi | {peer} | gruvi / {peer} |\n|---|---:|---:|---:|\n")
+}
+
+/// Appends to `md` one row per measure: `ours[key]` beside `theirs[key]`
+/// and their ratio.
+fn push_rows(md: &mut String, mode: &str, ours: &Value, theirs: &Value, measures: &[Measure]) {
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    for (label, key, better) in measures {
+        let (a, b) = (f(ours, key), f(theirs, key));
+        md.push_str(&format!(
+            "| {mode}: {label} ({better} is better) | {a:.1} | {b:.1} | {:.2}× |\n",
+            a / b
         ));
     }
-    let mut result: Value =
-        serde_json::from_slice(&output.stdout).map_err(|e| format!("load output: {e}"))?;
-    let server_cpu = server.cpu_seconds() - before;
-    let requests = result["requests"].as_f64().unwrap_or(0.0);
-    result["server_cpu_s"] = json!(server_cpu);
-    result["server_cpu_us_per_request"] = json!(server_cpu * 1e6 / requests.max(1.0));
-    Ok(result)
+}
+
+/// Our `hello` beside hyper's, under `cargo xtask load`.
+fn servers(setup: &Setup) -> Result<Section, String> {
+    let mut md = table("hyper");
+    let mut runs = Vec::new();
+    let modes = [
+        ("64 connections, 1 request at a time", 64, 1, setup.load_cpu),
+        ("64 connections, pipelined 16 deep", 64, 16, setup.load_cpu),
+        (
+            "1 connection, client and server on one core",
+            1,
+            1,
+            setup.server_cpu,
+        ),
+    ];
+    for (mode, connections, depth, cpu) in modes {
+        let mut pair = Vec::new();
+        for hello in HELLO_SERVERS {
+            let server = setup.start_hello(hello)?;
+            let result = setup.load(&server, &["load"], connections, depth, cpu)?;
+            eprintln!("server, {mode} — {}: {result}", hello.0);
+            pair.push(result);
+        }
+        push_rows(
+            &mut md,
+            mode,
+            &pair[0],
+            &pair[1],
+            &[
+                REQUESTS_PER_SECOND,
+                (
+                    "server CPU µs per request",
+                    "server_cpu_us_per_request",
+                    "lower",
+                ),
+                ("p50 latency µs", "p50_us", "lower"),
+            ],
+        );
+        runs.push(json!({ "mode": mode, "gruvi": pair[0], "hyper": pair[1] }));
+    }
+    Ok((md, json!(runs)))
+}
+
+/// Our client beside hyper's, both loading our `hello`.
+fn clients(setup: &Setup) -> Result<Section, String> {
+    let mut md = table("hyper");
+    let mut runs = Vec::new();
+    // Connections, and our depth: hyper's is always 1.
+    let modes = [
+        ("1 connection, 1 request at a time", 1, 1),
+        ("32 connections, 1 request at a time each", 32, 1),
+        (
+            "1 connection, ours pipelined 16 deep, hyper 1 at a time (it cannot pipeline)",
+            1,
+            16,
+        ),
+    ];
+    let server = setup.start_hello(HELLO_SERVERS[0])?;
+    for (mode, connections, our_depth) in modes {
+        let mut pair = Vec::new();
+        for (client, depth) in [("gruvi", our_depth), ("hyper", 1)] {
+            let generator = ["client-load", "--client", client];
+            let result = setup.load(&server, &generator, connections, depth, setup.load_cpu)?;
+            eprintln!("client, {mode} — {client}: {result}");
+            pair.push(result);
+        }
+        push_rows(
+            &mut md,
+            mode,
+            &pair[0],
+            &pair[1],
+            &[
+                REQUESTS_PER_SECOND,
+                (
+                    "client CPU µs per request",
+                    "client_cpu_us_per_request",
+                    "lower",
+                ),
+            ],
+        );
+        runs.push(json!({ "mode": mode, "gruvi": pair[0], "hyper": pair[1] }));
+    }
+    Ok((md, json!(runs)))
+}
+
+/// `mib` MiB down and up through our server and client, beside plain TCP.
+fn bodies(setup: &Setup, mib: u64) -> Result<Section, String> {
+    let mut md = table("raw TCP");
+    let mut runs = Vec::new();
+    let mut servers = Vec::new();
+    for kind in ["gruvi", "tcp"] {
+        let args = ["bulk-server", "--kind", kind, "--addr", "127.0.0.1:0"];
+        servers.push((kind, Server::start(&setup.xtask, &args, setup.server_cpu)?));
+    }
+    for direction in ["download", "upload"] {
+        let mut pair = Vec::new();
+        for (kind, server) in &servers {
+            let task = [
+                "bulk-client",
+                "--kind",
+                kind,
+                "--addr",
+                &server.addr,
+                "--bytes",
+                &(mib << 20).to_string(),
+                "--direction",
+                direction,
+            ]
+            .map(str::to_owned);
+            // The best of a few: one transfer is short, so other work on
+            // the machine shows in it.
+            let attempts = (0..BODY_RUNS)
+                .map(|_| setup.xtask_json(&task, setup.load_cpu))
+                .collect::<Result<Vec<_>, _>>()?;
+            let speed = |run: &Value| run["mb_per_s"].as_f64().unwrap_or(0.0);
+            let result = attempts
+                .into_iter()
+                .max_by(|a, b| speed(a).total_cmp(&speed(b)))
+                .expect("BODY_RUNS is above 0");
+            eprintln!("{direction} — {kind}: {result}");
+            pair.push(result);
+        }
+        let mode = format!("{direction} {mib} MiB");
+        push_rows(
+            &mut md,
+            &mode,
+            &pair[0],
+            &pair[1],
+            &[("MB/s", "mb_per_s", "higher")],
+        );
+        runs.push(json!({ "direction": direction, "gruvi": pair[0], "tcp": pair[1] }));
+    }
+    Ok((md, json!({ "bytes": mib << 20, "runs": runs })))
+}
+
+/// Resident memory per idle connection, our `hello` beside hyper's.
+fn memory(setup: &Setup, connections: usize) -> Result<Section, String> {
+    let mut md = table("hyper");
+    let mut pair = Vec::new();
+    for hello in HELLO_SERVERS {
+        let server = setup.start_hello(hello)?;
+        let result = idle::kib_per_connection(&server, connections)?;
+        eprintln!("idle connections — {}: {result}", hello.0);
+        pair.push(result);
+    }
+    push_rows(
+        &mut md,
+        &format!("{connections} idle keep-alive connections"),
+        &pair[0],
+        &pair[1],
+        &[("resident KiB per connection", "kib_per_connection", "lower")],
+    );
+    Ok((md, json!({ "gruvi": pair[0], "hyper": pair[1] })))
 }
 
 /// A criterion estimate (mean, nanoseconds) by its path under
@@ -89,7 +340,8 @@ fn criterion_ids(target: &Path) -> Vec<String> {
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
-    let seconds: u64 = if quick { 3 } else { 10 };
+    let body_mib: u64 = if quick { 64 } else { 256 };
+    let idle_connections = if quick { 2_000 } else { 10_000 };
     let target = target_dir();
 
     run_command(cargo().args([
@@ -120,82 +372,34 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     run_command(&mut criterion)?;
 
     let release = target.join("release");
-    let xtask = release.join("xtask");
-    let hello = release.join("examples/hello");
     let (server_cpu, load_cpu) = if has_taskset() {
         (Some("0"), Some("1"))
     } else {
         (None, None)
     };
+    let setup = Setup {
+        xtask: release.join("xtask"),
+        release,
+        server_cpu,
+        load_cpu,
+        seconds: if quick { 3 } else { 10 },
+    };
+    let (servers_md, servers_json) = servers(&setup)?;
+    let (clients_md, clients_json) = clients(&setup)?;
+    let (bodies_md, bodies_json) = bodies(&setup, body_mib)?;
+    let (memory_md, memory_json) = memory(&setup, idle_connections)?;
 
-    let modes: [(&str, usize, usize, Option<&str>); 3] = [
-        ("64 connections, 1 request at a time", 64, 1, load_cpu),
-        ("64 connections, pipelined 16 deep", 64, 16, load_cpu),
-        (
-            "1 connection, client and server on one core",
-            1,
-            1,
-            server_cpu,
-        ),
-    ];
-    let mut rows = Vec::new();
-    for (mode, connections, depth, cpu) in modes {
-        let mut pair = Vec::new();
-        for (name, program, extra) in [
-            ("gruvi", hello.as_path(), vec!["--threads", "1"]),
-            (
-                "hyper",
-                xtask.as_path(),
-                vec!["hyper-hello", "--threads", "1"],
-            ),
-        ] {
-            let mut server_args = extra.clone();
-            server_args.extend(["--addr", "127.0.0.1:0"]);
-            let server = Server::start(program, &server_args, server_cpu)?;
-            // Warm up (connections, caches), then measure.
-            load(&xtask, &server, connections, depth, 1, cpu)?;
-            let result = load(&xtask, &server, connections, depth, seconds, cpu)?;
-            eprintln!("{mode} — {name}: {result}");
-            pair.push(result);
-        }
-        rows.push((mode, pair));
-    }
-
-    let mut json_rows = Vec::new();
-    let mut md =
-        String::from("| measure | gruvi | hyper | gruvi / hyper |\n|---|---:|---:|---:|\n");
-    for (mode, pair) in &rows {
-        let [ours, theirs] = [&pair[0], &pair[1]];
-        let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
-        for (label, key, better) in [
-            ("requests/s", "rps", "higher"),
-            (
-                "server CPU µs per request",
-                "server_cpu_us_per_request",
-                "lower",
-            ),
-            ("p50 latency µs", "p50_us", "lower"),
-        ] {
-            let (a, b) = (f(ours, key), f(theirs, key));
-            md.push_str(&format!(
-                "| {mode}: {label} ({better} is better) | {a:.1} | {b:.1} | {:.2}× |\n",
-                a / b
-            ));
-        }
-        json_rows.push(json!({ "mode": mode, "gruvi": ours, "hyper": theirs }));
-    }
-
-    md.push_str("\n| parser / codec bench | mean |\n|---|---:|\n");
+    let mut benches_md = String::from("| parser / codec bench | mean |\n|---|---:|\n");
     let mut benches = Vec::new();
     for id in criterion_ids(&target) {
         if let Some(ns) = criterion_mean_ns(&target, &id) {
-            md.push_str(&format!("| {id} | {ns:.1} ns |\n"));
+            benches_md.push_str(&format!("| {id} | {ns:.1} ns |\n"));
             benches.push(json!({ "id": id, "mean_ns": ns }));
         }
     }
 
     let machine = format!(
-        "{} CPUs, {}; load pinned: {}",
+        "{} CPUs, {}; pinned: {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         std::fs::read_to_string("/proc/cpuinfo")
             .ok()
@@ -207,21 +411,51 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             })
             .unwrap_or_else(|| "unknown CPU".to_owned()),
         if server_cpu.is_some() {
-            "server CPU 0, load CPU 1"
+            "servers CPU 0, load generators and clients CPU 1"
         } else {
             "no (taskset missing)"
         }
     );
+    let seconds = setup.seconds;
     let report = format!(
-        "# cargo xtask bench{}\n\nMachine: {machine}. Each server: one current-thread runtime; \
-         {seconds} s per run after a 1 s warm-up.\n\n{md}",
-        if quick { " --quick" } else { "" }
+        "# cargo xtask bench{quick_flag}\n\n\
+         Machine: {machine}. Every server and client: one current-thread runtime; \
+         {seconds} s per load run after a 1 s warm-up.\n\n\
+         ## Server: our `hello` beside a hyper hello server\n\n\
+         Load: `cargo xtask load` (pre-serialised requests over raw TCP).\n\n{servers_md}\n\
+         ## Client: `gruvi_client::HttpService` beside hyper's `client::conn::http1`\n\n\
+         Both against our `hello` server; every response body read to its end.\n\n{clients_md}\n\
+         ## Large bodies: our server and client beside plain TCP\n\n\
+         {body_mib} MiB each way over loopback{body_note}, one connection, \
+         the best of {BODY_RUNS} transfers; MB = 10^6 bytes.\n\n{bodies_md}\n\
+         ## Memory: idle keep-alive connections\n\n\
+         Server `VmRSS` growth over {idle_connections} connections{idle_note}, \
+         each answered once and left open.\n\n{memory_md}\n\
+         ## Parser and codecs\n\n{benches_md}",
+        quick_flag = if quick { " --quick" } else { "" },
+        body_note = if quick {
+            " (--quick; the full run moves 256 MiB)"
+        } else {
+            ""
+        },
+        idle_note = if quick {
+            " (--quick; the full run opens 10,000)"
+        } else {
+            ""
+        },
     );
     let out = target.join("bench");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     std::fs::write(out.join("report.md"), &report).map_err(|e| e.to_string())?;
-    let json =
-        json!({ "machine": machine, "seconds": seconds, "servers": json_rows, "benches": benches });
+    let json = json!({
+        "machine": machine,
+        "seconds": seconds,
+        "servers": servers_json,
+        "clients": clients_json,
+        "bodies": bodies_json,
+        "idle_memory": memory_json,
+        "benches": benches,
+    });
     std::fs::write(
         out.join("report.json"),
         serde_json::to_string_pretty(&json).unwrap_or_default(),

@@ -25,8 +25,35 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
+    /// `requests` answered in `seconds`, with the `latencies` measured.
+    pub(crate) fn new(requests: u64, seconds: f64, mut latencies: Vec<Duration>) -> Outcome {
+        latencies.sort_unstable();
+        let at = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+                .map_or(0.0, |d: &Duration| d.as_secs_f64() * 1e6)
+        };
+        Outcome {
+            requests,
+            seconds,
+            p50_us: at(0.50),
+            p99_us: at(0.99),
+        }
+    }
+
     pub(crate) fn rps(&self) -> f64 {
         self.requests as f64 / self.seconds
+    }
+
+    /// What the generators print, and the bench reads.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "requests": self.requests,
+            "seconds": self.seconds,
+            "rps": self.rps(),
+            "p50_us": self.p50_us,
+            "p99_us": self.p99_us,
+        })
     }
 }
 
@@ -37,16 +64,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let depth = number("--depth", 1)? as usize;
     let seconds = number("--seconds", 5)?;
     let outcome = generate(addr, connections, depth, Duration::from_secs(seconds))?;
-    println!(
-        "{}",
-        serde_json::json!({
-            "requests": outcome.requests,
-            "seconds": outcome.seconds,
-            "rps": outcome.rps(),
-            "p50_us": outcome.p50_us,
-            "p99_us": outcome.p99_us,
-        })
-    );
+    println!("{}", outcome.to_json());
     Ok(())
 }
 
@@ -83,19 +101,11 @@ pub(crate) fn generate(
             requests += count;
             latencies.append(&mut lat);
         }
-        let seconds = start.elapsed().as_secs_f64();
-        latencies.sort_unstable();
-        let at = |q: f64| {
-            latencies
-                .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
-                .map_or(0.0, |d: &Duration| d.as_secs_f64() * 1e6)
-        };
-        Ok(Outcome {
+        Ok(Outcome::new(
             requests,
-            seconds,
-            p50_us: at(0.50),
-            p99_us: at(0.99),
-        })
+            start.elapsed().as_secs_f64(),
+            latencies,
+        ))
     })
 }
 
@@ -153,7 +163,7 @@ async fn one_connection(
 
 /// The length of the response at the start of `bytes` (head + Content-
 /// Length), once its head is complete.
-fn response_length(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn response_length(bytes: &[u8]) -> Option<usize> {
     let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = String::from_utf8_lossy(&bytes[..head_end]).to_ascii_lowercase();
     let length = head

@@ -4,8 +4,11 @@
 //! and never become a dependency of the library crates.
 
 mod bench;
+mod bulk;
 mod ci;
+mod client_load;
 mod fuzz;
+mod idle;
 mod load;
 mod peers;
 mod process;
@@ -21,8 +24,10 @@ Tasks:
   fuzz [--seconds N] [TARGET...]
                           run every cargo-fuzz target (or the named ones) for N seconds
                           each (default 30); needs `cargo install cargo-fuzz`
-  bench [--quick]         our server beside hyper's, parser beside httparse, codecs
-                          beside a copy; report in target/bench/report.{md,json}
+  bench [--quick]         our server and client beside hyper's, large bodies beside
+                          plain TCP, memory per idle connection beside hyper's, parser
+                          beside httparse, codecs beside a copy; report in
+                          target/bench/report.{md,json}
   soak [--seconds N] [--connections N] [--tricklers N] [--header-timeout S]
                           the echo server under 1,000 connections of random
                           checked pipelines (memory must stay flat), then 500
@@ -31,6 +36,15 @@ Tasks:
                           the hyper hello server the bench measures against
   load --addr A [--connections N] [--depth D] [--seconds S]
                           the bench's load generator (prints JSON)
+  client-load --addr A [--client gruvi|hyper] [--connections N] [--depth D] [--seconds S]
+                          the bench's client load: our client (pipelined D deep) or
+                          hyper's (D = 1) sending GET / (prints JSON)
+  bulk-server [--kind gruvi|tcp] [--addr A]
+                          the bench's large-body server: ours (GET /bytes/N, POST /sink)
+                          or a plain TCP source/sink
+  bulk-client --addr A [--kind gruvi|tcp] [--bytes N] [--direction download|upload]
+                          moves N bytes (default 256 MiB) once through our client or
+                          plain TCP (prints JSON)
   help                    print this text
 ";
 
@@ -44,6 +58,9 @@ fn main() -> ExitCode {
         "bench" => bench::run(&rest),
         "hyper-hello" => peers::hyper_hello(&rest),
         "load" => load::run(&rest),
+        "client-load" => client_load::run(&rest),
+        "bulk-server" => bulk::server(&rest),
+        "bulk-client" => bulk::client(&rest),
         "soak" => soak::run(&rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");

@@ -56,7 +56,8 @@ impl Server {
     }
 }
 
-fn cpu_seconds(pid: u32) -> f64 {
+/// CPU seconds process `pid` has used so far (user + system, all threads).
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return f64::NAN;
     };
