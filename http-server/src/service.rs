@@ -62,12 +62,18 @@ where
         // (tower's `oneshot`), so pipelined requests never wait on one
         // another's readiness; the waker asked for here is nobody's, as the
         // clone registers its own.
-        let mut ready_now = Context::from_waker(Waker::noop());
-        let call = match self.service.poll_ready(&mut ready_now) {
-            Poll::Ready(Ok(())) => Call::Called(self.service.call(request)),
-            Poll::Ready(Err(error)) => Call::Failed(Some(error.into())),
-            Poll::Pending => Call::Waiting(Box::pin(self.service.clone().oneshot(request))),
-        };
+        // A panic in `poll_ready` or `call` is the request's, like one in
+        // its future: it is raised again inside the `catch_unwind` below.
+        let service = &mut self.service;
+        let call = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut ready_now = Context::from_waker(Waker::noop());
+            match service.poll_ready(&mut ready_now) {
+                Poll::Ready(Ok(())) => Call::Called(service.call(request)),
+                Poll::Ready(Err(error)) => Call::Failed(Some(error.into())),
+                Poll::Pending => Call::Waiting(Box::pin(service.clone().oneshot(request))),
+            }
+        }))
+        .unwrap_or_else(|panic| Call::Panicked(Some(panic)));
         HandleFuture {
             inner: AssertUnwindSafe(call).catch_unwind(),
         }
@@ -98,6 +104,8 @@ pub(crate) enum Call<S: Service<Request<Incoming>>> {
     Waiting(Pin<Box<Oneshot<S, Request<Incoming>>>>),
     /// The service failed when asked whether it was ready.
     Failed(Option<BoxError>),
+    /// Asking or calling the service panicked.
+    Panicked(Option<Box<dyn Any + Send>>),
 }
 
 impl<S> Future for Call<S>
@@ -115,6 +123,10 @@ where
             // making (the connection never does this).
             CallProj::Failed(error) => match error.take() {
                 Some(error) => Poll::Ready(Err(error)),
+                None => Poll::Pending,
+            },
+            CallProj::Panicked(panic) => match panic.take() {
+                Some(panic) => std::panic::resume_unwind(panic),
                 None => Poll::Pending,
             },
         }

@@ -813,3 +813,33 @@ async fn services_not_ready_at_once_or_failing_readiness() {
     server.close().await;
     assert_eq!(server.stats().connections_failed, 0);
 }
+
+/// A service that panics in `call` itself, before any future exists,
+/// costs that request a `500` like a panicking future; the connection goes
+/// on.
+#[tokio::test]
+async fn a_panic_in_call_itself_becomes_500() {
+    let service = tower::service_fn(|request: http::Request<Incoming>| {
+        assert_ne!(
+            request.uri().path(),
+            "/panic",
+            "the service panicked in call (expected by this test)"
+        );
+        std::future::ready(Ok::<_, Infallible>(http::Response::new(Outgoing::full(
+            "fine",
+        ))))
+    });
+    let mut server = HttpServer::new(service);
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let mut client = Client::connect(addr).await;
+    client.send([get("/panic"), get("/ok")].concat()).await;
+    let failed = client.response().await;
+    assert_eq!(failed.status, 500);
+    assert!(!failed.closes());
+    let ok = client.response().await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.text(), "fine");
+    drop(client);
+    server.close().await;
+    assert_eq!(server.stats().connections_failed, 0);
+}
