@@ -14,6 +14,7 @@
 //! encoding on HTTP/1.1 (and, for a response on HTTP/1.0, a close-delimited
 //! body) — the connection layer decides, from [`http_body::Body::size_hint`].
 
+use std::any::Any;
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -22,6 +23,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use gruvi_wire::{HeadText, check_field};
+use pin_project::pin_project;
 
 use crate::error::{BodyError, BodyErrorKind};
 use crate::incoming::{Incoming, Sender};
@@ -79,11 +81,8 @@ impl Outgoing {
         D: Into<Bytes>,
         E: Into<BoxError>,
     {
-        let stream = MapStream {
-            inner: Box::pin(stream),
-        };
         Outgoing {
-            kind: Kind::Stream(Box::pin(stream)),
+            kind: Kind::Stream(Box::pin(MapStream { inner: stream })),
         }
     }
 
@@ -100,17 +99,27 @@ impl Outgoing {
         ))
     }
 
-    /// Any `http_body::Body`: its data, then its trailers frame.
+    /// Any `http_body::Body`: its data, then its trailers frame. A body
+    /// already at its end (`is_end_stream`, which promises no frame
+    /// follows, like `http_body_util::Empty`) and an `Outgoing` itself are
+    /// taken as they are, without boxing.
     pub fn from_body<B>(body: B) -> Self
     where
         B: http_body::Body + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        Outgoing {
-            kind: Kind::Body(Box::pin(MapBody {
-                inner: Box::pin(body),
-            })),
+        if body.is_end_stream() {
+            return Outgoing::empty();
         }
+        // (The `Option` only lets the body be moved out of the `Any`; it is
+        // `Some` in both places it is read.)
+        let mut body = Some(body);
+        if let Some(outgoing) = (&mut body as &mut dyn Any).downcast_mut::<Option<Outgoing>>() {
+            return outgoing.take().unwrap_or_else(Outgoing::empty);
+        }
+        body.map_or_else(Outgoing::empty, |body| Outgoing {
+            kind: Kind::Body(Box::pin(MapBody { inner: body })),
+        })
     }
 
     /// A body written by hand through the returned [`BodyWriter`] (the seed's
@@ -295,8 +304,10 @@ impl BodyWriter {
 }
 
 /// Adapts a stream of `Into<Bytes>` chunks and `Into<BoxError>` errors.
+#[pin_project]
 struct MapStream<S> {
-    inner: Pin<Box<S>>,
+    #[pin]
+    inner: S,
 }
 
 impl<S, D, E> Stream for MapStream<S>
@@ -307,9 +318,10 @@ where
 {
     type Item = Result<Bytes, BoxError>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut inner = self.project().inner;
         loop {
-            match self.inner.as_mut().poll_next(cx) {
+            match inner.as_mut().poll_next(cx) {
                 // Empty chunks carry nothing and must not become empty chunks
                 // on the wire.
                 Poll::Ready(Some(Ok(data))) => {
@@ -328,8 +340,10 @@ where
 
 /// Adapts any body: data becomes `Bytes` (zero-copy when it already is),
 /// errors become [`BoxError`].
+#[pin_project]
 struct MapBody<B> {
-    inner: Pin<Box<B>>,
+    #[pin]
+    inner: B,
 }
 
 impl<B> http_body::Body for MapBody<B>
@@ -341,10 +355,10 @@ where
     type Error = BoxError;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
-        self.inner.as_mut().poll_frame(cx).map(|frame| {
+        self.project().inner.poll_frame(cx).map(|frame| {
             frame.map(|frame| {
                 frame
                     .map(|frame| frame.map_data(|mut data| data.copy_to_bytes(data.remaining())))

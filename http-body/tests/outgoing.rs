@@ -80,6 +80,29 @@ fn any_body_passes_its_data_and_trailers_through() {
 }
 
 #[test]
+fn any_body_already_ended_or_outgoing_is_taken_as_it_is() {
+    // Ended: no frame can follow, so nothing is kept of it.
+    let body = Outgoing::from_body(gruvi_body::Incoming::empty());
+    assert!(format!("{body:?}").contains("empty"), "{body:?}");
+    assert!(body.is_end_stream());
+    assert_eq!(body.size_hint().exact(), Some(0));
+    // Not ended yet (it has trailers to give): adapted.
+    let (tx, inner) = gruvi_body::Incoming::channel(1024, None);
+    let body = Outgoing::from_body(inner);
+    assert!(format!("{body:?}").contains("body"), "{body:?}");
+    drop(tx);
+    // An `Outgoing` is not wrapped again: a hand-written one stays so.
+    let (mut writer, inner) = Outgoing::channel(1024);
+    let body = Outgoing::from_body(inner);
+    assert!(format!("{body:?}").contains("written by hand"), "{body:?}");
+    block_on(writer.write(&b"abc"[..])).unwrap();
+    writer.end(&[("X-Digest", "sha-256=abc")]).unwrap();
+    let (data, trailers) = drain(body).unwrap();
+    assert_eq!(data, b"abc");
+    assert_eq!(trailers.unwrap()["x-digest"], "sha-256=abc");
+}
+
+#[test]
 fn hand_written_bodies_end_with_checked_trailers() {
     let (mut writer, body) = Outgoing::channel(1024);
     assert_eq!(body.size_hint().exact(), None, "sent chunked");
