@@ -37,7 +37,7 @@ use http_body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::convert;
+use crate::convert::{self, SpareHeaders};
 use crate::io::{Timer, Transport, deadline_after, earliest, now};
 use crate::proto::{self, ClientConfig, ClientError, ClientEvent, ExchangeId, RequestBody};
 use crate::upgrade::{OnUpgrade, Upgraded};
@@ -62,6 +62,11 @@ pub struct ClientOptions {
     /// How long a body held back for `100 Continue` waits before it is sent
     /// anyway (RFC 9110 §10.1.1). Default 1 s.
     pub expect_continue_timeout: Duration,
+    /// Put a [`ReceivedHead`](crate::ReceivedHead) (the fields in received
+    /// case and order, the reason phrase) in every response's extensions.
+    /// Default `true`; turning it off saves an allocation and a map insert
+    /// per response for callers that read only the `http` types.
+    pub received_head: bool,
 }
 
 impl Default for ClientOptions {
@@ -72,6 +77,7 @@ impl Default for ClientOptions {
             write_buffer: 256 * 1024,
             write_timeout: Some(Duration::from_secs(30)),
             expect_continue_timeout: Duration::from_secs(1),
+            received_head: true,
         }
     }
 }
@@ -244,6 +250,7 @@ where
         options,
         queue: incoming,
         waiting: VecDeque::new(),
+        spare_headers: SpareHeaders::default(),
         sending: None,
         receiving: None,
         upgrade_to: None,
@@ -265,6 +272,8 @@ pub struct ClientConnection<T> {
     queue: mpsc::UnboundedReceiver<Envelope>,
     /// Requests written (or being written) without a response head yet.
     waiting: VecDeque<Waiting>,
+    /// Header maps of written requests, kept for the next responses.
+    spare_headers: SpareHeaders,
     /// The request body being written.
     sending: Option<Sending>,
     /// The response body being received.
@@ -463,6 +472,7 @@ where
         let sent = self
             .proto
             .send_request(parts.method.as_str(), target, version, &fields, size);
+        self.spare_headers.put(parts.headers);
         let id = match sent {
             Ok(id) => id,
             Err(error) => {
@@ -604,7 +614,13 @@ where
                             (Some(tx), rx)
                         }
                     };
-                    let converted = convert::response(response.head, &response.bytes, body);
+                    let converted = convert::response(
+                        response.head,
+                        &response.bytes,
+                        body,
+                        self.spare_headers.take(),
+                        self.options.received_head,
+                    );
                     // A final response while the body is held back: the
                     // server decided without it; it is not sent.
                     if let Some(sending) = self.sending.as_ref().filter(|s| s.id == id) {
@@ -646,8 +662,13 @@ where
                 }
                 ClientEvent::Upgraded { response, leftover } => {
                     let id = response.id;
-                    let converted =
-                        convert::response(response.head, &response.bytes, Incoming::empty());
+                    let converted = convert::response(
+                        response.head,
+                        &response.bytes,
+                        Incoming::empty(),
+                        self.spare_headers.take(),
+                        self.options.received_head,
+                    );
                     // The state machine hands over only a request that asked
                     // for it (Upgrade, or CONNECT).
                     if let Some(reply) = self.pop_waiting(id).and_then(|w| w.reply) {

@@ -45,7 +45,7 @@ use pin_project::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
 
-use crate::convert;
+use crate::convert::{self, SpareHeaders};
 use crate::io::{Timer, Transport, deadline_after, earliest, now};
 use crate::proto::{
     self, BodyFraming, Expired, RequestId, ResponseBody, ServerConfig, ServerEvent,
@@ -158,6 +158,11 @@ pub struct ServerOptions {
     /// away is noticed only when its answer is written — half-closed
     /// clients are served).
     pub response_timeout: Option<Duration>,
+    /// Put a [`ReceivedHead`](crate::ReceivedHead) (the fields in received
+    /// case and order) in every request's extensions. Default `true`;
+    /// turning it off saves an allocation and a map insert per request for
+    /// applications that read only the `http` types.
+    pub received_head: bool,
 }
 
 impl Default for ServerOptions {
@@ -169,6 +174,7 @@ impl Default for ServerOptions {
             write_timeout: Some(Duration::from_secs(30)),
             linger: Duration::from_secs(1),
             response_timeout: None,
+            received_head: true,
         }
     }
 }
@@ -233,6 +239,8 @@ pub struct ServerConnection<T, H: Handler> {
     exchanges: VecDeque<Exchange<H>>,
     /// Emptied handler slots, kept for the next requests.
     spare_slots: Vec<HandlerSlot<H>>,
+    /// Header maps of written responses, kept for the next requests.
+    spare_headers: SpareHeaders,
     /// The request body being received.
     receiving: Option<Receiving>,
     /// The body of the response being sent (the oldest exchange's).
@@ -365,6 +373,7 @@ where
             options,
             exchanges: VecDeque::new(),
             spare_slots: Vec::new(),
+            spare_headers: SpareHeaders::default(),
             receiving: None,
             sending: None,
             sending_trailers: None,
@@ -577,7 +586,13 @@ where
                     status = tracing::field::Empty,
                     duration_us = tracing::field::Empty,
                 );
-                let converted = convert::request(request.head, &request.bytes, body);
+                let converted = convert::request(
+                    request.head,
+                    &request.bytes,
+                    body,
+                    this.spare_headers.take(),
+                    this.options.received_head,
+                );
                 if let Some(sender) = sender {
                     *this.receiving = Some(Receiving {
                         id,
@@ -781,6 +796,7 @@ where
     if started.is_ok() {
         record_status(this, parts.status);
     }
+    this.spare_headers.put(parts.headers);
     match started {
         Ok(true) => {
             this.sending.set(Some(body));
