@@ -23,6 +23,10 @@ struct Args {
     /// Worker threads (1 runs everything on the main thread).
     #[arg(long, default_value_t = default_threads())]
     threads: usize,
+    /// Give each request the `RequestContext` and `ReceivedHead` extensions,
+    /// as a server does by default (to measure what they cost).
+    #[arg(long)]
+    extensions: bool,
 }
 
 fn default_threads() -> usize {
@@ -53,7 +57,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             Ok::<_, Infallible>(response)
         });
-        let mut server = HttpServer::new(hello);
+        // It reads nothing about the request, so by default it asks for
+        // neither the connection's context nor the received head (hyper's
+        // hello gets neither either).
+        let mut server = HttpServer::new(hello)
+            .request_context(args.extensions)
+            .received_head(args.extensions);
         let address = server.listen(&args.addr).await?;
         println!("listening on http://{address}");
         std::io::stdout().flush()?;

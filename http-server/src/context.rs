@@ -24,7 +24,9 @@ impl std::fmt::Display for Address {
 }
 
 /// About the connection a request came on; in every request's extensions
-/// (`request.extensions().get::<RequestContext>()`), beside
+/// (`request.extensions().get::<RequestContext>()`) unless
+/// [`HttpServer::request_context`](crate::HttpServer::request_context) is
+/// off, beside
 /// [`ReceivedHead`](gruvi_conn::ReceivedHead), which holds the request's
 /// fields in received order and case.
 #[derive(Clone, Debug)]

@@ -10,7 +10,9 @@
 //! What the application gets and gives:
 //! - each request carries a [`RequestContext`] (addresses, server name, TLS)
 //!   and a [`ReceivedHead`](gruvi_conn::ReceivedHead) (fields in received
-//!   order and case) in its extensions; its body is an
+//!   order and case) in its extensions, unless the server is told it needs
+//!   neither ([`HttpServer::request_context`],
+//!   [`HttpServer::received_head`]); its body is an
 //!   [`Incoming`](gruvi_body::Incoming);
 //! - the response goes out in the request's version, with `Date` and
 //!   `Server` added unless set, Content-Length when the body's size is

@@ -49,6 +49,8 @@ pub struct HttpServer<S> {
     service: S,
     options: ServerOptions,
     server_name: Option<Arc<str>>,
+    /// Whether requests carry the [`RequestContext`].
+    request_context: bool,
     max_connections: usize,
     close_timeout: Duration,
     listening: Vec<Address>,
@@ -108,6 +110,7 @@ impl<S> HttpServer<S> {
             service,
             options: ServerOptions::default(),
             server_name: None,
+            request_context: true,
             max_connections: 10_000,
             close_timeout: Duration::from_secs(30),
             listening: Vec::new(),
@@ -188,6 +191,26 @@ impl<S> HttpServer<S> {
     /// before dropping their connections. Default 30 s.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
+        self
+    }
+
+    /// Whether each request carries the [`RequestContext`] (addresses,
+    /// server name, TLS) in its extensions. Default `true`; an application
+    /// that never asks saves the extension map the `http` crate allocates
+    /// for a request's first extension (about a tenth of the server's
+    /// work per small request) when neither this nor
+    /// [`received_head`](Self::received_head) is on.
+    pub fn request_context(mut self, insert: bool) -> Self {
+        self.request_context = insert;
+        self
+    }
+
+    /// Whether each request carries a [`ReceivedHead`](crate::ReceivedHead)
+    /// (its fields in received case and order) in its extensions. Default
+    /// `true`; an application that reads only the `http` types saves an
+    /// allocation and a map insert per request without it.
+    pub fn received_head(mut self, keep: bool) -> Self {
+        self.options.received_head = keep;
         self
     }
 
@@ -329,6 +352,7 @@ where
         );
         let service = self.service.clone();
         let options = self.options.clone();
+        let insert_context = self.request_context;
         let shutdown = self.shutdown.clone();
         let abort = self.abort.clone();
         let counters = Arc::clone(&self.counters);
@@ -360,7 +384,12 @@ where
                 let span = tracing::debug_span!("connection", peer = %remote, local = %local);
                 let context =
                     RequestContext::new(remote, local.clone(), Arc::clone(&name), K::SECURE);
-                let handler = ServiceHandler::new(service.clone(), context, Arc::clone(&counters));
+                let handler = ServiceHandler::new(
+                    service.clone(),
+                    context,
+                    insert_context,
+                    Arc::clone(&counters),
+                );
                 let securing = handshake.handshake(raw, options.proto.header_read_timeout);
                 let (options, shutdown, abort, counters) = (
                     options.clone(),

@@ -1,5 +1,5 @@
 //! A tower `Service` as the connection's [`Handler`]: each request gets the
-//! [`RequestContext`], the service is driven ready and called for it, and
+//! [`RequestContext`] (unless the server was told not to), the service is driven ready and called for it, and
 //! whatever goes wrong in the application — an error, a panic — becomes a
 //! `500` for that request only, logged through `tracing`.
 
@@ -30,15 +30,24 @@ use crate::server::Counters;
 #[derive(Debug)]
 pub(crate) struct ServiceHandler<S> {
     service: S,
+    /// The connection's context: in each request when `insert_context`,
+    /// and in the log lines of protocol errors.
     context: RequestContext,
+    insert_context: bool,
     counters: Arc<Counters>,
 }
 
 impl<S> ServiceHandler<S> {
-    pub(crate) fn new(service: S, context: RequestContext, counters: Arc<Counters>) -> Self {
+    pub(crate) fn new(
+        service: S,
+        context: RequestContext,
+        insert_context: bool,
+        counters: Arc<Counters>,
+    ) -> Self {
         ServiceHandler {
             service,
             context,
+            insert_context,
             counters,
         }
     }
@@ -56,7 +65,9 @@ where
 
     fn call(&mut self, mut request: Request<Incoming>) -> HandleFuture<S> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        request.extensions_mut().insert(self.context.clone());
+        if self.insert_context {
+            request.extensions_mut().insert(self.context.clone());
+        }
         // A service ready now (most are: routers, `service_fn`s) is called
         // at once. One that is not gets a clone driven ready on its own
         // (tower's `oneshot`), so pipelined requests never wait on one

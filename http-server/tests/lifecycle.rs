@@ -542,6 +542,83 @@ async fn request_context_and_received_fields() {
     }
 }
 
+/// Both extensions can be turned off; the request is otherwise the same.
+#[tokio::test]
+async fn request_context_and_received_head_can_be_left_out() {
+    let service = tower::service_fn(|request: http::Request<Incoming>| async move {
+        let description = json!({
+            "context": request.extensions().get::<RequestContext>().is_some(),
+            "received_head": request.extensions().get::<ReceivedHead>().is_some(),
+            "x_one": request.headers().get("x-one").map(|v| v.to_str().unwrap().to_owned()),
+        });
+        Ok::<_, Infallible>(http::Response::new(Outgoing::full(description.to_string())))
+    });
+    for (context, received_head) in [(false, false), (true, false), (false, true)] {
+        let mut server = HttpServer::new(service)
+            .request_context(context)
+            .received_head(received_head);
+        let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+        let mut client = Client::connect(addr).await;
+        let response = client
+            .exchange(b"GET / HTTP/1.1\r\nHost: test\r\nX-One: 1\r\n\r\n")
+            .await;
+        assert_eq!(
+            response.json(),
+            json!({"context": context, "received_head": received_head, "x_one": "1"})
+        );
+        drop(client);
+        server.close().await;
+    }
+}
+
+/// A connection reuses the header maps of the responses it wrote for the
+/// requests it reads next: none may bring a field from an earlier message.
+#[tokio::test]
+async fn reused_header_maps_carry_nothing_into_the_next_request() {
+    let service = tower::service_fn(|request: http::Request<Incoming>| async move {
+        let mut names: Vec<&str> = request.headers().keys().map(|n| n.as_str()).collect();
+        names.sort_unstable();
+        let mut response = http::Response::new(Outgoing::full(json!(names).to_string()));
+        // Many fields out, so the map a later request gets has grown.
+        for i in 0..12 {
+            response.headers_mut().insert(
+                http::HeaderName::try_from(format!("x-out-{i}")).unwrap(),
+                HeaderValue::from(i),
+            );
+        }
+        Ok::<_, Infallible>(response)
+    });
+    let mut server = HttpServer::new(service);
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let mut client = Client::connect(addr).await;
+    // Sequential, then a pipelined burst of alternating shapes.
+    for round in 0..3 {
+        let requests: Vec<String> = (0..8)
+            .map(|i| {
+                if (i + round) % 2 == 0 {
+                    "GET / HTTP/1.1\r\nHost: t\r\nX-A: 1\r\nX-B: 2\r\n\r\n".to_owned()
+                } else {
+                    "GET / HTTP/1.1\r\nHost: t\r\n\r\n".to_owned()
+                }
+            })
+            .collect();
+        let depth = if round == 0 { 1 } else { requests.len() };
+        for chunk in requests.chunks(depth) {
+            client.send(chunk.concat()).await;
+            for request in chunk {
+                let expected = if request.contains("X-A") {
+                    json!(["host", "x-a", "x-b"])
+                } else {
+                    json!(["host"])
+                };
+                assert_eq!(client.response().await.json(), expected, "round {round}");
+            }
+        }
+    }
+    drop(client);
+    server.close().await;
+}
+
 /// A POST body far larger than the body buffer: backpressure, not loss.
 #[tokio::test]
 async fn body_larger_than_the_body_buffer_arrives_whole() {

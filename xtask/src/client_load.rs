@@ -116,7 +116,10 @@ async fn one_connection(
     };
     match client {
         Client::Gruvi => {
-            let mut service = HttpService::connect(addr, &Connector::default())
+            // Like hyper's, it reads only the `http` types: no `ReceivedHead`.
+            let mut connector = Connector::default();
+            connector.options.received_head = false;
+            let mut service = HttpService::connect(addr, &connector)
                 .await
                 .map_err(|e| format!("connecting to {addr}: {e}"))?
                 .pipeline_depth(depth);
