@@ -37,7 +37,7 @@ use http_body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::convert::{self, SpareHeaders};
+use crate::convert;
 use crate::io::{Timer, Transport, deadline_after, earliest, now};
 use crate::proto::{self, ClientConfig, ClientError, ClientEvent, ExchangeId, RequestBody};
 use crate::upgrade::{OnUpgrade, Upgraded};
@@ -250,7 +250,6 @@ where
         options,
         queue: incoming,
         waiting: VecDeque::new(),
-        spare_headers: SpareHeaders::default(),
         sending: None,
         receiving: None,
         upgrade_to: None,
@@ -272,8 +271,6 @@ pub struct ClientConnection<T> {
     queue: mpsc::UnboundedReceiver<Envelope>,
     /// Requests written (or being written) without a response head yet.
     waiting: VecDeque<Waiting>,
-    /// Header maps of written requests, kept for the next responses.
-    spare_headers: SpareHeaders,
     /// The request body being written.
     sending: Option<Sending>,
     /// The response body being received.
@@ -472,7 +469,6 @@ where
         let sent = self
             .proto
             .send_request(parts.method.as_str(), target, version, &fields, size);
-        self.spare_headers.put(parts.headers);
         let id = match sent {
             Ok(id) => id,
             Err(error) => {
@@ -618,7 +614,6 @@ where
                         response.head,
                         &response.bytes,
                         body,
-                        self.spare_headers.take(),
                         self.options.received_head,
                     );
                     // A final response while the body is held back: the
@@ -666,7 +661,6 @@ where
                         response.head,
                         &response.bytes,
                         Incoming::empty(),
-                        self.spare_headers.take(),
                         self.options.received_head,
                     );
                     // The state machine hands over only a request that asked

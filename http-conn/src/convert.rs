@@ -102,45 +102,8 @@ fn version(v: Version) -> http::Version {
     }
 }
 
-/// Emptied header maps a connection keeps for the heads it receives: the
-/// map of each head it writes (a response's on a server, a request's on a
-/// client) is cleared and filled again by a later received head, so a
-/// connection in steady state allocates no header maps. A pipelined burst
-/// needs one per request in it, hence several.
-#[derive(Debug, Default)]
-pub(crate) struct SpareHeaders {
-    maps: Vec<HeaderMap>,
-}
-
-impl SpareHeaders {
-    /// Maps kept at most: a pipelined burst's worth.
-    const MAX_MAPS: usize = 16;
-    /// Fields a kept map may have room for: a map grown by an unusual head
-    /// is let go rather than held by an idle connection.
-    const MAX_CAPACITY: usize = 64;
-
-    /// An empty map, a kept one if there is one.
-    pub(crate) fn take(&mut self) -> HeaderMap {
-        self.maps.pop().unwrap_or_default()
-    }
-
-    /// Keeps `map` (emptied) for a later head, if it is worth keeping.
-    pub(crate) fn put(&mut self, mut map: HeaderMap) {
-        let capacity = map.capacity();
-        if capacity > 0 && capacity <= Self::MAX_CAPACITY && self.maps.len() < Self::MAX_MAPS {
-            map.clear();
-            self.maps.push(map);
-        }
-    }
-}
-
-/// `fields` appended to `map` (empty, perhaps with room already).
-fn fill_header_map(
-    fields: &Fields,
-    bytes: &Bytes,
-    mut map: HeaderMap,
-) -> Result<HeaderMap, Unrepresentable> {
-    map.reserve(fields.len());
+fn header_map(fields: &Fields, bytes: &Bytes) -> Result<HeaderMap, Unrepresentable> {
+    let mut map = HeaderMap::with_capacity(fields.len());
     for field in fields {
         let name = HeaderName::from_bytes(field.name(bytes)).map_err(|_| Unrepresentable)?;
         // Zero-copy: a `Bytes` slice becomes the value as it is.
@@ -156,19 +119,17 @@ fn fill_header_map(
     Ok(map)
 }
 
-/// A request head as `http::Request<B>`, its fields in `headers` (an empty
-/// map to reuse), with [`ReceivedHead`] in its extensions when
-/// `received_head`.
+/// A request head as `http::Request<B>`, with [`ReceivedHead`] in its
+/// extensions when `received_head`.
 pub(crate) fn request<B>(
     head: &RequestHead,
     bytes: &Bytes,
     body: B,
-    headers: HeaderMap,
     received_head: bool,
 ) -> Result<http::Request<B>, Unrepresentable> {
     let method = Method::from_bytes(head.method().of(bytes)).map_err(|_| Unrepresentable)?;
     let uri = Uri::from_maybe_shared(head.target().slice(bytes)).map_err(|_| Unrepresentable)?;
-    let headers = fill_header_map(head.fields(), bytes, headers)?;
+    let headers = header_map(head.fields(), bytes)?;
     let mut request = http::Request::new(body);
     *request.method_mut() = method;
     *request.uri_mut() = uri;
@@ -183,18 +144,16 @@ pub(crate) fn request<B>(
     Ok(request)
 }
 
-/// A response head as `http::Response<B>`, its fields in `headers` (an
-/// empty map to reuse), with [`ReceivedHead`] in its extensions when
-/// `received_head`.
+/// A response head as `http::Response<B>`, with [`ReceivedHead`] in its
+/// extensions when `received_head`.
 pub(crate) fn response<B>(
     head: &ResponseHead,
     bytes: &Bytes,
     body: B,
-    headers: HeaderMap,
     received_head: bool,
 ) -> Result<http::Response<B>, Unrepresentable> {
     let status = StatusCode::from_u16(head.status()).map_err(|_| Unrepresentable)?;
-    let headers = fill_header_map(head.fields(), bytes, headers)?;
+    let headers = header_map(head.fields(), bytes)?;
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     *response.version_mut() = version(head.version());

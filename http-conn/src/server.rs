@@ -45,7 +45,7 @@ use pin_project::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
 
-use crate::convert::{self, SpareHeaders};
+use crate::convert;
 use crate::io::{Timer, Transport, deadline_after, earliest, now};
 use crate::proto::{
     self, BodyFraming, Expired, RequestId, ResponseBody, ServerConfig, ServerEvent,
@@ -239,8 +239,6 @@ pub struct ServerConnection<T, H: Handler> {
     exchanges: VecDeque<Exchange<H>>,
     /// Emptied handler slots, kept for the next requests.
     spare_slots: Vec<HandlerSlot<H>>,
-    /// Header maps of written responses, kept for the next requests.
-    spare_headers: SpareHeaders,
     /// The request body being received.
     receiving: Option<Receiving>,
     /// The body of the response being sent (the oldest exchange's).
@@ -373,7 +371,6 @@ where
             options,
             exchanges: VecDeque::new(),
             spare_slots: Vec::new(),
-            spare_headers: SpareHeaders::default(),
             receiving: None,
             sending: None,
             sending_trailers: None,
@@ -590,7 +587,6 @@ where
                     request.head,
                     &request.bytes,
                     body,
-                    this.spare_headers.take(),
                     this.options.received_head,
                 );
                 if let Some(sender) = sender {
@@ -796,7 +792,6 @@ where
     if started.is_ok() {
         record_status(this, parts.status);
     }
-    this.spare_headers.put(parts.headers);
     match started {
         Ok(true) => {
             this.sending.set(Some(body));

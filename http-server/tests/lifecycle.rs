@@ -571,54 +571,6 @@ async fn request_context_and_received_head_can_be_left_out() {
     }
 }
 
-/// A connection reuses the header maps of the responses it wrote for the
-/// requests it reads next: none may bring a field from an earlier message.
-#[tokio::test]
-async fn reused_header_maps_carry_nothing_into_the_next_request() {
-    let service = tower::service_fn(|request: http::Request<Incoming>| async move {
-        let mut names: Vec<&str> = request.headers().keys().map(|n| n.as_str()).collect();
-        names.sort_unstable();
-        let mut response = http::Response::new(Outgoing::full(json!(names).to_string()));
-        // Many fields out, so the map a later request gets has grown.
-        for i in 0..12 {
-            response.headers_mut().insert(
-                http::HeaderName::try_from(format!("x-out-{i}")).unwrap(),
-                HeaderValue::from(i),
-            );
-        }
-        Ok::<_, Infallible>(response)
-    });
-    let mut server = HttpServer::new(service);
-    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
-    let mut client = Client::connect(addr).await;
-    // Sequential, then a pipelined burst of alternating shapes.
-    for round in 0..3 {
-        let requests: Vec<String> = (0..8)
-            .map(|i| {
-                if (i + round) % 2 == 0 {
-                    "GET / HTTP/1.1\r\nHost: t\r\nX-A: 1\r\nX-B: 2\r\n\r\n".to_owned()
-                } else {
-                    "GET / HTTP/1.1\r\nHost: t\r\n\r\n".to_owned()
-                }
-            })
-            .collect();
-        let depth = if round == 0 { 1 } else { requests.len() };
-        for chunk in requests.chunks(depth) {
-            client.send(chunk.concat()).await;
-            for request in chunk {
-                let expected = if request.contains("X-A") {
-                    json!(["host", "x-a", "x-b"])
-                } else {
-                    json!(["host"])
-                };
-                assert_eq!(client.response().await.json(), expected, "round {round}");
-            }
-        }
-    }
-    drop(client);
-    server.close().await;
-}
-
 /// A POST body far larger than the body buffer: backpressure, not loss.
 #[tokio::test]
 async fn body_larger_than_the_body_buffer_arrives_whole() {
