@@ -93,7 +93,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
         let mut wrote = false;
         while out.has_remaining() {
             let io = self.io()?;
-            match tokio_util::io::poll_write_buf(Pin::new(io), cx, out) {
+            // One contiguous slice (a lone response, most often) goes out
+            // with a plain write: the kernel's `writev` path costs more than
+            // `send` for a single buffer.
+            let polled = if out.chunk().len() == out.remaining() {
+                Pin::new(io).poll_write(cx, out.chunk()).map_ok(|n| {
+                    out.advance(n);
+                    n
+                })
+            } else {
+                tokio_util::io::poll_write_buf(Pin::new(io), cx, out)
+            };
+            match polled {
                 Poll::Ready(Ok(0)) => {
                     return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
                 }
