@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
@@ -180,6 +180,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
 #[derive(Debug, Default)]
 pub(crate) struct Timer {
     sleep: Option<Pin<Box<Sleep>>>,
+    /// The waker of the last poll that left the armed timer pending: the
+    /// one the timer wakes when it fires.
+    registered: Option<Waker>,
 }
 
 impl Timer {
@@ -189,7 +192,9 @@ impl Timer {
     /// A timer armed for an earlier instant is left alone until it fires:
     /// the idle deadline moves later with every request, and re-arming
     /// the timer each time costs more than one early wake-up, which finds
-    /// the deadline not passed and arms it for the right instant.
+    /// the deadline not passed and arms it for the right instant. Nor is
+    /// an armed timer polled again by the task it already wakes (a
+    /// connection asks at the end of nearly every wake-up).
     pub(crate) fn poll_at(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
         let deadline = tokio::time::Instant::from_std(deadline);
         let sleep = self
@@ -197,15 +202,25 @@ impl Timer {
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         if sleep.deadline() > deadline {
             sleep.as_mut().reset(deadline);
+            self.registered = None;
+        } else if !sleep.is_elapsed()
+            && self
+                .registered
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
         }
-        match sleep.as_mut().poll(cx) {
+        let polled = match sleep.as_mut().poll(cx) {
             // It fired for an earlier instant: arm it for this one.
             Poll::Ready(()) if sleep.deadline() < deadline => {
                 sleep.as_mut().reset(deadline);
                 sleep.as_mut().poll(cx)
             }
             polled => polled,
-        }
+        };
+        self.registered = polled.is_pending().then(|| cx.waker().clone());
+        polled
     }
 }
 
@@ -220,5 +235,101 @@ pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    use super::*;
+
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<Counter>, Waker) {
+        let counter = Arc::new(Counter::default());
+        (Arc::clone(&counter), Waker::from(counter))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_timer_wakes_the_task_that_polled_it_last() {
+        let mut timer = Timer::default();
+        let deadline = now() + Duration::from_secs(5);
+        let (first, first_waker) = waker();
+        let (second, second_waker) = waker();
+        assert!(
+            timer
+                .poll_at(&mut Context::from_waker(&first_waker), deadline)
+                .is_pending()
+        );
+        // The same task asking again is told without polling the timer.
+        assert!(
+            timer
+                .poll_at(&mut Context::from_waker(&first_waker), deadline)
+                .is_pending()
+        );
+        // Another task (the connection moved): the timer now wakes that one.
+        assert!(
+            timer
+                .poll_at(&mut Context::from_waker(&second_waker), deadline)
+                .is_pending()
+        );
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert_eq!(first.0.load(Ordering::SeqCst), 0);
+        assert_eq!(second.0.load(Ordering::SeqCst), 1);
+        assert!(
+            timer
+                .poll_at(&mut Context::from_waker(&second_waker), deadline)
+                .is_ready()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_earlier_deadline_rearms_and_a_later_one_waits_for_the_armed_one() {
+        let mut timer = Timer::default();
+        let start = now();
+        let (counter, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(
+            timer
+                .poll_at(&mut cx, start + Duration::from_secs(10))
+                .is_pending()
+        );
+        // Earlier: re-armed, so it fires at 2 s, not 10 s.
+        assert!(
+            timer
+                .poll_at(&mut cx, start + Duration::from_secs(2))
+                .is_pending()
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert!(
+            timer
+                .poll_at(&mut cx, start + Duration::from_secs(2))
+                .is_ready()
+        );
+        // Later than the instant it fired for: armed again for that one.
+        assert!(
+            timer
+                .poll_at(&mut cx, start + Duration::from_secs(4))
+                .is_pending()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(counter.0.load(Ordering::SeqCst), 2);
+        assert!(
+            timer
+                .poll_at(&mut cx, start + Duration::from_secs(4))
+                .is_ready()
+        );
     }
 }
