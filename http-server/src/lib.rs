@@ -32,6 +32,7 @@ mod context;
 mod error;
 mod server;
 mod service;
+mod signal;
 
 pub use context::{Address, RequestContext};
 pub use error::HttpError;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,7 +18,6 @@ use http_body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, ToSocketAddrs, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
 use tracing::Instrument;
@@ -26,6 +25,7 @@ use tracing::Instrument;
 use crate::context::{Address, RequestContext};
 use crate::error::HttpError;
 use crate::service::ServiceHandler;
+use crate::signal::{Signal, Watch};
 
 /// A server hosting a tower `Service` — an axum `Router`, a stack of
 /// tower-http layers, a `service_fn` — on any number of listeners (the
@@ -55,9 +55,9 @@ pub struct HttpServer<S> {
     close_timeout: Duration,
     listening: Vec<Address>,
     /// Stops the accept loops and asks connections to finish.
-    shutdown: CancellationToken,
+    shutdown: Signal,
     /// Drops the connections still open when the close deadline passes.
-    abort: CancellationToken,
+    abort: Signal,
     tasks: TaskTracker,
     connections: Option<Arc<Semaphore>>,
     counters: Arc<Counters>,
@@ -114,8 +114,8 @@ impl<S> HttpServer<S> {
             max_connections: 10_000,
             close_timeout: Duration::from_secs(30),
             listening: Vec::new(),
-            shutdown: CancellationToken::new(),
-            abort: CancellationToken::new(),
+            shutdown: Signal::new(),
+            abort: Signal::new(),
             tasks: TaskTracker::new(),
             connections: None,
             counters: Arc::default(),
@@ -243,7 +243,7 @@ impl<S> HttpServer<S> {
     /// after the close timeout are dropped. Returns when every connection
     /// task has ended; the server can then `listen` again.
     pub async fn close(&mut self) {
-        self.shutdown.cancel();
+        self.shutdown.raise();
         self.tasks.close();
         if tokio::time::timeout(self.close_timeout, self.tasks.wait())
             .await
@@ -253,13 +253,13 @@ impl<S> HttpServer<S> {
                 open = self.counters.open.load(Ordering::Relaxed),
                 "close timeout passed; dropping the connections still open"
             );
-            self.abort.cancel();
+            self.abort.raise();
             self.tasks.wait().await;
         }
         self.listening.clear();
         // Closed for good; a later `listen` starts afresh.
-        self.shutdown = CancellationToken::new();
-        self.abort = CancellationToken::new();
+        self.shutdown = Signal::new();
+        self.abort = Signal::new();
         self.tasks = TaskTracker::new();
         self.connections = None;
     }
@@ -270,8 +270,8 @@ impl<S> HttpServer<S> {
 /// way).
 impl<S> Drop for HttpServer<S> {
     fn drop(&mut self) {
-        self.shutdown.cancel();
-        self.abort.cancel();
+        self.shutdown.raise();
+        self.abort.raise();
     }
 }
 
@@ -364,11 +364,11 @@ where
                         Ok(permit) => permit,
                         Err(_) => break,
                     },
-                    () = shutdown.cancelled() => break,
+                    () = shutdown.watch() => break,
                 };
                 let accepted = tokio::select! {
                     accepted = listener.accept() => accepted,
-                    () = shutdown.cancelled() => break,
+                    () = shutdown.watch() => break,
                 };
                 let (raw, remote) = match accepted {
                     Ok(accepted) => accepted,
@@ -401,14 +401,17 @@ where
                 // a slow peer never holds up the accept loop.
                 tasks.spawn(
                     async move {
+                        let mut abort = pin!(abort.watch());
                         let secured = tokio::select! {
                             secured = securing => secured,
-                            () = abort.cancelled() => Err(io::ErrorKind::Interrupted.into()),
+                            () = abort.as_mut() => Err(io::ErrorKind::Interrupted.into()),
                         };
                         match secured {
                             Ok(io) => {
                                 let connection = ServerConnection::new(io, handler, options);
-                                if let Err(error) = serve(connection, shutdown, abort).await {
+                                if let Err(error) =
+                                    serve(connection, shutdown.watch(), abort.as_mut()).await
+                                {
                                     counters.failed.fetch_add(1, Ordering::Relaxed);
                                     tracing::debug!(%error, "connection ended with an error");
                                 }
@@ -454,8 +457,8 @@ impl Drop for OpenConnection {
 /// on abort it is dropped.
 async fn serve<T, H>(
     connection: ServerConnection<T, H>,
-    shutdown: CancellationToken,
-    abort: CancellationToken,
+    shutdown: Watch,
+    abort: Pin<&mut Watch>,
 ) -> Result<(), ConnectionError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -465,16 +468,16 @@ where
     let mut connection = pin!(connection);
     // Shutdown first: a response finished in the same wake-up must already
     // know it is the last (and say `Connection: close`). Abort always
-    // comes after (or with) shutdown, so until then one token is watched:
+    // comes after (or with) shutdown, so until then one signal is watched:
     // each is polled on every wake-up of the connection.
     tokio::select! {
         biased;
-        () = shutdown.cancelled() => connection.as_mut().graceful_shutdown(),
+        () = shutdown => connection.as_mut().graceful_shutdown(),
         outcome = connection.as_mut() => return outcome,
     }
     tokio::select! {
         biased;
-        () = abort.cancelled() => Ok(()),
+        () = abort => Ok(()),
         outcome = connection => outcome,
     }
 }
