@@ -598,18 +598,20 @@ where
                 }
                 ClientEvent::Response(response) => {
                     let id = response.id;
-                    let (sender, body) = match response.body {
-                        WireBody::Empty | WireBody::Length(0) => (None, Incoming::empty()),
-                        WireBody::Length(n) => {
+                    let (sender, body) = match (response.complete_body, response.body) {
+                        // Complete already: no `Data` or `End` follows.
+                        (Some(whole), _) => (None, Incoming::full(whole)),
+                        (None, WireBody::Length(n)) => {
                             let (tx, rx) =
                                 Incoming::channel(self.options.body_buffer.max(1), Some(n));
                             (Some(tx), rx)
                         }
-                        _ => {
+                        (None, _) => {
                             let (tx, rx) = Incoming::channel(self.options.body_buffer.max(1), None);
                             (Some(tx), rx)
                         }
                     };
+                    let complete = sender.is_none();
                     let converted = convert::response(
                         response.head,
                         &response.bytes,
@@ -633,11 +635,13 @@ where
                         }
                         (None, _) => None,
                     };
-                    self.receiving = Some(Receiving {
-                        id,
-                        sender,
-                        paused: false,
-                    });
+                    if !complete {
+                        self.receiving = Some(Receiving {
+                            id,
+                            sender,
+                            paused: false,
+                        });
+                    }
                 }
                 ClientEvent::Data { id, data } => {
                     if let Some(receiving) = self.receiving.as_mut().filter(|r| r.id == id) {

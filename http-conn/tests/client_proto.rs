@@ -33,9 +33,20 @@ fn text(b: &[u8]) -> String {
 fn events(client: &mut Client) -> Vec<Ev> {
     let mut out = Vec::new();
     while let Some(event) = client.poll_event() {
-        out.push(match event {
+        let event = match event {
             ClientEvent::Interim { id, status } => Ev::Interim(n(id), status),
-            ClientEvent::Response(r) => Ev::Response(n(r.id), r.head.status()),
+            // A body that came whole with its head is, to these tests, its
+            // data and its end.
+            ClientEvent::Response(r) => {
+                out.push(Ev::Response(n(r.id), r.head.status()));
+                let Some(whole) = r.complete_body else {
+                    continue;
+                };
+                if !whole.is_empty() {
+                    out.push(Ev::Data(n(r.id), whole.to_vec()));
+                }
+                Ev::End(n(r.id), Vec::new())
+            }
             ClientEvent::Data { id, data } => Ev::Data(n(id), data.to_vec()),
             ClientEvent::End { id, trailers } => Ev::End(
                 n(id),
@@ -51,7 +62,8 @@ fn events(client: &mut Client) -> Vec<Ev> {
             ClientEvent::Failed { waiting, error } => {
                 Ev::Failed(waiting.into_iter().map(n).collect(), error)
             }
-        });
+        };
+        out.push(event);
     }
     out
 }
@@ -535,5 +547,95 @@ fn te_trailers_is_the_one_te_a_caller_may_send() {
         written(&mut c),
         "",
         "nothing of a refused request is written"
+    );
+}
+
+/// A response head's status, and its body if it came whole with it.
+type Head = (u16, Option<Vec<u8>>);
+
+/// What `poll_event` gave, raw: the heads, and how many `Data` / `End`
+/// events came.
+fn raw_events(client: &mut Client) -> (Vec<Head>, usize, usize) {
+    let (mut heads, mut data, mut ends) = (Vec::new(), 0, 0);
+    while let Some(event) = client.poll_event() {
+        match event {
+            ClientEvent::Response(r) => {
+                heads.push((r.head.status(), r.complete_body.map(|b| b.to_vec())));
+            }
+            ClientEvent::Data { .. } => data += 1,
+            ClientEvent::End { .. } => ends += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    (heads, data, ends)
+}
+
+#[test]
+fn a_body_received_with_its_head_comes_whole_with_it() {
+    let mut c = Client::new(ClientConfig::default());
+    for _ in 0..3 {
+        send(&mut c, "GET", "/");
+    }
+    c.read_buf().extend_from_slice(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello\
+          HTTP/1.1 204 No Content\r\n\r\n\
+          HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nwor",
+    );
+    // Whole and empty bodies come with their heads; the third, cut short,
+    // comes as data.
+    let (heads, data, ends) = raw_events(&mut c);
+    assert_eq!(
+        heads,
+        [
+            (200, Some(b"hello".to_vec())),
+            (204, Some(Vec::new())),
+            (200, None)
+        ]
+    );
+    assert_eq!((data, ends), (1, 0));
+    assert_eq!(c.in_flight(), 1);
+    c.read_buf().extend_from_slice(b"ld");
+    assert_eq!(raw_events(&mut c), (vec![], 1, 1));
+    assert_eq!(c.in_flight(), 0);
+    // Chunked bodies always come as events, even when all here.
+    send(&mut c, "GET", "/");
+    c.read_buf().extend_from_slice(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    );
+    assert_eq!(raw_events(&mut c), (vec![(200, None)], 1, 1));
+    assert!(!c.is_done());
+}
+
+#[test]
+fn a_complete_body_that_closes_fails_what_was_pipelined_behind_it() {
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "GET", "/");
+    send(&mut c, "GET", "/");
+    assert_eq!(
+        feed(
+            &mut c,
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+        ),
+        [
+            Ev::Response(0, 200),
+            Ev::Data(0, b"ok".to_vec()),
+            Ev::End(0, vec![]),
+            Ev::Failed(vec![1], ClientError::ClosedBeforeResponse),
+        ]
+    );
+    // And bytes nobody asked for, after a complete response, are refused.
+    let mut c = Client::new(ClientConfig::default());
+    send(&mut c, "GET", "/");
+    assert_eq!(
+        feed(
+            &mut c,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n"
+        ),
+        [
+            Ev::Response(0, 200),
+            Ev::Data(0, b"ok".to_vec()),
+            Ev::End(0, vec![]),
+            Ev::Failed(vec![], ClientError::UnsolicitedResponse),
+        ]
     );
 }

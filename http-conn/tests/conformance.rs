@@ -789,6 +789,11 @@ fn pump_client(client: &mut Client, ids: &[ExchangeId], outcome: &mut ClientOutc
                 let seen = exchange(outcome, ids, response.id);
                 seen.head = Some(line);
                 seen.message.fields = fields;
+                // Its whole body came with it: data, then the end.
+                if let Some(whole) = response.complete_body {
+                    seen.message.body.extend_from_slice(&whole);
+                    seen.ended = true;
+                }
             }
             ClientEvent::Data { id, data } => {
                 exchange(outcome, ids, id)

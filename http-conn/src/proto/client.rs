@@ -51,6 +51,11 @@ pub struct Response<'a> {
     pub bytes: Bytes,
     /// How the body is framed.
     pub body: WireBody,
+    /// The whole body, when it is empty or length-framed and arrived with
+    /// the head: the response is then complete, and no `Data` or `End`
+    /// event follows for it. `None`: the body comes in `Data` events, then
+    /// `End`.
+    pub complete_body: Option<Bytes>,
 }
 
 /// What happened on the read side.
@@ -448,25 +453,7 @@ impl Client {
                     Ok(Some(Frame::Data(data))) => Some(ClientEvent::Data { id, data }),
                     Ok(Some(Frame::End(trailers))) => {
                         let close_after = *close_after;
-                        self.in_flight.pop_front();
-                        if close_after {
-                            self.closing = true;
-                            self.reading = Reading::Done;
-                            // Requests pipelined behind this one will
-                            // never be answered on this connection.
-                            if !self.in_flight.is_empty() {
-                                self.pending_failure = Some(ClientError::ClosedBeforeResponse);
-                            }
-                        } else {
-                            self.reading = Reading::Head;
-                            if self.in_flight.is_empty() && !self.read_buf.is_empty() {
-                                // Bytes no request asked for: fail now,
-                                // before a new request could take them as
-                                // its response.
-                                self.closing = true;
-                                self.pending_failure = Some(ClientError::UnsolicitedResponse);
-                            }
-                        }
+                        self.response_ended(close_after);
                         Some(ClientEvent::End { id, trailers })
                     }
                     Err(error) => Some(self.fail(ClientError::Body(error))),
@@ -533,21 +520,35 @@ impl Client {
             return self.hand_over(id, bytes);
         }
         let close_after = framing.must_close || !keep_alive;
-        let decoder = match framing.body {
-            WireBody::Empty | WireBody::Tunnel => Decoder::length(0),
-            WireBody::Length(n) => Decoder::length(n),
-            // RFC 9112 §5.2 ¶3: the trailers of a response follow the
-            // response field rules (obs-fold unfolded, bare LF accepted).
-            WireBody::Chunked => Decoder::chunked_response(self.config.chunked),
-            WireBody::UntilClose => Decoder::until_close(),
+        // A body that is already here whole goes out with its head, and the
+        // response is complete: no channel, no `Data`, no `End`.
+        let complete_body = match framing.body {
+            WireBody::Empty => Some(Bytes::new()),
+            WireBody::Length(n) if n <= self.read_buf.len() as u64 => {
+                // `n` fits: it is at most the buffer's length.
+                Some(self.read_buf.split_to(n as usize).freeze())
+            }
+            _ => None,
         };
-        self.reading = Reading::Body {
-            id,
-            decoder,
-            close_after,
-        };
-        if close_after {
-            self.closing = true;
+        if complete_body.is_some() {
+            self.response_ended(close_after);
+        } else {
+            let decoder = match framing.body {
+                WireBody::Empty | WireBody::Tunnel => Decoder::length(0),
+                WireBody::Length(n) => Decoder::length(n),
+                // RFC 9112 §5.2 ¶3: the trailers of a response follow the
+                // response field rules (obs-fold unfolded, bare LF accepted).
+                WireBody::Chunked => Decoder::chunked_response(self.config.chunked),
+                WireBody::UntilClose => Decoder::until_close(),
+            };
+            self.reading = Reading::Body {
+                id,
+                decoder,
+                close_after,
+            };
+            if close_after {
+                self.closing = true;
+            }
         }
         let head = self.parser.completed()?;
         Some(ClientEvent::Response(Response {
@@ -555,7 +556,31 @@ impl Client {
             head,
             bytes,
             body: framing.body,
+            complete_body,
         }))
+    }
+
+    /// The oldest response is complete: read the next head, or stop
+    /// reading if the connection closes after it.
+    fn response_ended(&mut self, close_after: bool) {
+        self.in_flight.pop_front();
+        if close_after {
+            self.closing = true;
+            self.reading = Reading::Done;
+            // Requests pipelined behind this one will never be answered on
+            // this connection.
+            if !self.in_flight.is_empty() {
+                self.pending_failure = Some(ClientError::ClosedBeforeResponse);
+            }
+        } else {
+            self.reading = Reading::Head;
+            if self.in_flight.is_empty() && !self.read_buf.is_empty() {
+                // Bytes no request asked for: fail now, before a new
+                // request could take them as its response.
+                self.closing = true;
+                self.pending_failure = Some(ClientError::UnsolicitedResponse);
+            }
+        }
     }
 
     /// The connection leaves HTTP: everything after the head is the caller's.
@@ -576,6 +601,7 @@ impl Client {
                 head,
                 bytes,
                 body: WireBody::Tunnel,
+                complete_body: None,
             },
             leftover,
         })

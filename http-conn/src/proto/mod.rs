@@ -12,7 +12,10 @@
 //! flight frames each response by its request's method (RFC 9112 §6.3: HEAD,
 //! CONNECT) and status (1xx, 204, 304). Interim 1xx responses are reported
 //! and skipped; `101` to an upgrade request (or a 2xx to CONNECT) hands the
-//! connection and the bytes read after the head to the caller. A response
+//! connection and the bytes read after the head to the caller. A body that
+//! is empty, or length-framed and already received with its head, comes
+//! whole with the head ([`Response::complete_body`]); any other comes in
+//! `Data` events, then `End`. A response
 //! with no request waiting is an error; after a response that closes the
 //! connection, or any error, every request still waiting fails with a clear
 //! error — never another request's response.

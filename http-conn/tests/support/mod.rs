@@ -273,6 +273,16 @@ fn client_transcript(sends: &[u8], pieces: &[&[u8]], eof: bool) -> Vec<String> {
                     assert_eq!(state[n], 0, "two final heads");
                     state[n] = 1;
                     transcript.push(format!("{n} response {}", response.head.status()));
+                    // A body that came whole with its head: its data, then
+                    // its end, as if they had come as events.
+                    if let Some(whole) = response.complete_body {
+                        if !whole.is_empty() {
+                            transcript
+                                .push(format!("{n} data {}", gruvi_wire::latin1_text(&whole)));
+                        }
+                        state[n] = 2;
+                        transcript.push(format!("{n} end 0"));
+                    }
                 }
                 ClientEvent::Data { id, data } => {
                     let n = index(id);
