@@ -563,13 +563,14 @@ where
         match event {
             ServerEvent::Request(request) => {
                 let id = request.id;
-                let (sender, body) = match request.body {
-                    BodyFraming::None => (None, Incoming::empty()),
-                    BodyFraming::Length(n) => {
+                let (sender, body) = match (request.complete_body, request.body) {
+                    (Some(whole), _) => (None, Incoming::full(whole)),
+                    (None, BodyFraming::None) => (None, Incoming::empty()),
+                    (None, BodyFraming::Length(n)) => {
                         let (tx, rx) = Incoming::channel(this.options.body_buffer.max(1), Some(n));
                         (Some(tx), rx)
                     }
-                    BodyFraming::Chunked => {
+                    (None, BodyFraming::Chunked) => {
                         let (tx, rx) = Incoming::channel(this.options.body_buffer.max(1), None);
                         (Some(tx), rx)
                     }

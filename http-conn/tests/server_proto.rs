@@ -98,10 +98,17 @@ impl Harness {
     fn events(&mut self) -> Vec<Ev> {
         let mut out = Vec::new();
         while let Some(event) = self.server.poll_event(self.now) {
+            // A body that came whole with its head is, to these tests, the
+            // data that follows the head.
+            let mut whole = None;
             if let ServerEvent::Request(r) = &event {
                 self.ids.push(r.id);
+                whole = r.complete_body.as_ref().map(|b| (id_of(r.id), b.to_vec()));
             }
             out.push(summarize(event));
+            if let Some((id, data)) = whole {
+                out.push(Ev::Data(id, data));
+            }
         }
         out
     }
@@ -932,4 +939,50 @@ fn a_response_that_skips_100_continue_says_it_closes() {
     h.respond(0, 200, &[], b"");
     assert!(!h.written().contains("Connection: close"));
     assert!(!h.server.is_done());
+}
+
+#[test]
+fn a_body_received_with_its_head_comes_whole_with_it_and_asks_for_no_100() {
+    let mut server = Server::new(ServerConfig::default(), Instant::now(), wall());
+    let now = Instant::now();
+    server.read_buf().extend_from_slice(
+        b"PUT /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello\
+          PUT /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nwor",
+    );
+    let mut seen = Vec::new();
+    let mut wanted = Vec::new();
+    while let Some(event) = server.poll_event(now) {
+        match event {
+            ServerEvent::Request(r) => {
+                let whole = r.complete_body.map(|b| b.to_vec());
+                let target = text(r.head.target().of(&r.bytes));
+                seen.push(format!("{target} {:?} {whole:?}", r.body));
+                wanted.push(r.id);
+            }
+            ServerEvent::Data { data, .. } => seen.push(format!("data {}", text(&data))),
+            ServerEvent::End { .. } => seen.push("end".to_owned()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            format!("/a Length(5) {:?}", Some(b"hello".to_vec())),
+            "end".to_owned(),
+            "/b Length(5) None".to_owned(),
+            "data wor".to_owned(),
+        ]
+    );
+    // The first expected a 100, but its body is here: wanting it writes
+    // none (nor for the second, which did not ask).
+    for id in wanted {
+        server.body_wanted(id);
+    }
+    assert_eq!(server.write_buf().remaining(), 0);
+    server.read_buf().extend_from_slice(b"ld");
+    let mut rest = Vec::new();
+    while let Some(event) = server.poll_event(now) {
+        rest.push(summarize(event));
+    }
+    assert_eq!(rest, [Ev::Data(1, b"ld".to_vec()), Ev::End(1, Vec::new())]);
 }

@@ -55,7 +55,10 @@
 //!   one parsed.
 //! - `100 Continue` is sent the first time the application wants the body of
 //!   a request that expects it (never to HTTP/1.0), and skipped if the final
-//!   response starts first.
+//!   response starts first, if there is no body, or if the body came whole
+//!   with the head (RFC 9110 §10.1.1 lets a server omit it in both cases).
+//!   Such a body is handed over with the head ([`Request::complete_body`]);
+//!   any other comes in `Data` events, then `End`.
 //! - A malformed request is answered by the library (its status and
 //!   `Connection: close`) once the responses owed before it are written.
 //! - Timeouts: a head must arrive within [`ServerConfig::header_read_timeout`]

@@ -82,8 +82,13 @@ pub struct Request<'a> {
     pub head: &'a RequestHead,
     /// The head's bytes, frozen off the read buffer (zero-copy).
     pub bytes: Bytes,
-    /// How its body is framed; the body follows as `Data` and `End` events.
+    /// How its body is framed; the body follows as `Data` and `End` events
+    /// unless it came whole with the head.
     pub body: BodyFraming,
+    /// The whole body, when it is length-framed and arrived with the head:
+    /// no `Data` event follows for it, only `End` (as for a request
+    /// without a body). `None`: the body, if any, comes in `Data` events.
+    pub complete_body: Option<Bytes>,
     /// The client wants the connection kept after this exchange.
     pub keep_alive: bool,
     /// The client waits for `100 Continue` before sending the body.
@@ -549,8 +554,16 @@ impl Server {
 
         let id = RequestId(self.next_id);
         self.next_id += 1;
+        let mut complete_body = None;
         let (body, decoder) = match framing.body {
             WireBody::Length(0) | WireBody::Empty => (BodyFraming::None, None),
+            // Already here whole: handed over with the head, nothing to
+            // decode (and no `100 Continue` to send for it).
+            WireBody::Length(n) if n <= self.read_buf.len() as u64 => {
+                // `n` fits: it is at most the buffer's length.
+                complete_body = Some(self.read_buf.split_to(n as usize).freeze());
+                (BodyFraming::Length(n), None)
+            }
             WireBody::Length(n) => (BodyFraming::Length(n), Some(Decoder::length(n))),
             WireBody::Chunked => (
                 BodyFraming::Chunked,
@@ -562,7 +575,8 @@ impl Server {
         // After a request that closes or upgrades, nothing more is parsed:
         // later bytes belong to no request we will answer.
         let last = !keep_alive || upgrade || is_connect || framing.must_close;
-        if decoder.is_none() {
+        let body_to_read = decoder.is_some();
+        if !body_to_read {
             self.end_due = Some(id);
         }
         self.reading = match decoder {
@@ -582,12 +596,12 @@ impl Server {
             is_connect,
             keep_alive,
             upgrade,
-            continue_: if expects_continue {
+            continue_: if expects_continue && body_to_read {
                 Continue::Expected
             } else {
                 Continue::NotExpected
             },
-            body_done: body == BodyFraming::None,
+            body_done: !body_to_read,
         });
         let head = self.parser.completed()?;
         Some(ServerEvent::Request(Request {
@@ -595,6 +609,7 @@ impl Server {
             head,
             bytes,
             body,
+            complete_body,
             keep_alive,
             expects_continue,
             upgrade,
