@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -401,16 +401,15 @@ where
                 // a slow peer never holds up the accept loop.
                 tasks.spawn(
                     async move {
-                        let mut abort = pin!(abort.watch());
                         let secured = tokio::select! {
                             secured = securing => secured,
-                            () = abort.as_mut() => Err(io::ErrorKind::Interrupted.into()),
+                            () = abort.watch() => Err(io::ErrorKind::Interrupted.into()),
                         };
                         match secured {
                             Ok(io) => {
                                 let connection = ServerConnection::new(io, handler, options);
                                 if let Err(error) =
-                                    serve(connection, shutdown.watch(), abort.as_mut()).await
+                                    serve(connection, shutdown.watch(), &abort).await
                                 {
                                     counters.failed.fetch_add(1, Ordering::Relaxed);
                                     tracing::debug!(%error, "connection ended with an error");
@@ -458,7 +457,7 @@ impl Drop for OpenConnection {
 async fn serve<T, H>(
     connection: ServerConnection<T, H>,
     shutdown: Watch,
-    abort: Pin<&mut Watch>,
+    abort: &Signal,
 ) -> Result<(), ConnectionError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -477,7 +476,7 @@ where
     }
     tokio::select! {
         biased;
-        () = abort => Ok(()),
+        () = abort.watch() => Ok(()),
         outcome = connection => outcome,
     }
 }
