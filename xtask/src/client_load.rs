@@ -9,8 +9,9 @@
 //! length against Content-Length, so both clients do the same work. One
 //! current-thread runtime, as the servers have. Prints the load
 //! generator's JSON ([`Outcome`]; latency is per request, sent to body
-//! read) plus `cpu_s`, this process's CPU time, from which the bench tells
-//! client CPU per request.
+//! read) plus `cpu_s`, this process's CPU time, and `user_cpu_s`, the
+//! user-space part of it, from which the bench tells client CPU per
+//! request.
 //!
 //! Also owns what the large-body and memory measures share with it: the
 //! runtime ([`current_thread`]) and reading a body to its end ([`drain`],
@@ -31,7 +32,7 @@ use tokio::net::TcpStream;
 use tower::{Service, ServiceExt};
 
 use crate::load::Outcome;
-use crate::process::cpu_seconds;
+use crate::process::cpu_time;
 use crate::{flag, number_flag};
 
 /// Whose client sends the requests.
@@ -63,7 +64,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         Duration::from_secs(seconds),
     ))?;
     let mut json = outcome.to_json();
-    json["cpu_s"] = cpu_seconds(std::process::id()).into();
+    let cpu = cpu_time(std::process::id());
+    json["cpu_s"] = cpu.total().into();
+    json["user_cpu_s"] = cpu.user.into();
     println!("{json}");
     Ok(())
 }

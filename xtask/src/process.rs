@@ -50,25 +50,54 @@ impl Server {
         Ok(Server { child, addr })
     }
 
-    /// CPU seconds the process has used so far (user + system).
-    pub(crate) fn cpu_seconds(&self) -> f64 {
-        cpu_seconds(self.child.id())
+    /// CPU time the process has used so far.
+    pub(crate) fn cpu_time(&self) -> CpuTime {
+        cpu_time(self.child.id())
     }
 }
 
-/// CPU seconds process `pid` has used so far (user + system, all threads).
-pub(crate) fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return f64::NAN;
-    };
-    // Fields after the command name (which may hold spaces) in parentheses.
+/// CPU seconds a process used, in user space and in the kernel (all
+/// threads).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CpuTime {
+    pub(crate) user: f64,
+    pub(crate) kernel: f64,
+}
+
+impl CpuTime {
+    pub(crate) fn total(self) -> f64 {
+        self.user + self.kernel
+    }
+}
+
+impl std::ops::Sub for CpuTime {
+    type Output = CpuTime;
+
+    fn sub(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user - earlier.user,
+            kernel: self.kernel - earlier.kernel,
+        }
+    }
+}
+
+/// The CPU time process `pid` has used so far (NaN if unreadable).
+pub(crate) fn cpu_time(pid: u32) -> CpuTime {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses;
+    // utime and stime are the 12th and 13th of those, in clock ticks.
     let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
-        .sum();
-    ticks / clock_ticks()
+    let seconds = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .map_or(f64::NAN, |ticks| ticks / clock_ticks())
+    };
+    CpuTime {
+        user: seconds(11),
+        kernel: seconds(12),
+    }
 }
 
 fn clock_ticks() -> f64 {
