@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -407,7 +407,9 @@ where
                         };
                         match secured {
                             Ok(io) => {
-                                let connection = ServerConnection::new(io, handler, options);
+                                // Pinned here, once: moving it into `serve`
+                                // would give the task a second copy's room.
+                                let connection = pin!(ServerConnection::new(io, handler, options));
                                 if let Err(error) =
                                     serve(connection, shutdown.watch(), &abort).await
                                 {
@@ -455,7 +457,7 @@ impl Drop for OpenConnection {
 /// Runs one connection to its end; on shutdown it finishes what it has,
 /// on abort it is dropped.
 async fn serve<T, H>(
-    connection: ServerConnection<T, H>,
+    mut connection: Pin<&mut ServerConnection<T, H>>,
     shutdown: Watch,
     abort: &Signal,
 ) -> Result<(), ConnectionError>
@@ -464,7 +466,6 @@ where
     H: Handler,
     <H::Body as Body>::Error: Into<BoxError>,
 {
-    let mut connection = pin!(connection);
     // Shutdown first: a response finished in the same wake-up must already
     // know it is the last (and say `Connection: close`). Abort always
     // comes after (or with) shutdown, so until then one signal is watched:
