@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gruvi_conn::client::{ClientOptions, SendRequest, handshake};
+use gruvi_conn::client::{ClientOptions, RequestError, SendRequest, handshake};
 use gruvi_wire::parse_url;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
@@ -102,7 +102,7 @@ impl TryFrom<&str> for Target {
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub(crate) send: SendRequest,
-    pub(crate) task: JoinHandle<()>,
+    pub(crate) task: JoinHandle<Result<(), RequestError>>,
 }
 
 impl Connection {
@@ -202,10 +202,9 @@ where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (send, driver) = handshake(io, options);
-    let task = tokio::spawn(async move {
-        // Each caller gets the connection's failure through its own
-        // response; nothing is left to report here.
-        let _ = driver.await;
-    });
+    // Spawned as it is (an `async` block awaiting it would give the task
+    // room for two copies of it). Each caller gets the connection's failure
+    // through its own response: nobody reads the task's outcome.
+    let task = tokio::spawn(driver);
     Connection { send, task }
 }
