@@ -651,3 +651,36 @@ async fn a_tower_oneshot_outlives_the_service_it_consumed() {
     assert_eq!(body.len(), "POST /once ".len() + 200_000);
     server.close().await;
 }
+
+/// Regression: a response head that never ends and fills the read buffer
+/// to exactly the head limit (64 KiB) left the client waiting forever: the
+/// connection stopped reading at the limit, the parser waited for one byte
+/// more. (A 100 MB head line sent in 64 KiB writes hit it, depending on how
+/// reads split it; here the server sends exactly the limit and waits.) It
+/// fails now with "head too large", without a timeout being set.
+#[tokio::test]
+async fn a_response_head_filling_the_limit_exactly_fails() {
+    let (address, server) = fake_server(|mut s| async move {
+        read_until(&mut s, "\r\n\r\n").await;
+        let mut head = b"HTTP/1.1 200 OK\r\nX-Long: ".to_vec();
+        head.resize(64 * 1024, b'x');
+        s.write_all(&head).await.unwrap();
+        // Until the client gives up and closes.
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+    })
+    .await;
+    let mut client = HttpClient::new();
+    client.connect(address.as_str()).await.unwrap();
+    client
+        .request("GET", "/", &[], RequestBody::Empty)
+        .await
+        .unwrap();
+    let error = timeout(LIMIT, client.getresponse())
+        .await
+        .expect("the client must not wait forever")
+        .unwrap_err();
+    assert!(error.to_string().contains("head too large"), "{error}");
+    drop(client);
+    server.await.unwrap();
+}

@@ -354,8 +354,7 @@ where
             }
 
             let paused = this.receiving.as_ref().is_some_and(|r| r.paused);
-            let bound = this.options.proto.limits.max_head_bytes.max(64 * 1024);
-            if !paused && this.proto.read_buf().len() < bound {
+            if !paused && this.proto.wants_read() {
                 match this.transport.poll_read(cx, this.proto.read_buf()) {
                     Poll::Ready(Ok(0)) => {
                         this.proto.received_eof();

@@ -46,7 +46,11 @@ pub enum ErrorKind {
     DuplicateHost,
     /// A Host value that is not `uri-host [":" port]` (RFC 9110 §7.2).
     InvalidHost,
-    /// The request line is longer than the configured limit (414).
+    /// The method alone runs past the request-line limit: longer than any
+    /// method a server implements (RFC 9112 §3: 501).
+    MethodTooLong,
+    /// The request line is longer than the configured limit because of its
+    /// request-target (RFC 9112 §3: 414).
     RequestLineTooLong,
     /// The head is larger than the configured limit (431).
     HeadTooLarge,
@@ -77,7 +81,7 @@ impl ErrorKind {
             UnsupportedVersion => 505,
             RequestLineTooLong => 414,
             HeadTooLarge | TooManyFields => 431,
-            UnsupportedTransferCoding => 501,
+            UnsupportedTransferCoding | MethodTooLong => 501,
             InvalidStatusLine => 502,
             _ => 400,
         }
@@ -103,6 +107,7 @@ impl ErrorKind {
             MissingHost => "HTTP/1.1 request without Host",
             DuplicateHost => "more than one Host field",
             InvalidHost => "invalid Host value",
+            MethodTooLong => "method too long",
             RequestLineTooLong => "request line too long",
             HeadTooLarge => "head too large",
             TooManyFields => "too many fields",

@@ -269,6 +269,13 @@ trait HeadKind: Clone {
         None
     }
 
+    /// The error for a start line beginning at `pos` that has not ended
+    /// within its limit. Default: the request line is too long.
+    fn overlong_start_line(buf: &[u8], pos: usize, limits: &Limits) -> WireError {
+        let _ = (buf, limits);
+        WireError::new(ErrorKind::RequestLineTooLong, pos)
+    }
+
     /// Parses the start line beginning at `pos` into `self`; `Ok(None)` if it
     /// is not all there yet, else the offset just past its line end. The
     /// default is for kinds without one (never called for them).
@@ -341,14 +348,16 @@ impl<H: HeadKind> Parser<H> {
         if self.complete {
             self.clear();
         }
-        // Never look past the head limit: a head that has not ended by then is
-        // too large, whatever follows.
+        // Never look past the head limit. A buffer that holds the limit's
+        // worth without the head having ended is an error now, not after
+        // one byte more: a reader that stops reading at the limit (as a
+        // connection does) must get its answer from what it has.
         let buf = &whole[..whole.len().min(self.limits.max_head_bytes)];
-        let truncated = whole.len() > buf.len();
+        let full = buf.len() == self.limits.max_head_bytes;
         // Resuming mid-line: nothing to do until that line has its LF (or a
         // limit is reached). Without a new LF no line can complete, so `pos`
         // is where parsing would stop anyway.
-        if !truncated
+        if !full
             && !self.start_line_over_limit(buf)
             && self.searched > self.pos
             && memchr::memchr(b'\n', &buf[self.searched..]).is_none()
@@ -360,7 +369,7 @@ impl<H: HeadKind> Parser<H> {
         // Limits are judged from where parsing stopped (`pos`, the start of
         // the line it stopped in), which depends only on the input, never on
         // how it was split.
-        let at_limit = truncated || self.start_line_over_limit(buf);
+        let at_limit = full || self.start_line_over_limit(buf);
         match outcome {
             Ok(Some(end)) => {
                 self.head.finish()?;
@@ -370,9 +379,9 @@ impl<H: HeadKind> Parser<H> {
             // The limit crossed at the earlier byte wins: a request line over
             // its limit within the (truncated) buffer crossed it first.
             Ok(None) if self.start_line_over_limit(buf) => {
-                Err(WireError::new(ErrorKind::RequestLineTooLong, self.pos))
+                Err(H::overlong_start_line(buf, self.pos, &self.limits))
             }
-            Ok(None) if truncated => Err(WireError::new(ErrorKind::HeadTooLarge, buf.len())),
+            Ok(None) if full => Err(WireError::new(ErrorKind::HeadTooLarge, buf.len())),
             Ok(None) => {
                 self.searched = buf.len();
                 Ok(Status::Partial)
@@ -673,6 +682,17 @@ impl HeadKind for RequestHead {
         Some(limits.max_request_line_bytes)
     }
 
+    /// RFC 9112 §3: the status names the part that is too long — a method
+    /// longer than any a server implements is 501, anything else (the
+    /// request-target) 414.
+    fn overlong_start_line(buf: &[u8], pos: usize, limits: &Limits) -> WireError {
+        if skip_token_bytes(buf, pos) - pos > limits.max_request_line_bytes {
+            WireError::new(ErrorKind::MethodTooLong, pos)
+        } else {
+            WireError::new(ErrorKind::RequestLineTooLong, pos)
+        }
+    }
+
     fn parse_start_line(
         &mut self,
         buf: &[u8],
@@ -777,22 +797,30 @@ fn target_form(method: &[u8], target: &[u8], at: usize) -> Result<TargetForm, Wi
     Ok(form)
 }
 
-/// RFC 9112 §3.2.1-2: a request-target carries no fragment (`#`), and each
-/// `%` starts a pct-encoded octet, `"%" HEXDIG HEXDIG` (RFC 3986 §2.1).
-/// Other characters outside RFC 3986's sets (`{`, `|`, `"`, ...) are
-/// tolerated: some clients send them raw in queries, and they cannot
-/// change what the request means.
+/// The characters of a path or query, one policy for both and for both
+/// target forms (the README's Security section states it):
+///
+/// - RFC 9112 §3.2.1-2: no fragment (`#`); each `%` starts a pct-encoded
+///   octet, `"%" HEXDIG HEXDIG` (RFC 3986 §2.1);
+/// - RFC 3986 §3.3-3.4 allow none of `" < > \ ^ ` { | } [ ]` raw. Of these we
+///   refuse `"`, `<`, `>` and `` ` ``, which a URL serialiser (browsers,
+///   WHATWG URL) always percent-encodes in a path;
+/// - and tolerate `\ ^ { | } [ ]`, which browsers send raw in queries (and
+///   some in paths) and which mean nothing to HTTP's routing.
 fn is_valid_uri_text(target: &[u8]) -> bool {
-    if target.contains(&b'#') {
-        return false;
-    }
-    let mut rest = target;
-    while let Some(at) = rest.iter().position(|&b| b == b'%') {
-        let hex = |i: usize| rest.get(at + i).is_some_and(u8::is_ascii_hexdigit);
-        if !(hex(1) && hex(2)) {
-            return false;
+    let mut i = 0;
+    while i < target.len() {
+        match target[i] {
+            b'#' | b'"' | b'<' | b'>' | b'`' => return false,
+            b'%' => {
+                let hex = |at: usize| target.get(at).is_some_and(u8::is_ascii_hexdigit);
+                if !(hex(i + 1) && hex(i + 2)) {
+                    return false;
+                }
+                i += 3;
+            }
+            _ => i += 1,
         }
-        rest = &rest[at + 3..];
     }
     true
 }

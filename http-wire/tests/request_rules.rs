@@ -6,7 +6,7 @@ mod support;
 use gruvi_wire::{
     ErrorKind, Limits, RequestHead, RequestParser, TargetForm, Version, parse_request,
 };
-use support::request_every_way;
+use support::{request_every_way, response_every_way};
 
 /// A parsed request reduced to what the tests compare.
 #[derive(Debug, PartialEq)]
@@ -562,10 +562,69 @@ fn regression_the_limit_crossed_first_is_reported() {
         max_request_line_bytes: 24,
         ..Limits::default()
     };
+    // The request line is all method: the part past its limit is the
+    // method (501).
     let mut input = vec![b'z'; 115];
     input.extend_from_slice(b"\n\x05\x04");
     let error = request_every_way(&input, &limits).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::MethodTooLong);
+    // The same with a short method: the target is past the limit (414).
+    let mut input = b"GET /".to_vec();
+    input.extend_from_slice(&[b'z'; 110]);
+    input.extend_from_slice(b"\n\x05\x04");
+    let error = request_every_way(&input, &limits).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::RequestLineTooLong);
+}
+
+#[test]
+fn an_overlong_request_line_names_its_part() {
+    let limits = Limits {
+        max_request_line_bytes: 32,
+        ..Limits::default()
+    };
+    let status = |input: &[u8]| request_every_way(input, &limits).unwrap_err().status();
+    // RFC 9112 §3: a method longer than any implemented: 501.
+    let long_method = [&[b'A'; 40][..], b" / HTTP/1.1\r\nHost: a\r\n\r\n"].concat();
+    assert_eq!(status(&long_method), 501);
+    // A target too long: 414.
+    let long_target = [&b"GET /"[..], &[b'a'; 40], b" HTTP/1.1\r\nHost: a\r\n\r\n"].concat();
+    assert_eq!(status(&long_target), 414);
+    // A method within the limit and a target that takes the line past it.
+    let both = [&[b'A'; 20][..], b" /", &[b'a'; 20], b" HTTP/1.1\r\n\r\n"].concat();
+    assert_eq!(status(&both), 414);
+    // The whole head first (a smaller head limit): 431.
+    let head_first = Limits {
+        max_head_bytes: 24,
+        ..limits
+    };
+    let error = request_every_way(&long_method, &head_first).unwrap_err();
+    assert_eq!(error.status(), 431);
+}
+
+#[test]
+fn target_characters_follow_one_policy() {
+    // RFC 3986 §3.3, §3.4: refused raw in path and query, both forms.
+    for c in ['"', '<', '>', '`'] {
+        for target in [
+            format!("/a{c}b"),
+            format!("/a?x{c}y"),
+            format!("http://h/a{c}b"),
+            format!("http://h/a?x{c}y"),
+        ] {
+            let input = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert_eq!(rejected(&input), ErrorKind::InvalidTarget, "{target}");
+        }
+    }
+    // Tolerated (browsers send them raw), in path and query alike.
+    for c in ['\\', '^', '{', '}', '|', '[', ']'] {
+        for target in [format!("/a{c}b?x{c}y"), format!("http://h/a{c}b?x{c}y")] {
+            let input = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let (head, _) = request_every_way(input.as_bytes(), &Limits::default())
+                .unwrap()
+                .unwrap();
+            assert_eq!(head.target().of(input.as_bytes()), target.as_bytes());
+        }
+    }
 }
 
 #[test]
@@ -583,4 +642,38 @@ fn the_largest_limits_parse_normally() {
     }
     let mut parser = RequestParser::new(limits);
     assert!(parser.parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").is_ok());
+}
+
+/// A head with no end that fills the buffer to exactly the limit is refused
+/// then, not one byte later: a connection stops reading at the limit, and
+/// must get its answer from what it has. Every split gives the same answer.
+#[test]
+fn regression_a_head_filling_the_limit_exactly_is_refused() {
+    let limits = Limits {
+        max_head_bytes: 64,
+        ..Limits::default()
+    };
+    let unended = |len: usize| {
+        let mut input = b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: ".to_vec();
+        input.resize(len, b'x');
+        input
+    };
+    assert_eq!(request_every_way(&unended(63), &limits), Ok(None));
+    for len in [64, 65, 100] {
+        let error = request_every_way(&unended(len), &limits).unwrap_err();
+        assert_eq!(
+            (error.kind(), error.offset()),
+            (ErrorKind::HeadTooLarge, 64)
+        );
+    }
+    // A head that ends exactly at the limit is still fine.
+    let mut exact = unended(60);
+    exact.extend_from_slice(b"\r\n\r\n");
+    assert!(request_every_way(&exact, &limits).unwrap().is_some());
+    // The same for responses (the client's side of the stall).
+    let mut response = b"HTTP/1.1 200 OK\r\nX-Long: ".to_vec();
+    response.resize(64, b'x');
+    let error = response_every_way(&response, &limits).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::HeadTooLarge);
+    assert_eq!(response_every_way(&response[..63], &limits), Ok(None));
 }

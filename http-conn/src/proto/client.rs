@@ -238,6 +238,15 @@ impl Client {
         &mut self.read_buf
     }
 
+    /// Returns `true` if the driver should read the socket: the server has
+    /// not closed, and what is buffered is within bounds (a head or trailer
+    /// section being parsed never needs more than its limit).
+    pub fn wants_read(&self) -> bool {
+        let in_body = matches!(self.reading, Reading::Body { .. });
+        let bound = super::read_bound(&self.config.limits, &self.config.chunked, in_body);
+        !self.peer_eof && self.read_buf.len() < bound
+    }
+
     /// The server closed its sending side.
     pub fn received_eof(&mut self) {
         self.peer_eof = true;

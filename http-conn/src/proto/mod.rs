@@ -68,6 +68,25 @@
 mod client;
 mod server;
 
+use gruvi_body::ChunkedLimits;
+use gruvi_wire::Limits;
+
+/// Most bytes the read buffer may hold before the connection stops reading,
+/// in either role. A head, or a chunked body's trailer section, must fit
+/// whole — and each parser refuses one that fills its limit without ending,
+/// so a reader stopped here always gets an answer. Body data is handed out
+/// as it arrives, so while a body is read the bound only keeps a generous
+/// read ahead.
+fn read_bound(limits: &Limits, chunked: &ChunkedLimits, in_body: bool) -> usize {
+    if in_body {
+        (64 * 1024)
+            .max(limits.max_head_bytes)
+            .max(chunked.trailers.max_head_bytes)
+    } else {
+        limits.max_head_bytes
+    }
+}
+
 pub use client::{
     Client, ClientConfig, ClientError, ClientEvent, ExchangeId, RequestBody, Response,
 };

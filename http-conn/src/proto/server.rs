@@ -356,8 +356,10 @@ impl Server {
         let bound = match self.reading {
             // A full pipeline stops parsing ahead, not the body being read.
             Reading::Head if self.in_flight.len() >= self.config.pipeline_depth => return false,
-            Reading::Head => self.config.limits.max_head_bytes,
-            Reading::Body { .. } => self.config.limits.max_head_bytes.max(64 * 1024),
+            Reading::Head => super::read_bound(&self.config.limits, &self.config.chunked, false),
+            Reading::Body { .. } => {
+                super::read_bound(&self.config.limits, &self.config.chunked, true)
+            }
             Reading::Done => return false,
         };
         !self.peer_eof && self.read_buf.len() < bound
