@@ -233,6 +233,18 @@ impl HttpClient {
         };
         let (target, url_authority) = if url.contains("://") {
             let url = gruvi_wire::parse_url(url, "http")?;
+            // An absolute URL must name this connection's origin: sent
+            // here, a request for another would get the wrong server's
+            // answer.
+            if let Some(origin) = &connected.connection.origin {
+                let uri = http::Uri::try_from(url.as_str())
+                    .map_err(|_| HttpError::misuse(format!("invalid URL {url}")))?;
+                let host = headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+                    .map(|(_, v)| v.as_bytes());
+                origin.admits(&uri, host)?;
+            }
             (url.target().into_owned(), Some(url.authority().to_owned()))
         } else if url.is_empty() {
             ("/".to_owned(), None)

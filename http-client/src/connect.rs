@@ -1,6 +1,7 @@
 //! Where a client connects, and opening the connection: the transport,
 //! then the `gruvi-conn` driver on a task of its own.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 #[cfg(feature = "tls")]
@@ -82,6 +83,113 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The origin this target serves: `None` for a Unix socket, which has
+    /// no origin of its own (any request may go there).
+    pub(crate) fn origin(&self) -> Option<Origin> {
+        match self {
+            Target::Host { host, port, tls } => Some(Origin::new(*tls, host, *port)),
+            Target::Addr(addr) => Some(Origin::new(false, &addr.ip().to_string(), addr.port())),
+            Target::Unix(_) => None,
+        }
+    }
+}
+
+/// An origin (RFC 9110 §4.3.1, RFC 6454): scheme, host and port, the port
+/// defaulted by the scheme. Two names for one address are two origins.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Origin {
+    tls: bool,
+    /// Lower case; an IPv6 literal without its brackets.
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    pub(crate) fn new(tls: bool, host: &str, port: u16) -> Self {
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        Origin {
+            tls,
+            host: host.to_ascii_lowercase(),
+            port,
+        }
+    }
+
+    /// The origin a request's URI names, if it names one (absolute-form);
+    /// `None` for an origin-form URI (`/path`). A scheme other than http
+    /// and https cannot be sent over HTTP/1.x: an error.
+    pub(crate) fn of_uri(uri: &http::Uri) -> Result<Option<Origin>, HttpError> {
+        let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+            return Ok(None);
+        };
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "http" => false,
+            "https" => true,
+            _ => {
+                return Err(HttpError::misuse(format!(
+                    "{uri}: only http and https URLs can be fetched"
+                )));
+            }
+        };
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        Ok(Some(Origin::new(tls, host, port)))
+    }
+
+    /// The origin a `Host` value names, for a request in this origin's
+    /// scheme (RFC 9110 §7.2: `uri-host [ ":" port ]`).
+    fn of_host(&self, value: &[u8]) -> Option<Origin> {
+        let value = std::str::from_utf8(value).ok()?;
+        let (host, port) = match value.rfind(':') {
+            // A colon after the closing bracket of an IP literal, or in a
+            // name: a port follows.
+            Some(colon) if !value[colon..].contains(']') => {
+                (&value[..colon], value[colon + 1..].parse().ok()?)
+            }
+            _ => (value, if self.tls { 443 } else { 80 }),
+        };
+        Some(Origin::new(self.tls, host, port))
+    }
+
+    /// Refuses a request that names another origin than this connection's,
+    /// in its URI or in a `Host` field that disagrees with its URI: sent
+    /// here, it would be answered by the wrong server. A `Host` with an
+    /// origin-form URI is the caller's virtual host, sent as given.
+    pub(crate) fn admits(&self, uri: &http::Uri, host: Option<&[u8]>) -> Result<(), HttpError> {
+        let Some(named) = Origin::of_uri(uri)? else {
+            return Ok(());
+        };
+        if named != *self {
+            return Err(HttpError::misuse(format!(
+                "{uri} is on {named}, but this connection is to {self}: \
+                 connect to that origin (or use a client that opens one per origin)"
+            )));
+        }
+        if let Some(value) = host {
+            if named.of_host(value).as_ref() != Some(&named) {
+                return Err(HttpError::misuse(format!(
+                    "Host {:?} disagrees with the request's URL {uri}",
+                    String::from_utf8_lossy(value)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "https" } else { "http" };
+        if self.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
 impl From<SocketAddr> for Target {
     fn from(addr: SocketAddr) -> Self {
         Target::Addr(addr)
@@ -103,6 +211,8 @@ impl TryFrom<&str> for Target {
 pub(crate) struct Connection {
     pub(crate) send: SendRequest,
     pub(crate) task: JoinHandle<Result<(), RequestError>>,
+    /// The origin it serves; `None` for a Unix socket.
+    pub(crate) origin: Option<Origin>,
 }
 
 impl Connection {
@@ -154,12 +264,14 @@ pub(crate) async fn open(target: &Target, connector: &Connector) -> Result<Conne
             }
         }
     };
-    match connector.timeout {
+    let mut connection = match connector.timeout {
         Some(limit) => tokio::time::timeout(limit, connecting)
             .await
-            .map_err(|_| HttpError::timeout("the connection"))?,
-        None => connecting.await,
-    }
+            .map_err(|_| HttpError::timeout("the connection"))??,
+        None => connecting.await?,
+    };
+    connection.origin = target.origin();
+    Ok(connection)
 }
 
 fn nodelay(stream: &TcpStream) -> Result<(), HttpError> {
@@ -206,5 +318,9 @@ where
     // room for two copies of it). Each caller gets the connection's failure
     // through its own response: nobody reads the task's outcome.
     let task = tokio::spawn(driver);
-    Connection { send, task }
+    Connection {
+        send,
+        task,
+        origin: None,
+    }
 }

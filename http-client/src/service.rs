@@ -89,11 +89,25 @@ where
         Poll::Ready(Ok(()))
     }
 
+    /// Sends `request`, unless its URI names another origin than the
+    /// connection's (or a `Host` that disagrees with it): that request fails
+    /// before anything is written, rather than reach the wrong server.
     fn call(&mut self, request: http::Request<B>) -> HttpServiceFuture {
+        let permit = self.permit.take();
+        if let Some(origin) = &self.connection.origin {
+            let host = request.headers().get(http::header::HOST);
+            if let Err(error) = origin.admits(request.uri(), host.map(|h| h.as_bytes())) {
+                return HttpServiceFuture {
+                    state: Sent::Refused(Some(error)),
+                };
+            }
+        }
         let request = request.map(Outgoing::from_body);
         HttpServiceFuture {
-            response: self.connection.send.send(request),
-            _permit: self.permit.take(),
+            state: Sent::Queued {
+                response: self.connection.send.send(request),
+                _permit: permit,
+            },
         }
     }
 }
@@ -101,17 +115,29 @@ where
 /// The response to one [`HttpService`] call.
 #[derive(Debug)]
 pub struct HttpServiceFuture {
-    response: ResponseFuture,
-    /// Released with the response head: the next request is admitted.
-    _permit: Option<OwnedSemaphorePermit>,
+    state: Sent,
+}
+
+#[derive(Debug)]
+enum Sent {
+    Queued {
+        response: ResponseFuture,
+        /// Released with the response head: the next request is admitted.
+        _permit: Option<OwnedSemaphorePermit>,
+    },
+    /// Refused before it was sent.
+    Refused(Option<HttpError>),
 }
 
 impl Future for HttpServiceFuture {
     type Output = Result<http::Response<Incoming>, HttpError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.response)
-            .poll(cx)
-            .map_err(HttpError::from)
+        match &mut self.state {
+            Sent::Queued { response, .. } => Pin::new(response).poll(cx).map_err(HttpError::from),
+            Sent::Refused(error) => Poll::Ready(Err(error
+                .take()
+                .unwrap_or_else(|| HttpError::misuse("polled after completion")))),
+        }
     }
 }

@@ -684,3 +684,110 @@ async fn a_response_head_filling_the_limit_exactly_fails() {
     drop(client);
     server.await.unwrap();
 }
+
+/// Regression: a client connected to one origin and asked for a URL on
+/// another sent it to the first and returned that server's answer as the
+/// other's. Now the request is refused before anything is written, on
+/// `HttpClient` and `HttpService` alike.
+#[tokio::test]
+async fn a_request_for_another_origin_is_refused_before_anything_is_sent() {
+    // The connected server must see nothing at all.
+    let (address, server) = fake_server(|mut s| async move {
+        let mut seen = Vec::new();
+        s.read_to_end(&mut seen).await.unwrap();
+        assert_eq!(seen, b"", "a refused request reached the server");
+    })
+    .await;
+    let other = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_port = other.local_addr().unwrap().port();
+    let port = address.rsplit(':').next().unwrap().to_owned();
+
+    let mut client = connected(&address).await;
+    let refused = [
+        format!("http://127.0.0.1:{other_port}/file.txt"),
+        format!("https://127.0.0.1:{port}/file.txt"),
+        format!("http://localhost:{port}/file.txt"),
+    ];
+    for url in &refused {
+        let error = client
+            .request("GET", url, &[], RequestBody::Empty)
+            .await
+            .unwrap_err();
+        assert!(error.is_misuse(), "{url}: {error}");
+        assert!(
+            error.to_string().contains("this connection is to"),
+            "{error}"
+        );
+    }
+    // A Host that contradicts the URL is refused too.
+    let error = client
+        .request(
+            "GET",
+            &format!("http://127.0.0.1:{port}/a"),
+            &[("Host", "elsewhere.example")],
+            RequestBody::Empty,
+        )
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("disagrees"), "{error}");
+    drop(client);
+
+    let mut service = HttpService::connect(address.as_str(), &Default::default())
+        .await
+        .unwrap();
+    for url in &refused {
+        let request = http::Request::get(url.as_str())
+            .body(String::new())
+            .unwrap();
+        let error = (&mut service).oneshot(request).await.unwrap_err();
+        assert!(error.is_misuse(), "{url}: {error}");
+    }
+    let request = http::Request::get(format!("http://127.0.0.1:{port}/a"))
+        .header("host", "elsewhere.example")
+        .body(String::new())
+        .unwrap();
+    assert!((&mut service).oneshot(request).await.is_err());
+    drop(service);
+    server.await.unwrap();
+}
+
+/// The same origin spelled differently (default port, upper-case host) is
+/// the connection's own, and a `Host` with an origin-form target is the
+/// caller's virtual host, sent as given.
+#[tokio::test]
+async fn the_connections_own_origin_in_any_spelling_is_sent() {
+    let (address, server) = fake_server(|mut s| async move {
+        for expected_host in ["127.0.0.1:", "vhost.example"] {
+            let head = read_until(&mut s, "\r\n\r\n").await;
+            assert!(head.contains(&format!("Host: {expected_host}")), "{head}");
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    let port = address.rsplit(':').next().unwrap().to_owned();
+    let mut client = connected(&address).await;
+    client
+        .request(
+            "GET",
+            &format!("HTTP://127.0.0.1:{port}/a"),
+            &[],
+            RequestBody::Empty,
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.getresponse().await.unwrap().status(), 204);
+    client
+        .request(
+            "GET",
+            "/b",
+            &[("Host", "vhost.example")],
+            RequestBody::Empty,
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.getresponse().await.unwrap().status(), 204);
+    drop(client);
+    server.await.unwrap();
+}
