@@ -32,9 +32,9 @@ pub enum Frame {
 /// Limits for chunked bodies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkedLimits {
-    /// Most bytes of chunk extensions in one body, all chunks together (they
-    /// carry nothing we use; the cap keeps a peer from making us parse an
-    /// endless stream of them). Default 16 KiB.
+    /// Most bytes of chunk extensions on one chunk line (they carry nothing
+    /// we use; the cap keeps a peer from making us parse an endless line of
+    /// them, and a long body of short ones is still fine). Default 16 KiB.
     pub max_extension_bytes: usize,
     /// The trailer section: `max_head_bytes` bounds its bytes (default
     /// 16 KiB), `max_fields` its fields (default 32);
@@ -63,6 +63,8 @@ pub struct Decoder {
     kind: Kind,
     /// Body bytes handed out so far.
     received: u64,
+    /// The most body bytes accepted, if limited.
+    limit: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -82,6 +84,7 @@ impl Decoder {
                 declared: length,
             },
             received: 0,
+            limit: None,
         }
     }
 
@@ -104,6 +107,7 @@ impl Decoder {
         Decoder {
             kind: Kind::Chunked(Box::new(Chunked::new(limits, trailers))),
             received: 0,
+            limit: None,
         }
     }
 
@@ -112,7 +116,17 @@ impl Decoder {
         Decoder {
             kind: Kind::UntilClose,
             received: 0,
+            limit: None,
         }
+    }
+
+    /// Refuses a body larger than `max` bytes: a declared length over it at
+    /// the first call, a chunked body as soon as a chunk-size line would
+    /// take it past `max` (before the chunk's data is read), an until-close
+    /// body when its data does. The error is [`BodyError::too_large`].
+    pub fn limit(mut self, max: u64) -> Self {
+        self.limit = Some(max);
+        self
     }
 
     /// Returns `true` once [`Frame::End`] has been handed out.
@@ -129,6 +143,17 @@ impl Decoder {
     /// needed (and always after the end). Consumed bytes are removed from the
     /// front of `buf`.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, BodyError> {
+        if let Some(limit) = self.limit {
+            let over = match &self.kind {
+                Kind::Length { declared, .. } => *declared > limit,
+                Kind::Chunked(chunked) => chunked.announced > limit,
+                Kind::UntilClose => self.received.saturating_add(buf.len() as u64) > limit,
+                Kind::Done => false,
+            };
+            if over {
+                return Err(BodyError::too_large(limit));
+            }
+        }
         let frame = match &mut self.kind {
             Kind::Done => return Ok(None),
             Kind::Length { remaining: 0, .. } => Frame::End(Trailers::new()),
@@ -139,7 +164,7 @@ impl Decoder {
                 Frame::Data(buf.split_to(n).freeze())
             }
             Kind::UntilClose => Frame::Data(buf.split().freeze()),
-            Kind::Chunked(chunked) => match chunked.decode(buf)? {
+            Kind::Chunked(chunked) => match chunked.decode(buf, self.limit)? {
                 Some(frame) => frame,
                 None => return Ok(None),
             },
@@ -236,6 +261,9 @@ struct Chunked {
     state: State,
     /// The chunk-size being read, then the data left in the chunk.
     remaining: u64,
+    /// The sizes of the chunks read so far, added up.
+    announced: u64,
+    /// Extension bytes on the current chunk line.
     extension_bytes: usize,
     limits: ChunkedLimits,
     trailers: TrailerParser,
@@ -247,13 +275,18 @@ impl Chunked {
         Chunked {
             state: State::Size { digits: 0 },
             remaining: 0,
+            announced: 0,
             extension_bytes: 0,
             limits,
             trailers,
         }
     }
 
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, BodyError> {
+    fn decode(
+        &mut self,
+        buf: &mut BytesMut,
+        limit: Option<u64>,
+    ) -> Result<Option<Frame>, BodyError> {
         loop {
             match self.state {
                 State::Data => {
@@ -273,6 +306,11 @@ impl Chunked {
                     let consumed = self.scan_syntax(buf)?;
                     buf.advance(consumed);
                     if matches!(self.state, State::Data | State::Trailers) {
+                        // A size line ended: the chunk is refused before its
+                        // data is read if it takes the body past the limit.
+                        if let Some(limit) = limit.filter(|&limit| self.announced > limit) {
+                            return Err(BodyError::too_large(limit));
+                        }
                         continue;
                     }
                     return Ok(None);
@@ -366,6 +404,9 @@ impl Chunked {
                     });
                 }
                 (State::SizeLf, b'\n') => {
+                    // The extension limit is per chunk line.
+                    self.extension_bytes = 0;
+                    self.announced = self.announced.saturating_add(self.remaining);
                     let next = if self.remaining == 0 {
                         State::Trailers
                     } else {

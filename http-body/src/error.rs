@@ -60,6 +60,12 @@ pub enum BodyErrorKind {
     Aborted,
     /// The peer sent no body bytes for longer than the connection allows.
     TimedOut,
+    /// The body is larger than a limit set for it: the connection's maximum
+    /// body size, or what a reader accepts ([`crate::Incoming::read_to_end_max`]).
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
 }
 
 /// A body that could not be decoded or encoded.
@@ -110,6 +116,7 @@ impl BodyError {
                 | InvalidTrailers(_)
                 | Aborted
                 | TimedOut
+                | TooLarge { .. }
         )
     }
 
@@ -124,13 +131,26 @@ impl BodyError {
         !self.is_protocol()
     }
 
-    /// The status a server answers a protocol error with: 431 for a trailer
+    /// The status a server answers a protocol error with: 408 for a body
+    /// that stopped arriving, 413 for one over its limit, 431 for a trailer
     /// section over its limits, else 400.
     pub fn status(&self) -> u16 {
         match &self.kind {
+            BodyErrorKind::TimedOut => 408,
+            BodyErrorKind::TooLarge { .. } => 413,
             BodyErrorKind::InvalidTrailers(wire) if wire.status() == 431 => 431,
             _ => 400,
         }
+    }
+
+    /// A body larger than `limit` bytes.
+    pub fn too_large(limit: u64) -> Self {
+        BodyError::new(BodyErrorKind::TooLarge { limit })
+    }
+
+    /// Returns `true` for a body over a size limit.
+    pub fn is_too_large(&self) -> bool {
+        matches!(self.kind, BodyErrorKind::TooLarge { .. })
     }
 }
 
@@ -182,6 +202,7 @@ impl fmt::Display for BodyError {
             AlreadyFinished => f.write_str("the body was already finished"),
             Aborted => f.write_str("the connection ended before the body was complete"),
             TimedOut => f.write_str("timed out waiting for the rest of the body"),
+            TooLarge { limit } => write!(f, "body larger than the limit of {limit} bytes"),
         }
     }
 }

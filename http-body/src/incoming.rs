@@ -160,9 +160,28 @@ impl Incoming {
     }
 
     /// Reads the rest of the body. Zero-copy when it arrives as one chunk.
+    ///
+    /// This holds the whole body in memory, however large the peer makes
+    /// it: prefer [`read_to_end_max`](Self::read_to_end_max) for bodies from
+    /// peers you do not trust, or read it in pieces (`read1`, the
+    /// `http_body::Body` frames), which backpressure bounds.
     pub async fn read_to_end(&mut self) -> Result<Bytes, BodyError> {
+        self.read_to_end_max(u64::MAX).await
+    }
+
+    /// Reads the rest of the body, at most `limit` bytes: a body that would
+    /// hold more fails with [`BodyError::too_large`] as soon as that is
+    /// known — at once when its declared length is over `limit` — without
+    /// reading the rest.
+    pub async fn read_to_end_max(&mut self, limit: u64) -> Result<Bytes, BodyError> {
+        if http_body::Body::size_hint(self).lower() > limit {
+            return Err(BodyError::too_large(limit));
+        }
         let mut out = Collected::default();
         while let Some(chunk) = self.next_chunk().await? {
+            if (out.len() + chunk.len()) as u64 > limit {
+                return Err(BodyError::too_large(limit));
+            }
             out.push(chunk);
         }
         Ok(out.into_bytes())

@@ -4,6 +4,7 @@
 
 mod support;
 
+use BodyErrorKind::{ChunkExtensionTooLong, TooLarge};
 use bytes::{Bytes, BytesMut};
 use gruvi_body::{BodyErrorKind, ChunkedLimits, Decoder, Frame};
 use support::{Decoded, every_way, feed, text};
@@ -297,4 +298,61 @@ fn error_messages_are_clear() {
     );
     assert!(error.is_incomplete() && error.is_protocol() && !error.is_misuse());
     assert_eq!(error.status(), 400);
+}
+
+/// The chunk-extension cap is per chunk line: a long body of many chunks,
+/// each with a short extension, is fine; one line over the cap is not.
+#[test]
+fn the_extension_limit_is_per_chunk_line() {
+    let limits = ChunkedLimits {
+        max_extension_bytes: 8,
+        ..ChunkedLimits::default()
+    };
+    let small = || Decoder::chunked(limits);
+    let mut many = Vec::new();
+    for _ in 0..10_000 {
+        many.extend_from_slice(b"1;e\r\nx\r\n");
+    }
+    many.extend_from_slice(b"0;e\r\n\r\n");
+    let decoded = feed(small(), &[&many], false).unwrap().unwrap();
+    assert_eq!(decoded.data.len(), 10_000);
+    // Exactly at the cap on one line, then one byte over.
+    assert!(every_way(small, b"1;abcdefg\r\nx\r\n0\r\n\r\n", false).is_ok());
+    assert_eq!(
+        every_way(small, b"1;abcdefgh\r\nx\r\n0\r\n\r\n", false),
+        Err(ChunkExtensionTooLong { limit: 8 })
+    );
+}
+
+/// A body limit: a chunk-size line that takes the body past it is refused
+/// before the chunk's data is read (`ffffffffffffffff` included); a
+/// declared length over it at once; exactly the limit is fine.
+#[test]
+fn a_body_over_its_limit_is_refused_as_soon_as_it_is_known() {
+    let limited = || Decoder::chunked(ChunkedLimits::default()).limit(10);
+    assert_eq!(
+        every_way(limited, b"5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n", false)
+            .unwrap()
+            .unwrap()
+            .data,
+        b"helloworld"
+    );
+    assert_eq!(
+        every_way(limited, b"5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n", false),
+        Err(TooLarge { limit: 10 })
+    );
+    // Refused on the size line alone: no data follows here.
+    assert_eq!(
+        every_way(limited, b"ffffffffffffffff\r\n", false),
+        Err(TooLarge { limit: 10 })
+    );
+    assert_eq!(
+        every_way(|| Decoder::length(11).limit(10), b"", false),
+        Err(TooLarge { limit: 10 })
+    );
+    assert!(every_way(|| Decoder::length(10).limit(10), b"0123456789", false).is_ok());
+    assert_eq!(
+        every_way(|| Decoder::until_close().limit(10), b"01234567890", true),
+        Err(TooLarge { limit: 10 })
+    );
 }

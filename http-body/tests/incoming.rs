@@ -307,3 +307,26 @@ fn the_producer_learns_when_the_reader_first_asks_for_data() {
         "a gone reader is not waited for"
     );
 }
+
+/// `read_to_end_max`: the whole body up to the limit; past it, an error that
+/// names the limit — at once for a declared length, else as soon as the
+/// bytes received pass it (without waiting for the rest).
+#[test]
+fn read_to_end_max_stops_at_its_limit() {
+    let mut body = Incoming::full(Bytes::from_static(b"0123456789"));
+    assert_eq!(block_on(body.read_to_end_max(10)).unwrap(), "0123456789");
+
+    let (_sender, mut declared) = Incoming::channel(1024, Some(11));
+    let error = block_on(declared.read_to_end_max(10)).unwrap_err();
+    assert_eq!(error.kind(), &BodyErrorKind::TooLarge { limit: 10 });
+    assert_eq!(error.status(), 413);
+    assert!(error.to_string().contains("limit of 10 bytes"), "{error}");
+
+    // A chunked body that never ends: refused once 11 bytes are in, the
+    // sender still open.
+    let (mut sender, mut endless) = Incoming::channel(1024, None);
+    sender.send_data(Bytes::from_static(b"012345")).unwrap();
+    sender.send_data(Bytes::from_static(b"67890")).unwrap();
+    let error = block_on(endless.read_to_end_max(10)).unwrap_err();
+    assert_eq!(error.kind(), &BodyErrorKind::TooLarge { limit: 10 });
+}
