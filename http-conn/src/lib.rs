@@ -19,6 +19,7 @@
 
 #![deny(missing_docs)]
 
+mod body;
 pub mod client;
 mod convert;
 mod io;

@@ -2,13 +2,19 @@
 //! transport and an application [`Handler`].
 //!
 //! Each turn of [`ServerConnection`]'s poll does the same small things, in
-//! order: read the socket when the state machine wants more, hand
-//! read-side events to the application (new requests start their handler
-//! at once, so pipelined requests are processed together; body bytes go to
-//! the request's [`Incoming`]), poll the oldest handler and move its
-//! response into the write buffer (then the next, while they are ready),
-//! poll the handlers behind it, and write everything buffered in one
-//! vectored write. Turns are bounded: after a fixed number the task yields.
+//! order: read the socket when the state machine wants more, act on its
+//! events (a new request starts its handler at once, so pipelined requests
+//! are processed together; body bytes go to the request's [`Incoming`]),
+//! move the oldest handler's response into the write buffer (then the
+//! next, while they are ready), poll the handlers behind it, and write
+//! everything buffered in one vectored write. Turns are bounded: after a
+//! fixed number the task yields.
+//!
+//! Nothing here decides protocol — framing, order, keep-alive, `100
+//! Continue`, timeouts and the library's own answers are
+//! [`proto::Server`]'s. The driver owns the IO, the application's futures
+//! and waking; it learns what was decided from the state machine's events
+//! and getters, and keeps no copy of its queues.
 //!
 //! Per request, the driver allocates nothing of its own: handler futures
 //! run in slots reused across requests, which also hold a finished
@@ -16,10 +22,8 @@
 //!
 //! Backpressure: a request body whose reader lags stops the socket reads
 //! (its channel is bounded); a peer that reads slowly stops the response
-//! bodies being polled once [`ServerOptions::write_buffer`] bytes wait.
-//!
-//! Nothing here decides protocol: framing, order, keep-alive, `100
-//! Continue` and timeouts are [`proto::Server`]'s.
+//! bodies being polled, the handlers behind the oldest being run, and new
+//! requests being parsed once [`ServerConfig::write_buffer`] bytes wait.
 //!
 //! Observability: each request runs in a `request` span (DEBUG) with its
 //! method and target, then its status and `duration_us` (from its head to
@@ -36,20 +40,20 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::{Buf, Bytes};
-use gruvi_body::{BodyError, BoxError, Incoming, Sender};
-use gruvi_wire::{WireError, latin1_text};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use bytes::Bytes;
+use gruvi_body::{BodyError, BoxError, Incoming};
+use gruvi_wire::latin1_text;
+use http::{HeaderMap, StatusCode};
 use http_body::Body;
 use pin_project::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
 
+use crate::body::{Feed, Pumped, Readiness, Sink, incoming, pump};
 use crate::convert;
-use crate::io::{Timer, Transport, deadline_after, earliest, now};
-use crate::proto::{
-    self, BodyFraming, Expired, RequestId, ResponseBody, ServerConfig, ServerEvent,
-};
+use crate::io::{Timer, Transport, deadline_after, now};
+pub use crate::proto::PeerError;
+use crate::proto::{self, BodySize, LocalError, RequestId, ServerConfig, ServerEvent};
 use crate::upgrade::{OnUpgrade, Upgraded};
 
 /// Turns of the poll loop before the task yields to others.
@@ -57,15 +61,14 @@ const MAX_TURNS: usize = 16;
 
 /// The application behind a server connection: called once per request,
 /// in arrival order, possibly before earlier responses are finished
-/// (pipelining). Implemented for every `FnMut(Request<Incoming>) -> Future`.
-///
-/// It cannot fail: turning an application's errors (and panics) into
-/// responses is the server's policy, not the connection's.
+/// (pipelining). Implemented for every `FnMut(Request<Incoming>) -> Future`
+/// whose future gives a response.
 pub trait Handler {
     /// The response body.
     type Body: Body;
-    /// The response, when ready.
-    type Future: Future<Output = http::Response<Self::Body>>;
+    /// The response when ready; an error if the application could not
+    /// produce one (the library then answers `500`).
+    type Future: Future<Output = Result<http::Response<Self::Body>, BoxError>>;
 
     /// Starts handling `request`.
     fn call(&mut self, request: http::Request<Incoming>) -> Self::Future;
@@ -78,47 +81,6 @@ pub trait Handler {
     }
 }
 
-/// Something a peer sent that the connection refused. Each ends the
-/// connection, after the responses owed before it.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum PeerError {
-    /// A malformed request head, answered with its status (400, 414, 431,
-    /// 501, 505).
-    Head(WireError),
-    /// A request the `http` types cannot carry (a method or target they
-    /// refuse), answered 400.
-    Unrepresentable,
-    /// A request head that did not arrive within the header-read timeout,
-    /// answered 408.
-    HeadTimedOut,
-    /// A request body that was malformed, cut short or stopped arriving.
-    Body(BodyError),
-}
-
-impl fmt::Display for PeerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PeerError::Head(e) => write!(f, "malformed request: {e}"),
-            PeerError::Unrepresentable => {
-                f.write_str("malformed request: a method or target the http types refuse")
-            }
-            PeerError::HeadTimedOut => f.write_str("request head not received in time"),
-            PeerError::Body(e) => write!(f, "request body failed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for PeerError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PeerError::Head(e) => Some(e),
-            PeerError::Body(e) => Some(e),
-            PeerError::Unrepresentable | PeerError::HeadTimedOut => None,
-        }
-    }
-}
-
 impl<F, Fut, B> Handler for F
 where
     F: FnMut(http::Request<Incoming>) -> Fut,
@@ -126,38 +88,43 @@ where
     B: Body,
 {
     type Body = B;
-    type Future = Fut;
+    type Future = Answered<Fut>;
 
-    fn call(&mut self, request: http::Request<Incoming>) -> Fut {
-        self(request)
+    fn call(&mut self, request: http::Request<Incoming>) -> Answered<Fut> {
+        Answered(self(request))
     }
 }
 
-/// Settings of a server connection's driver.
+/// The future of a handler function: its response, which cannot fail.
+#[pin_project]
+#[derive(Debug)]
+pub struct Answered<F>(#[pin] F);
+
+impl<F: Future<Output = http::Response<B>>, B> Future for Answered<F> {
+    type Output = Result<http::Response<B>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().0.poll(cx).map(Ok)
+    }
+}
+
+/// Settings of a server connection: the state machine's, and the driver's
+/// own (buffers and IO timing).
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
-    /// The state machine's settings: limits, pipeline depth, timeouts.
+    /// The state machine's settings: limits, pipeline depth, timeouts,
+    /// the write buffer.
     pub proto: ServerConfig,
     /// Most bytes of a request body queued for a slow reader. Default
     /// 64 KiB.
     pub body_buffer: usize,
-    /// Response bytes buffered for a slow peer before response bodies stop
-    /// being polled. Default 256 KiB.
-    pub write_buffer: usize,
-    /// A write that makes no progress for this long fails the connection
-    /// (the seed's per-operation `timeout`). Default 30 s.
+    /// A write that makes no progress for this long fails the connection.
+    /// Default 30 s.
     pub write_timeout: Option<Duration>,
     /// After deciding to close, how long unread request bytes are read and
     /// thrown away so the close does not reset the last response. Default
     /// 1 s.
     pub linger: Duration,
-    /// Most time the application may take to start a response, from its
-    /// request's head. Past it the handler is dropped (cancelled) and the
-    /// library answers `503 Service Unavailable` and closes. Default
-    /// `None`: the application is trusted to answer (a client that goes
-    /// away is noticed only when its answer is written — half-closed
-    /// clients are served).
-    pub response_timeout: Option<Duration>,
     /// Put a [`ReceivedHead`](crate::ReceivedHead) (the fields in received
     /// case and order) in every request's extensions. Default `true`;
     /// turning it off saves an allocation and a map insert per request for
@@ -170,10 +137,8 @@ impl Default for ServerOptions {
         ServerOptions {
             proto: ServerConfig::default(),
             body_buffer: gruvi_body::DEFAULT_BODY_BUFFER,
-            write_buffer: 256 * 1024,
             write_timeout: Some(Duration::from_secs(30)),
             linger: Duration::from_secs(1),
-            response_timeout: None,
             received_head: true,
         }
     }
@@ -235,12 +200,14 @@ pub struct ServerConnection<T, H: Handler> {
     proto: proto::Server,
     handler: H,
     options: ServerOptions,
-    /// Requests handed to the application and not answered, oldest first.
+    /// The application's work for the requests not answered yet, oldest
+    /// first.
     exchanges: VecDeque<Exchange<H>>,
     /// Emptied handler slots, kept for the next requests.
     spare_slots: Vec<HandlerSlot<H>>,
-    /// The request body being received.
-    receiving: Option<Receiving>,
+    /// The request body being received, and whether its reader has yet to
+    /// ask for it (`100 Continue`).
+    receiving: Option<(Feed<RequestId>, bool)>,
     /// The body of the response being sent (the oldest exchange's).
     #[pin]
     sending: Option<H::Body>,
@@ -252,9 +219,6 @@ pub struct ServerConnection<T, H: Handler> {
     state: State,
     /// The first failure, returned once the connection is closed.
     error: Option<ConnectionError>,
-    /// The calendar time for `Date`, read at most once per turn (a burst
-    /// of pipelined responses shares it; `Date` has one-second precision).
-    wall: Option<SystemTime>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,9 +241,11 @@ enum State {
 /// Unread bytes thrown away at most while lingering.
 const LINGER_BYTES: usize = 256 * 1024;
 
+/// One request's work on the application's side.
 struct Exchange<H: Handler> {
     id: RequestId,
-    reply: Reply<H>,
+    /// Its handler, then its response; empty once the response started.
+    slot: HandlerSlot<H>,
     /// Where the transport goes if this exchange switches protocols.
     upgrade: Option<oneshot::Sender<Upgraded>>,
     /// Its `request` span (disabled unless a subscriber wants it).
@@ -291,8 +257,7 @@ struct Exchange<H: Handler> {
 /// Where a handler future runs, and where its response waits for the
 /// earlier ones: pinned on the heap, emptied in place once the response is
 /// taken, and kept for a later request — a connection allocates as many
-/// slots as it runs handlers at once, not one per request. The exchange
-/// stays small, so queueing and answering it moves a few words.
+/// slots as it runs handlers at once, not one per request.
 #[pin_project(project = SlotProj, project_replace = SlotOwn)]
 enum Slot<F: Future> {
     Empty,
@@ -301,8 +266,8 @@ enum Slot<F: Future> {
 }
 
 impl<F: Future> Slot<F> {
-    fn is_running(&self) -> bool {
-        matches!(self, Slot::Running(_))
+    fn is_empty(&self) -> bool {
+        matches!(self, Slot::Empty)
     }
 
     /// Polls a running handler; its response stays in the slot.
@@ -327,7 +292,6 @@ impl<F: Future> Slot<F> {
         }
         match self.project_replace(Slot::Empty) {
             SlotOwn::Done(response) => Poll::Ready(response),
-            // Only running or done slots are in exchanges.
             SlotOwn::Running(_) | SlotOwn::Empty => Poll::Pending,
         }
     }
@@ -337,24 +301,6 @@ type HandlerSlot<H> = Pin<Box<Slot<<H as Handler>::Future>>>;
 
 /// Empty slots a connection keeps at most.
 const MAX_SPARE_SLOTS: usize = 16;
-
-enum Reply<H: Handler> {
-    /// The handler runs, or its response waits in the slot.
-    Handling(HandlerSlot<H>),
-    /// The library answers instead of the application, and closes.
-    Library(StatusCode),
-    /// The response is being sent (its body is in `sending`).
-    Sending,
-}
-
-struct Receiving {
-    id: RequestId,
-    sender: Sender,
-    /// `100 Continue` waits for the reader's first read.
-    awaiting_read: bool,
-    /// The reader is full: socket reads are paused.
-    paused: bool,
-}
 
 impl<T, H> ServerConnection<T, H>
 where
@@ -378,7 +324,6 @@ where
             timer: Timer::default(),
             state: State::Open,
             error: None,
-            wall: None,
         }
     }
 
@@ -395,7 +340,10 @@ impl<T, H: Handler> fmt::Debug for ServerConnection<T, H> {
         f.debug_struct("ServerConnection")
             .field("proto", &self.proto)
             .field("exchanges", &self.exchanges.len())
-            .field("receiving", &self.receiving.as_ref().map(|r| r.id))
+            .field(
+                "receiving",
+                &self.receiving.as_ref().map(|(feed, _)| feed.id),
+            )
             .field("sending", &self.sending.is_some())
             .field("state", &self.state)
             .finish_non_exhaustive()
@@ -445,13 +393,11 @@ where
                 State::Closed => return Poll::Ready(this.error.take().map_or(Ok(()), Err)),
             }
             let now = now();
-            *this.wall = None;
             // Read first: a wake-up is most often for new bytes, and what
             // they bring is then handled, answered and written in this
             // same turn.
             let mut progress = false;
-            let paused = this.receiving.as_ref().is_some_and(|r| r.paused);
-            if this.proto.wants_read() && !paused {
+            if this.proto.wants_read() {
                 match this.transport.poll_read(cx, this.proto.read_buf()) {
                     Poll::Ready(Ok(0)) => {
                         this.proto.received_eof();
@@ -465,7 +411,7 @@ where
             progress |= deliver_events(&mut this, cx, now);
             // The oldest handler first (its response goes straight out),
             // then those behind it, so handlers start in arrival order.
-            progress |= send_responses(&mut this, cx);
+            progress |= send_responses(&mut this, cx, now);
             progress |= poll_handlers(&mut this, cx);
 
             match this.transport.poll_write(cx, this.proto.write_buf(), now) {
@@ -487,10 +433,12 @@ where
                 continue;
             }
             let write_deadline = this.transport.write_deadline();
-            let response_deadline = response_deadline(&this);
-            let deadline = earliest(this.proto.poll_timeout(), write_deadline);
-            let Some(deadline) = earliest(deadline, response_deadline) else {
-                return Poll::Pending;
+            let deadline = match (this.proto.poll_timeout(), write_deadline) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(deadline) => deadline,
+                    None => return Poll::Pending,
+                },
             };
             if this.timer.poll_at(cx, deadline).is_pending() {
                 return Poll::Pending;
@@ -498,13 +446,8 @@ where
             if write_deadline.is_some_and(|d| d <= deadline) {
                 return Poll::Ready(Err(ConnectionError::WriteTimedOut));
             }
-            if response_deadline.is_some_and(|d| d <= deadline) {
-                give_up_on_handlers(&mut this, deadline);
-                continue;
-            }
-            if this.proto.handle_timeout(deadline) == Some(Expired::Head) {
-                this.handler.peer_error(&PeerError::HeadTimedOut);
-            }
+            // What expired is reported by the next turn's events.
+            this.proto.handle_timeout(deadline);
         }
         // Bounded work per poll: let other tasks run, then go on.
         cx.waker().wake_by_ref();
@@ -512,71 +455,49 @@ where
     }
 }
 
-/// Hands read-side events to the application; `true` if anything happened.
+/// Acts on the state machine's events; `true` if anything happened.
 fn deliver_events<T, H>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>, now: Instant) -> bool
 where
     H: Handler,
 {
     let mut progress = false;
-    loop {
-        if let Some(receiving) = this.receiving.as_mut() {
-            if receiving.awaiting_read && receiving.sender.poll_wanted(cx).is_ready() {
-                receiving.awaiting_read = false;
-                // `poll_wanted` is ready for a dropped reader too, but a
-                // body nobody reads must not be asked for: `100 Continue`
-                // would make the client send it only to be thrown away.
-                // Without it the response closes the connection instead.
-                if !receiving.sender.is_reader_gone() {
-                    this.proto.body_wanted(receiving.id);
+    if let Some((feed, awaiting_read)) = this.receiving.as_mut() {
+        // `100 Continue` waits for the reader's first read; a reader
+        // dropped unread never asks for the body.
+        if *awaiting_read {
+            if let Poll::Ready(wanted) = feed.poll_wanted(cx) {
+                *awaiting_read = false;
+                if wanted {
+                    this.proto.body_wanted(feed.id);
                 }
                 progress = true;
             }
-            match receiving.sender.poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    if receiving.paused {
-                        // The socket may be read again (next turn).
-                        receiving.paused = false;
-                        this.proto.set_body_paused(false, now);
-                        progress = true;
-                    }
-                }
-                Poll::Ready(Err(_gone)) => {
-                    // Nobody will read the rest: drain it to keep the
-                    // connection (the state machine bounds how much).
-                    this.proto.body_dropped(receiving.id);
-                    stop_receiving(this, now);
-                    progress = true;
-                }
-                Poll::Pending => {
-                    if !receiving.paused {
-                        receiving.paused = true;
-                        this.proto.set_body_paused(true, now);
-                    }
-                    return progress;
-                }
+        }
+        match feed.poll_ready(cx) {
+            // Resumed: the socket is read again (next turn).
+            Readiness::Ready => progress |= this.proto.set_body_paused(false, now),
+            Readiness::Full => {
+                this.proto.set_body_paused(true, now);
+            }
+            Readiness::Gone => {
+                // Nobody will read the rest: drained to keep the connection
+                // (the state machine bounds how much).
+                this.proto.body_dropped(feed.id);
+                *this.receiving = None;
+                progress = true;
             }
         }
-        let Some(event) = this.proto.poll_event(now) else {
-            return progress;
-        };
+    }
+    while let Some(event) = this.proto.poll_event(now) {
         progress = true;
         match event {
             ServerEvent::Request(request) => {
                 let id = request.id;
-                let (sender, body) = match (request.complete_body, request.body) {
-                    (Some(whole), _) => (None, Incoming::full(whole)),
-                    (None, BodyFraming::None) => (None, Incoming::empty()),
-                    (None, BodyFraming::Length(n)) => {
-                        let (tx, rx) = Incoming::channel(this.options.body_buffer.max(1), Some(n));
-                        (Some(tx), rx)
-                    }
-                    (None, BodyFraming::Chunked) => {
-                        let (tx, rx) = Incoming::channel(this.options.body_buffer.max(1), None);
-                        (Some(tx), rx)
-                    }
-                };
-                let hands_over = request.upgrade || request.connect;
-                let awaiting_read = request.expects_continue;
+                let (sender, body) = incoming(
+                    request.complete_body,
+                    request.body,
+                    this.options.body_buffer,
+                );
                 let span = tracing::debug_span!(
                     "request",
                     method = %latin1_text(request.head.method().of(&request.bytes)),
@@ -584,214 +505,181 @@ where
                     status = tracing::field::Empty,
                     duration_us = tracing::field::Empty,
                 );
+                let hands_over = request.upgrade || request.connect;
+                let awaiting_read = request.expects_continue;
                 let converted = convert::request(
                     request.head,
                     &request.bytes,
                     body,
                     this.options.received_head,
                 );
-                if let Some(sender) = sender {
-                    *this.receiving = Some(Receiving {
-                        id,
-                        sender,
-                        awaiting_read,
-                        paused: false,
-                    });
-                }
-                let exchange = match converted {
-                    Ok(mut request) => {
-                        let upgrade = hands_over.then(|| {
-                            let (tx, on_upgrade) = OnUpgrade::pair();
-                            request.extensions_mut().insert(on_upgrade);
-                            tx
-                        });
-                        let mut slot = this
-                            .spare_slots
-                            .pop()
-                            .unwrap_or_else(|| Box::pin(Slot::Empty));
-                        slot.set(Slot::Running(span.in_scope(|| this.handler.call(request))));
-                        Exchange {
-                            id,
-                            reply: Reply::Handling(slot),
-                            upgrade,
-                            span,
-                            arrived: now,
-                        }
-                    }
-                    Err(_) => {
-                        // Answered 400 and closed like any malformed
-                        // request: nothing after it is parsed (the
-                        // requests before it are still answered).
-                        this.handler.peer_error(&PeerError::Unrepresentable);
-                        this.proto.shutdown();
-                        Exchange {
-                            id,
-                            reply: Reply::Library(StatusCode::BAD_REQUEST),
-                            upgrade: None,
-                            span,
-                            arrived: now,
-                        }
-                    }
+                let Ok(mut request) = converted else {
+                    // Answered 400 and closed by the state machine, as any
+                    // malformed request: nothing after it is parsed.
+                    this.proto.refuse_unrepresentable(id, now);
+                    continue;
                 };
-                this.exchanges.push_back(exchange);
+                if let Some(sender) = sender {
+                    *this.receiving = Some((Feed::new(id, sender), awaiting_read));
+                }
+                let upgrade = hands_over.then(|| {
+                    let (tx, on_upgrade) = OnUpgrade::pair();
+                    request.extensions_mut().insert(on_upgrade);
+                    tx
+                });
+                let mut slot = this
+                    .spare_slots
+                    .pop()
+                    .unwrap_or_else(|| Box::pin(Slot::Empty));
+                slot.set(Slot::Running(span.in_scope(|| this.handler.call(request))));
+                this.exchanges.push_back(Exchange {
+                    id,
+                    slot,
+                    upgrade,
+                    span,
+                    arrived: now,
+                });
             }
             ServerEvent::Data { id, data } => {
-                if let Some(receiving) = this.receiving.as_mut().filter(|r| r.id == id) {
-                    if receiving.sender.send_data(data).is_err() {
+                if let Some((feed, _)) = this.receiving.as_mut().filter(|(f, _)| f.id == id) {
+                    if !feed.data(data) {
                         this.proto.body_dropped(id);
-                        stop_receiving(this, now);
+                        *this.receiving = None;
                     }
                 }
             }
             ServerEvent::End { id, trailers } => {
-                if let Some(receiving) = take_receiving(this, id, now) {
-                    receiving.sender.finish(trailers);
+                if let Some((feed, _)) = this.receiving.take_if(|(f, _)| f.id == id) {
+                    feed.finish(trailers);
                 }
             }
             ServerEvent::BodyFailed { id, error } => {
                 this.handler.peer_error(&PeerError::Body(error.clone()));
-                if let Some(receiving) = take_receiving(this, id, now) {
-                    receiving.sender.abort(error);
+                if let Some((feed, _)) = this.receiving.take_if(|(f, _)| f.id == id) {
+                    feed.abort(error);
                 }
             }
-            // The state machine answers malformed requests itself.
-            ServerEvent::Rejected(error) => this.handler.peer_error(&PeerError::Head(error)),
+            ServerEvent::BodyAbandoned { id } => {
+                if let Some((feed, _)) = this.receiving.take_if(|(f, _)| f.id == id) {
+                    feed.abort(BodyError::aborted());
+                }
+            }
+            ServerEvent::Rejected(error) => this.handler.peer_error(&error),
         }
     }
+    progress
 }
 
-fn take_receiving<T, H: Handler>(
-    this: &mut Conn<'_, T, H>,
-    id: RequestId,
-    now: Instant,
-) -> Option<Receiving> {
-    if this.receiving.as_ref().is_some_and(|r| r.id == id) {
-        let receiving = this.receiving.take();
-        if receiving.as_ref().is_some_and(|r| r.paused) {
-            this.proto.set_body_paused(false, now);
-        }
-        return receiving;
-    }
-    None
-}
-
-/// Stops feeding the body being received; a reader still holding it gets
-/// an "aborted" error rather than a silently short body.
-fn stop_receiving<T, H: Handler>(this: &mut Conn<'_, T, H>, now: Instant) {
-    if let Some(receiving) = this.receiving.take() {
-        if receiving.paused {
-            this.proto.set_body_paused(false, now);
-        }
-        receiving.sender.abort(BodyError::aborted());
-    }
-}
-
-/// When the oldest running handler runs out of time, if it can.
-fn response_deadline<T, H: Handler>(this: &Conn<'_, T, H>) -> Option<Instant> {
-    let limit = this.options.response_timeout?;
-    let oldest = this
-        .exchanges
-        .iter()
-        .find(|e| matches!(&e.reply, Reply::Handling(slot) if slot.is_running()))?;
-    Some(deadline_after(oldest.arrived, limit))
-}
-
-/// Drops the handlers that ran out of time; the library answers for them
-/// (`503`, and the connection closes after the first).
-fn give_up_on_handlers<T, H: Handler>(this: &mut Conn<'_, T, H>, now: Instant) {
-    let Some(limit) = this.options.response_timeout else {
-        return;
-    };
-    for exchange in this.exchanges.iter_mut() {
-        if matches!(&exchange.reply, Reply::Handling(slot) if slot.is_running())
-            && deadline_after(exchange.arrived, limit) <= now
-        {
-            tracing::warn!(parent: &exchange.span, ?limit, "the application did not answer in time; answering 503");
-            exchange.reply = Reply::Library(StatusCode::SERVICE_UNAVAILABLE);
+/// Drops the work of the requests the state machine will not have the
+/// application answer.
+fn drop_cancelled<T, H: Handler>(this: &mut Conn<'_, T, H>) {
+    if let Some(from) = this.proto.cancelled_from() {
+        while this.exchanges.back().is_some_and(|e| e.id >= from) {
+            this.exchanges.pop_back();
         }
     }
 }
 
 /// Polls the running handlers behind the oldest (pipelined requests are
-/// processed together; [`send_responses`] polls the oldest); `true` if one
-/// finished.
+/// processed together; [`send_responses`] polls the oldest) — unless the
+/// peer is not reading what is already written; `true` if one finished.
 fn poll_handlers<T, H: Handler>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>) -> bool {
+    if !this.proto.can_buffer_more() {
+        return false;
+    }
     let mut progress = false;
     for exchange in this.exchanges.iter_mut().skip(1) {
-        if let Reply::Handling(slot) = &mut exchange.reply {
-            progress |= exchange.span.in_scope(|| slot.as_mut().poll_keep(cx));
-        }
+        progress |= exchange
+            .span
+            .in_scope(|| exchange.slot.as_mut().poll_keep(cx));
     }
     progress
 }
 
 /// Moves finished responses, oldest first, into the write buffer until one
 /// is still being computed or the buffer is full; `true` if anything moved.
-fn send_responses<T, H>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>) -> bool
+fn send_responses<T, H>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>, now: Instant) -> bool
 where
     H: Handler,
     <H::Body as Body>::Error: Into<BoxError>,
 {
     let mut progress = false;
     loop {
+        drop_cancelled(this);
         let Some(front) = this.exchanges.front_mut() else {
             return progress;
         };
         let id = front.id;
-        match std::mem::replace(&mut front.reply, Reply::Sending) {
-            // The oldest handler is polled here, so its response goes
-            // straight out when it is ready.
-            Reply::Handling(mut slot) => {
-                let polled = front.span.in_scope(|| slot.as_mut().poll_take(cx));
-                let Poll::Ready(response) = polled else {
-                    front.reply = Reply::Handling(slot);
-                    return progress;
-                };
-                if this.spare_slots.len() < MAX_SPARE_SLOTS {
-                    this.spare_slots.push(slot);
+        if front.slot.is_empty() {
+            // Its response is being sent.
+            let Some(body) = this.sending.as_mut().as_pin_mut() else {
+                answered(this, now);
+                continue;
+            };
+            let mut sink = ResponseSink {
+                proto: this.proto,
+                id,
+                now,
+            };
+            match pump(body, this.sending_trailers, cx, &mut sink) {
+                Pumped::Finished => {
+                    this.sending.set(None);
+                    answered(this, now);
+                    progress = true;
                 }
-                progress = true;
-                start_response(this, id, response);
+                Pumped::Blocked(moved) => return progress | moved,
+                Pumped::Failed(error) => {
+                    abort_response(this, id, error, now);
+                    progress = true;
+                }
             }
-            Reply::Library(status) => {
-                progress = true;
-                respond_plain(this, id, status, true);
+            continue;
+        }
+        // The oldest handler is polled here, so its response goes straight
+        // out when it is ready.
+        let polled = front.span.in_scope(|| front.slot.as_mut().poll_take(cx));
+        let Poll::Ready(outcome) = polled else {
+            return progress;
+        };
+        progress = true;
+        match outcome {
+            Ok(response) => start_response(this, id, response, now),
+            Err(error) => {
+                tracing::error!(parent: &front.span, %error, "the application failed; answering 500");
+                front.span.record("status", 500);
+                this.proto.application_failed(id, now);
+                answered(this, now);
             }
-            Reply::Sending => match stream_body(this, cx, id) {
-                Streamed::Finished => progress = true,
-                Streamed::Blocked(moved) => return progress | moved,
-            },
         }
     }
 }
 
-enum Streamed {
-    /// The response is complete (or aborted); the next one can go.
-    Finished,
-    /// The body has nothing more for now, or the write buffer is full;
-    /// `true` if some of it moved.
-    Blocked(bool),
-}
-
-fn start_response<T, H>(this: &mut Conn<'_, T, H>, id: RequestId, response: http::Response<H::Body>)
-where
+fn start_response<T, H>(
+    this: &mut Conn<'_, T, H>,
+    id: RequestId,
+    response: http::Response<H::Body>,
+    now: Instant,
+) where
     H: Handler,
 {
     let (parts, body) = response.into_parts();
     let size = if body.is_end_stream() {
-        ResponseBody::Empty
+        BodySize::Empty
     } else {
         match body.size_hint().exact() {
-            Some(n) => ResponseBody::Exact(n),
-            None => ResponseBody::Unknown,
+            Some(n) => BodySize::Exact(n),
+            None => BodySize::Unknown,
         }
     };
-    let wall = wall(this);
     let started = this
         .proto
-        .start_response(id, parts.status.as_u16(), &parts.headers, size, wall);
-    if started.is_ok() {
-        record_status(this, parts.status);
+        .start_response(id, parts.status.as_u16(), &parts.headers, size, now);
+    let status = match &started {
+        Ok(_) => parts.status,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if let Some(front) = this.exchanges.front() {
+        front.span.record("status", status.as_u16());
     }
     match started {
         Ok(true) => {
@@ -800,153 +688,73 @@ where
         }
         Ok(false) => {
             drop(body);
-            finish_response(this, id, None);
+            if let Err(error) = this.proto.finish_response(id, None, now) {
+                abort_response(this, id, error.into(), now);
+                return;
+            }
+            answered(this, now);
         }
         Err(error) => {
             tracing::error!(%error, status = parts.status.as_u16(), "invalid response from the application; answering 500");
-            respond_plain(this, id, StatusCode::INTERNAL_SERVER_ERROR, false);
+            this.proto.application_failed(id, now);
+            answered(this, now);
         }
     }
 }
 
-/// Moves the body of the response to `id` into the write buffer.
-fn stream_body<T, H>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>, id: RequestId) -> Streamed
-where
-    H: Handler,
-    <H::Body as Body>::Error: Into<BoxError>,
-{
-    let mut moved = false;
-    while this.proto.write_buf().remaining() < this.options.write_buffer {
-        let Some(body) = this.sending.as_mut().as_pin_mut() else {
-            // Not streaming (cannot happen once `Sending`): move on.
-            finish_response(this, id, None);
-            return Streamed::Finished;
-        };
-        match body.poll_frame(cx) {
-            Poll::Pending => return Streamed::Blocked(moved),
-            Poll::Ready(Some(Ok(frame))) => {
-                moved = true;
-                match frame.into_data() {
-                    Ok(mut data) => {
-                        let data = data.copy_to_bytes(data.remaining());
-                        if let Err(error) = this.proto.send_data(id, data) {
-                            abort_response(this, id, error.into());
-                            return Streamed::Finished;
-                        }
-                    }
-                    Err(frame) => {
-                        if let Ok(trailers) = frame.into_trailers() {
-                            match this.sending_trailers {
-                                Some(all) => all.extend(trailers),
-                                None => *this.sending_trailers = Some(trailers),
-                            }
-                        }
-                    }
-                }
-            }
-            Poll::Ready(None) => {
-                this.sending.set(None);
-                let trailers = this.sending_trailers.take();
-                finish_response(this, id, trailers.as_ref());
-                return Streamed::Finished;
-            }
-            Poll::Ready(Some(Err(error))) => {
-                abort_response(this, id, error.into());
-                return Streamed::Finished;
-            }
-        }
-    }
-    Streamed::Blocked(moved)
-}
-
-fn finish_response<T, H: Handler>(
-    this: &mut Conn<'_, T, H>,
-    id: RequestId,
-    trailers: Option<&HeaderMap>,
-) {
-    if let Err(error) = this.proto.finish_response(id, trailers) {
-        abort_response(this, id, error.into());
+/// The oldest response is complete on our side.
+fn answered<T, H: Handler>(this: &mut Conn<'_, T, H>, now: Instant) {
+    let Some(exchange) = this.exchanges.pop_front() else {
         return;
+    };
+    if !exchange.span.is_disabled() {
+        let duration = now.saturating_duration_since(exchange.arrived);
+        let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+        exchange.span.record("duration_us", micros);
+        tracing::debug!(parent: &exchange.span, "answered");
     }
-    answered(this, id);
+    if this.proto.is_switching() {
+        *this.upgrade_to = exchange.upgrade;
+    }
+    if this.spare_slots.len() < MAX_SPARE_SLOTS && exchange.slot.is_empty() {
+        this.spare_slots.push(exchange.slot);
+    }
 }
 
 /// The response to `id` cannot be completed: the peer gets what was
 /// written (a short body it detects) and the connection closes.
-fn abort_response<T, H: Handler>(this: &mut Conn<'_, T, H>, id: RequestId, error: BoxError) {
+fn abort_response<T, H: Handler>(
+    this: &mut Conn<'_, T, H>,
+    id: RequestId,
+    error: BoxError,
+    now: Instant,
+) {
     tracing::debug!(%error, "response body failed; closing the connection");
     this.proto.abort_response(id);
     this.error
         .get_or_insert(ConnectionError::ResponseBody(error));
     this.sending.set(None);
-    answered(this, id);
+    answered(this, now);
 }
 
-/// Puts the status of the response being started on its request's span.
-fn record_status<T, H: Handler>(this: &mut Conn<'_, T, H>, status: StatusCode) {
-    if let Some(exchange) = this.exchanges.front() {
-        exchange.span.record("status", status.as_u16());
-    }
-}
-
-/// The exchange `id` is over on our side.
-fn answered<T, H: Handler>(this: &mut Conn<'_, T, H>, id: RequestId) {
-    if let Some(exchange) = this.exchanges.pop_front() {
-        if !exchange.span.is_disabled() {
-            let duration = now().saturating_duration_since(exchange.arrived);
-            let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
-            exchange.span.record("duration_us", micros);
-            tracing::debug!(parent: &exchange.span, "answered");
-        }
-        if this.proto.is_switching() {
-            *this.upgrade_to = exchange.upgrade;
-        }
-    }
-    // A response that closed the connection leaves the requests behind it
-    // unanswerable (their clients learn it from the close): their handlers
-    // are dropped, not answered.
-    if this.proto.unanswered() < this.exchanges.len() {
-        this.exchanges.clear();
-    }
-    // A body still arriving for an answered request is the state machine's
-    // to drain now; its reader (if any) is told it was cut.
-    if this.receiving.as_ref().is_some_and(|r| r.id == id) {
-        stop_receiving(this, now());
-    }
-}
-
-/// The calendar time of this turn, read once.
-fn wall<T, H: Handler>(this: &mut Conn<'_, T, H>) -> SystemTime {
-    *this.wall.get_or_insert_with(SystemTime::now)
-}
-
-/// A short plain-text response written by the library.
-fn respond_plain<T, H: Handler>(
-    this: &mut Conn<'_, T, H>,
+/// The response being sent, as a destination for its body.
+struct ResponseSink<'a> {
+    proto: &'a mut proto::Server,
     id: RequestId,
-    status: StatusCode,
-    close: bool,
-) {
-    let reason = status.canonical_reason().unwrap_or("Error");
-    let text = format!("{} {reason}\n", status.as_u16());
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    if close {
-        headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    now: Instant,
+}
+
+impl Sink for ResponseSink<'_> {
+    fn has_room(&self) -> bool {
+        self.proto.can_buffer_more()
     }
-    let size = ResponseBody::Exact(text.len() as u64);
-    let wall = wall(this);
-    record_status(this, status);
-    let sent = this
-        .proto
-        .start_response(id, status.as_u16(), &headers, size, wall)
-        .and_then(|_| this.proto.send_data(id, Bytes::from(text)));
-    match sent {
-        Ok(()) => finish_response(this, id, None),
-        Err(error) => abort_response(this, id, error.into()),
+
+    fn data(&mut self, data: Bytes) -> Result<(), LocalError> {
+        self.proto.send_data(self.id, data)
+    }
+
+    fn finish(&mut self, trailers: Option<&HeaderMap>) -> Result<(), LocalError> {
+        self.proto.finish_response(self.id, trailers, self.now)
     }
 }
 

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use gruvi_body::{ChunkedLimits, Trailers};
 use gruvi_conn::proto::{
-    Client, ClientConfig, ClientEvent, ExchangeId, RequestBody, RequestId, ResponseBody, Server,
+    BodySize, Client, ClientConfig, ClientEvent, ExchangeId, RequestBody, RequestId, Server,
     ServerConfig, ServerEvent,
 };
-use gruvi_wire::{Field, Limits, Version, latin1_text};
+use gruvi_wire::{BodyFraming, Field, Limits, Version, latin1_text};
 use http::HeaderMap;
 
 // ---------------------------------------------------------------------------
@@ -48,6 +48,8 @@ struct Settings {
     limits: Limits,
     chunked: ChunkedLimits,
     pipeline_depth: Option<usize>,
+    /// `Some(None)`: no body limit; `None`: the default one.
+    max_body_bytes: Option<Option<u64>>,
 }
 
 #[derive(Clone, Debug)]
@@ -164,6 +166,8 @@ fn set_limit(settings: &mut Settings, rest: &str, origin: &str) {
         "extensions" => settings.chunked.max_extension_bytes = number(),
         "trailer-bytes" => settings.chunked.trailers.max_head_bytes = number(),
         "trailer-fields" => settings.chunked.trailers.max_fields = number(),
+        "body" if value.trim() == "none" => settings.max_body_bytes = Some(None),
+        "body" => settings.max_body_bytes = Some(Some(number() as u64)),
         other => panic!("{origin}: unknown limit {other:?}"),
     }
 }
@@ -429,6 +433,10 @@ fn run_server(case: &Case, sizes: &[usize]) -> ServerOutcome {
             .settings
             .pipeline_depth
             .unwrap_or(defaults.pipeline_depth),
+        max_body_bytes: case
+            .settings
+            .max_body_bytes
+            .unwrap_or(defaults.max_body_bytes),
         ..defaults
     };
     let now = Instant::now();
@@ -509,10 +517,13 @@ fn pump_server(
                         expects_continue: request.expects_continue,
                         upgrade: request.upgrade,
                         framing: match request.body {
-                            gruvi_conn::proto::BodyFraming::None => "none".to_owned(),
-                            gruvi_conn::proto::BodyFraming::Length(n) => format!("length {n}"),
-                            gruvi_conn::proto::BodyFraming::Chunked => "chunked".to_owned(),
+                            BodyFraming::Length(n) => format!("length {n}"),
+                            BodyFraming::Chunked => "chunked".to_owned(),
+                            _ => "none".to_owned(),
                         },
+                        // Complete with its head: no `End` follows.
+                        ended: request.complete_body.is_some()
+                            || request.body == BodyFraming::Empty,
                         ..SeenRequest::default()
                     });
                     ids.push(request.id);
@@ -532,6 +543,8 @@ fn pump_server(
                     let n = ids.iter().position(|&i| i == id).expect("known request");
                     outcome.requests[n].body_failed = true;
                 }
+                // The connection stopped reading it: it stays incomplete.
+                ServerEvent::BodyAbandoned { .. } => {}
                 ServerEvent::Rejected(error) => outcome.rejected = Some(error.status()),
             }
         }
@@ -543,15 +556,15 @@ fn pump_server(
             let id = ids[front];
             let request = &outcome.requests[front];
             if request.body_failed {
-                server.abort_response(id);
+                // The library answers it (or closes): nothing to do.
             } else if request.ended {
                 // A request the connection no longer answers refuses it.
                 if server
-                    .start_response(id, 200, &HeaderMap::new(), ResponseBody::Exact(0), wall())
+                    .start_response(id, 200, &HeaderMap::new(), BodySize::Exact(0), now)
                     .is_ok()
                 {
                     server
-                        .finish_response(id, None)
+                        .finish_response(id, None, now)
                         .expect("an empty body ends");
                 }
             } else {

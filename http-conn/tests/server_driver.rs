@@ -1220,7 +1220,7 @@ async fn a_peer_that_does_not_read_holds_the_producer_back() {
     peer.send("GET /endless HTTP/1.1\r\nHost: x\r\n\r\n").await;
     sleep(Duration::from_secs(10)).await;
     let taken = produced.load(Ordering::SeqCst);
-    let bound = ServerOptions::default().write_buffer + PIPE + 2 * CHUNK;
+    let bound = ServerOptions::default().proto.write_buffer + PIPE + 2 * CHUNK;
     assert!(
         taken <= bound,
         "{taken} bytes produced for a peer that reads nothing (bound {bound})"
@@ -1272,5 +1272,43 @@ async fn odd_settings_do_not_stall_the_connection() {
     assert_eq!(response.status, 200);
     assert_eq!(response.text(), "hello");
     assert_eq!(response.header("server"), None);
+    finished(served).await.unwrap();
+}
+
+/// Rule: a peer that pipelines requests and reads nothing does not make the
+/// connection compute their responses ahead: once the bytes waiting to be
+/// written pass the write buffer, no further request is parsed or handed
+/// to a handler and the handlers behind the oldest are not run — until
+/// the peer reads. (Before, each of up to 16 pipelined requests got its
+/// complete response built and held.)
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_pipelines_and_does_not_read_gets_no_responses_computed_ahead() {
+    const BODY: usize = 1024 * 1024;
+    let built = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&built);
+    let (served, mut peer) = serve(move |_request: Request<Incoming>| {
+        let counter = Arc::clone(&counter);
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Response::new(Outgoing::full(vec![b'x'; BODY]))
+        }
+    });
+    let requests = "GET /big HTTP/1.1\r\nHost: x\r\n\r\n".repeat(30);
+    peer.send(requests.as_str()).await;
+    sleep(Duration::from_secs(5)).await;
+    let held = built.load(Ordering::SeqCst);
+    assert!(
+        held <= 2,
+        "{held} responses of 1 MiB built for a peer that reads nothing"
+    );
+
+    // Once the peer reads, every request is answered, in order.
+    peer.patience = Duration::from_secs(30);
+    for _ in 0..30 {
+        let response = peer.response("GET").await;
+        assert_eq!(response.body.len(), BODY);
+    }
+    assert_eq!(built.load(Ordering::SeqCst), 30);
+    drop(peer);
     finished(served).await.unwrap();
 }

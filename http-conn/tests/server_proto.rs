@@ -5,8 +5,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes};
 use gruvi_conn::proto::{
-    BodyFraming, Expired, ProtoError, RequestId, ResponseBody, Server, ServerConfig, ServerEvent,
+    BodySize, Expired, LocalError, RequestId, Server, ServerConfig, ServerEvent,
 };
+use gruvi_wire::BodyFraming;
 use http::HeaderMap;
 use proptest::prelude::*;
 
@@ -31,6 +32,7 @@ enum Ev {
     Data(u64, Vec<u8>),
     End(u64, Vec<(String, String)>),
     BodyFailed(u64),
+    BodyAbandoned(u64),
     Rejected(u16),
 }
 
@@ -66,6 +68,7 @@ fn summarize(event: ServerEvent<'_>) -> Ev {
                 .collect(),
         ),
         ServerEvent::BodyFailed { id, .. } => Ev::BodyFailed(id_of(id)),
+        ServerEvent::BodyAbandoned { id } => Ev::BodyAbandoned(id_of(id)),
         ServerEvent::Rejected(e) => Ev::Rejected(e.status()),
     }
 }
@@ -99,15 +102,22 @@ impl Harness {
         let mut out = Vec::new();
         while let Some(event) = self.server.poll_event(self.now) {
             // A body that came whole with its head is, to these tests, the
-            // data that follows the head.
+            // data that follows the head, then its end; a request without
+            // a body ends at once.
             let mut whole = None;
             if let ServerEvent::Request(r) = &event {
                 self.ids.push(r.id);
-                whole = r.complete_body.as_ref().map(|b| (id_of(r.id), b.to_vec()));
+                if r.complete_body.is_some() || r.body == BodyFraming::Empty {
+                    let data = r.complete_body.as_ref().map(|b| b.to_vec());
+                    whole = Some((id_of(r.id), data));
+                }
             }
             out.push(summarize(event));
             if let Some((id, data)) = whole {
-                out.push(Ev::Data(id, data));
+                if let Some(data) = data {
+                    out.push(Ev::Data(id, data));
+                }
+                out.push(Ev::End(id, vec![]));
             }
         }
         out
@@ -134,8 +144,8 @@ impl Harness {
                 id,
                 status,
                 &map,
-                ResponseBody::Exact(body.len() as u64),
-                wall(),
+                BodySize::Exact(body.len() as u64),
+                self.now,
             )
             .unwrap();
         if !body.is_empty() {
@@ -143,7 +153,7 @@ impl Harness {
                 .send_data(id, Bytes::copy_from_slice(body))
                 .unwrap();
         }
-        self.server.finish_response(id, None).unwrap();
+        self.server.finish_response(id, None, self.now).unwrap();
     }
 
     fn written(&mut self) -> String {
@@ -179,7 +189,7 @@ fn a_get_and_its_response() {
     assert_eq!(
         h.feed(get("/hello").as_bytes()),
         [
-            req(0, "GET", "/hello", BodyFraming::None),
+            req(0, "GET", "/hello", BodyFraming::Empty),
             Ev::End(0, vec![])
         ]
     );
@@ -199,15 +209,15 @@ fn pipelined_requests_are_parsed_ahead_and_answered_in_order() {
     let events = h.feed(format!("{}{}{}", get("/1"), get("/2"), get("/3")).as_bytes());
     assert_eq!(events.len(), 6, "three requests parsed ahead: {events:?}");
     let (second, third) = (h.id(1), h.id(2));
-    let error =
-        h.server
-            .start_response(second, 200, &HeaderMap::new(), ResponseBody::Empty, wall());
-    assert_eq!(error, Err(ProtoError::NotCurrent(second)));
+    let error = h
+        .server
+        .start_response(second, 200, &HeaderMap::new(), BodySize::Empty, h.now);
+    assert_eq!(error, Err(LocalError::NotCurrent(second)));
     h.respond(0, 200, &[], b"1");
     h.respond(1, 200, &[], b"2");
     assert!(
         h.server
-            .start_response(third, 200, &HeaderMap::new(), ResponseBody::Empty, wall())
+            .start_response(third, 200, &HeaderMap::new(), BodySize::Empty, h.now)
             .is_ok()
     );
     let out = h.written();
@@ -296,14 +306,16 @@ fn bodies_of_unknown_length() {
     h.feed(get("/").as_bytes());
     let id = h.id(0);
     h.server
-        .start_response(id, 200, &HeaderMap::new(), ResponseBody::Unknown, wall())
+        .start_response(id, 200, &HeaderMap::new(), BodySize::Unknown, h.now)
         .unwrap();
     h.server
         .send_data(id, Bytes::from_static(b"hello"))
         .unwrap();
     let mut trailers = HeaderMap::new();
     trailers.insert("x-sum", "1".parse().unwrap());
-    h.server.finish_response(id, Some(&trailers)).unwrap();
+    h.server
+        .finish_response(id, Some(&trailers), h.now)
+        .unwrap();
     assert_eq!(
         h.written(),
         format!(
@@ -315,12 +327,12 @@ fn bodies_of_unknown_length() {
     h.feed(b"GET / HTTP/1.0\r\n\r\n");
     let id = h.id(0);
     h.server
-        .start_response(id, 200, &HeaderMap::new(), ResponseBody::Unknown, wall())
+        .start_response(id, 200, &HeaderMap::new(), BodySize::Unknown, h.now)
         .unwrap();
     h.server
         .send_data(id, Bytes::from_static(b"until close"))
         .unwrap();
-    h.server.finish_response(id, None).unwrap();
+    h.server.finish_response(id, None, h.now).unwrap();
     assert_eq!(
         h.written(),
         format!("HTTP/1.0 200 OK\r\n{DATE}{SERVER}\r\nuntil close")
@@ -396,7 +408,7 @@ fn an_unread_body_is_drained_before_the_next_request() {
     assert_eq!(
         events,
         [
-            req(1, "GET", "/next", BodyFraming::None),
+            req(1, "GET", "/next", BodyFraming::Empty),
             Ev::End(1, vec![])
         ]
     );
@@ -415,7 +427,7 @@ fn an_unread_body_is_drained_before_the_next_request() {
         [
             Ev::Data(0, b"abc".to_vec()),
             Ev::End(0, vec![]),
-            req(1, "GET", "/after", BodyFraming::None),
+            req(1, "GET", "/after", BodyFraming::Empty),
             Ev::End(1, vec![])
         ]
     );
@@ -495,20 +507,20 @@ fn application_fields_are_checked() {
     headers.insert("transfer-encoding", "chunked".parse().unwrap());
     let error = h
         .server
-        .start_response(h.id(0), 200, &headers, ResponseBody::Empty, wall());
-    assert!(matches!(error, Err(ProtoError::Encode(_))), "{error:?}");
+        .start_response(h.id(0), 200, &headers, BodySize::Empty, h.now);
+    assert!(matches!(error, Err(LocalError::Encode(_))), "{error:?}");
     assert_eq!(h.written(), "", "nothing of a refused head is written");
 
     let mut headers = HeaderMap::new();
     headers.insert("content-length", "5".parse().unwrap());
     let error = h
         .server
-        .start_response(h.id(0), 200, &headers, ResponseBody::Exact(3), wall());
+        .start_response(h.id(0), 200, &headers, BodySize::Exact(3), h.now);
     assert_eq!(
         error,
-        Err(ProtoError::ContentLengthMismatch {
-            declared: 5,
-            body: 3
+        Err(LocalError::ContentLengthMismatch {
+            declared: "5".to_owned(),
+            body: Some(3)
         })
     );
 
@@ -538,14 +550,79 @@ fn body_errors_stop_reading() {
         events,
         [req(0, "POST", "/", BodyFraming::Chunked), Ev::BodyFailed(0)]
     );
-    h.respond(0, 400, &[], b"");
-    assert!(h.written().contains("Connection: close"));
+    // No byte of its response was written: the library answers 400 itself
+    // (the application's reader got the error) and closes.
+    let written = h.written();
+    assert!(
+        written.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{written}"
+    );
+    assert!(written.contains("Connection: close"));
+    assert!(h.server.is_done());
+    assert_eq!(h.server.cancelled_from(), Some(h.id(0)));
+}
+
+/// A body that fails once its response has started cannot be answered
+/// again: the response goes on, and the connection closes after it.
+#[test]
+fn a_body_failing_after_its_response_started_closes_after_it() {
+    let mut h = Harness::new();
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let id = h.id(0);
+    h.server
+        .start_response(id, 200, &HeaderMap::new(), BodySize::Unknown, h.now)
+        .unwrap();
+    assert_eq!(h.feed(b"zz\r\n"), [Ev::BodyFailed(0)]);
+    assert_eq!(h.server.cancelled_from(), None);
+    h.server.finish_response(id, None, h.now).unwrap();
+    let written = h.written();
+    assert!(written.starts_with("HTTP/1.1 200 OK\r\n"), "{written}");
+    assert!(h.server.is_done());
+}
+
+/// Regression: a pipelined request whose body turned out malformed after
+/// the first had been answered was closed without an answer; it gets its
+/// 400 like a first request does.
+#[test]
+fn a_malformed_body_behind_an_answered_request_gets_400() {
+    let mut h = Harness::new();
+    h.feed(get("/1").as_bytes());
+    h.respond(0, 200, &[], b"one");
+    h.written();
+    let events = h.feed(
+        b"POST /2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\nhi\r\n0\r\n\r\n",
+    );
+    assert_eq!(
+        events,
+        [
+            req(1, "POST", "/2", BodyFraming::Chunked),
+            Ev::BodyFailed(1)
+        ]
+    );
+    let written = h.written();
+    assert!(
+        written.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{written}"
+    );
     assert!(h.server.is_done());
 }
 
 #[test]
 fn idle_and_header_timeouts() {
+    // A new connection is not idle keep-alive: its first request must
+    // start within the header-read timeout, else it closes quietly.
     let mut h = Harness::new();
+    h.events();
+    let deadline = h.server.poll_timeout().expect("first-request timer");
+    assert_eq!(deadline, h.now + Duration::from_secs(30));
+    assert_eq!(h.server.handle_timeout(deadline), Some(Expired::Idle));
+    assert!(h.server.is_done());
+    assert_eq!(h.written(), "", "a silent new connection closes quietly");
+
+    let mut h = Harness::new();
+    h.feed(get("/").as_bytes());
+    h.respond(0, 200, &[], b"");
+    h.written();
     h.events();
     let deadline = h.server.poll_timeout().expect("idle timer");
     assert_eq!(deadline, h.now + Duration::from_secs(75));
@@ -660,11 +737,11 @@ fn content_length_from_the_application_is_strict_and_written_once() {
         }
         let result = h
             .server
-            .start_response(h.id(0), 200, &headers, ResponseBody::Unknown, wall());
+            .start_response(h.id(0), 200, &headers, BodySize::Unknown, h.now);
         match expected {
             Ok(line) => {
                 result.unwrap();
-                h.server.finish_response(h.id(0), None).unwrap();
+                h.server.finish_response(h.id(0), None, h.now).unwrap();
                 let out = h.written();
                 assert_eq!(
                     out.matches("Content-Length").count() + out.matches("content-length").count(),
@@ -688,9 +765,9 @@ fn connect_ends_parsing_and_a_2xx_hands_the_connection_over() {
         "only the CONNECT: the rest is tunnel data: {events:?}"
     );
     h.server
-        .start_response(h.id(0), 200, &HeaderMap::new(), ResponseBody::Empty, wall())
+        .start_response(h.id(0), 200, &HeaderMap::new(), BodySize::Empty, h.now)
         .unwrap();
-    h.server.finish_response(h.id(0), None).unwrap();
+    h.server.finish_response(h.id(0), None, h.now).unwrap();
     // RFC 9110 §9.3.6: no Content-Length or Transfer-Encoding on a 2xx to CONNECT.
     assert_eq!(
         h.written(),
@@ -720,9 +797,9 @@ fn switching_protocols_hands_the_connection_over() {
     headers.insert("connection", "upgrade".parse().unwrap());
     headers.insert("upgrade", "websocket".parse().unwrap());
     h.server
-        .start_response(h.id(0), 101, &headers, ResponseBody::Empty, wall())
+        .start_response(h.id(0), 101, &headers, BodySize::Empty, h.now)
         .unwrap();
-    h.server.finish_response(h.id(0), None).unwrap();
+    h.server.finish_response(h.id(0), None, h.now).unwrap();
     assert_eq!(
         h.written(),
         format!(
@@ -735,10 +812,10 @@ fn switching_protocols_hands_the_connection_over() {
     // 101 to a request that did not ask is refused.
     let mut h = Harness::new();
     h.feed(get("/").as_bytes());
-    let error =
-        h.server
-            .start_response(h.id(0), 101, &HeaderMap::new(), ResponseBody::Empty, wall());
-    assert_eq!(error, Err(ProtoError::InvalidStatus(101)));
+    let error = h
+        .server
+        .start_response(h.id(0), 101, &HeaderMap::new(), BodySize::Empty, h.now);
+    assert_eq!(error, Err(LocalError::InvalidStatus(101)));
 }
 
 #[test]
@@ -776,8 +853,13 @@ fn a_body_that_stops_arriving_times_out() {
     assert!(h.events().is_empty());
     assert_eq!(h.server.handle_timeout(deadline), Some(Expired::Body));
     assert_eq!(h.events(), [Ev::BodyFailed(0)]);
-    h.respond(0, 408, &[], b"");
-    assert!(h.written().contains("Connection: close"));
+    // No byte of its response was written: the library answers 408.
+    let written = h.written();
+    assert!(
+        written.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{written}"
+    );
+    assert!(written.contains("Connection: close"));
     assert!(h.server.is_done());
 }
 
@@ -787,7 +869,7 @@ fn an_aborted_response_closes_the_connection() {
     h.feed(format!("{}{}", get("/1"), get("/2")).as_bytes());
     let id = h.id(0);
     h.server
-        .start_response(id, 200, &HeaderMap::new(), ResponseBody::Exact(10), wall())
+        .start_response(id, 200, &HeaderMap::new(), BodySize::Exact(10), h.now)
         .unwrap();
     h.server.send_data(id, Bytes::from_static(b"abc")).unwrap();
     h.server.abort_response(id);
@@ -799,7 +881,7 @@ fn an_aborted_response_closes_the_connection() {
     );
     assert!(
         h.server
-            .start_response(h.id(1), 200, &HeaderMap::new(), ResponseBody::Empty, wall())
+            .start_response(h.id(1), 200, &HeaderMap::new(), BodySize::Empty, h.now)
             .is_err()
     );
 }
@@ -819,7 +901,7 @@ fn a_stray_crlf_after_a_body_leaves_the_connection_idle() {
     assert_eq!(
         h.feed(get("/next").as_bytes()),
         [
-            req(1, "GET", "/next", BodyFraming::None),
+            req(1, "GET", "/next", BodyFraming::Empty),
             Ev::End(1, vec![])
         ],
         "the empty line is skipped before the next request line"
@@ -899,11 +981,11 @@ fn graceful_shutdown_during_a_response_closes_after_it() {
     h.feed(get("/").as_bytes());
     let id = h.id(0);
     h.server
-        .start_response(id, 200, &HeaderMap::new(), ResponseBody::Exact(2), wall())
+        .start_response(id, 200, &HeaderMap::new(), BodySize::Exact(2), h.now)
         .unwrap();
     h.server.shutdown();
     h.server.send_data(id, Bytes::from_static(b"hi")).unwrap();
-    h.server.finish_response(id, None).unwrap();
+    h.server.finish_response(id, None, h.now).unwrap();
     assert!(h.written().ends_with("\r\n\r\nhi"));
     assert!(h.server.is_done());
 }
@@ -967,8 +1049,8 @@ fn a_body_received_with_its_head_comes_whole_with_it_and_asks_for_no_100() {
     assert_eq!(
         seen,
         [
+            // Complete with its head: no `End` follows.
             format!("/a Length(5) {:?}", Some(b"hello".to_vec())),
-            "end".to_owned(),
             "/b Length(5) None".to_owned(),
             "data wor".to_owned(),
         ]

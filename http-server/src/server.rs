@@ -156,7 +156,7 @@ impl<S> HttpServer<S> {
     /// closes). Default `None`: no limit (tower-http's `TimeoutLayer` is the
     /// alternative that lets the application choose the answer).
     pub fn response_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.options.response_timeout = timeout;
+        self.options.proto.response_timeout = timeout;
         self
     }
 

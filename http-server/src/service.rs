@@ -1,7 +1,8 @@
 //! A tower `Service` as the connection's [`Handler`]: each request gets the
-//! [`RequestContext`] (unless the server was told not to), the service is driven ready and called for it, and
-//! whatever goes wrong in the application — an error, a panic — becomes a
-//! `500` for that request only, logged through `tracing`.
+//! [`RequestContext`] (unless the server was told not to), the service is
+//! driven ready and called for it, and whatever goes wrong in the
+//! application — an error, a panic — is handed to the connection as an
+//! error, which answers `500` for that request only and logs it.
 
 use std::any::Any;
 use std::future::Future;
@@ -16,7 +17,7 @@ use futures::FutureExt;
 use futures::future::CatchUnwind;
 use gruvi_body::{BoxError, Incoming};
 use gruvi_conn::server::{Handler, PeerError};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project::pin_project;
 use tower::ServiceExt;
@@ -149,24 +150,18 @@ where
     S: Service<Request<Incoming>, Response = Response<B>>,
     S::Error: Into<BoxError>,
 {
-    type Output = Response<ResponseBody<B>>;
+    /// The application's response, or why there is none (the connection
+    /// answers `500` for it and logs the reason).
+    type Output = Result<Response<ResponseBody<B>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let response = match ready!(self.project().inner.poll(cx)) {
-            Ok(Ok(response)) => response.map(|body| ResponseBody::App { body }),
-            Ok(Err(error)) => {
-                tracing::error!(%error, "the application failed; answering 500");
-                internal_error()
-            }
+        Poll::Ready(match ready!(self.project().inner.poll(cx)) {
+            Ok(Ok(response)) => Ok(response.map(|body| ResponseBody { body })),
+            Ok(Err(error)) => Err(error),
             Err(panic) => {
-                tracing::error!(
-                    panic = panic_message(&*panic),
-                    "the application panicked; answering 500"
-                );
-                internal_error()
+                Err(format!("the application panicked: {}", panic_message(&*panic)).into())
             }
-        };
-        Poll::Ready(response)
+        })
     }
 }
 
@@ -180,29 +175,13 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
     }
 }
 
-fn internal_error<B>() -> Response<ResponseBody<B>> {
-    let mut response = Response::new(ResponseBody::Plain {
-        data: Some(Bytes::from_static(b"500 Internal Server Error\n")),
-    });
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
-
-/// The application's body, or the library's plain-text one.
-#[pin_project(project = ResponseBodyProj)]
+/// The application's body, with a panic while polling it turned into a
+/// body error (the response is cut short and the connection closes).
+#[pin_project]
 #[derive(Debug)]
-pub(crate) enum ResponseBody<B> {
-    App {
-        #[pin]
-        body: B,
-    },
-    Plain {
-        data: Option<Bytes>,
-    },
+pub(crate) struct ResponseBody<B> {
+    #[pin]
+    body: B,
 }
 
 impl<B> Body for ResponseBody<B>
@@ -217,51 +196,36 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.project() {
-            ResponseBodyProj::App { body } => {
-                // A panic mid-body cannot become a 500 (the head is out):
-                // it fails this response — the peer sees it cut short — and
-                // the connection closes; nothing else is lost.
-                let polled = std::panic::catch_unwind(AssertUnwindSafe(|| body.poll_frame(cx)));
-                let frame = match polled {
-                    Ok(polled) => ready!(polled),
-                    Err(panic) => {
-                        let message = panic_message(&*panic).to_owned();
-                        tracing::error!(panic = message, "a response body panicked");
-                        return Poll::Ready(Some(Err(format!(
-                            "the response body panicked: {message}"
-                        )
-                        .into())));
-                    }
-                };
-                match frame {
-                    None => Poll::Ready(None),
-                    Some(Err(error)) => Poll::Ready(Some(Err(error.into()))),
-                    // Zero-copy for `Bytes` data (what nearly every body has).
-                    Some(Ok(frame)) => Poll::Ready(Some(Ok(
-                        frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
-                    ))),
-                }
+        let body = self.project().body;
+        // A panic mid-body cannot become a 500 (the head is out): it fails
+        // this response — the peer sees it cut short — and the connection
+        // closes; nothing else is lost.
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| body.poll_frame(cx)));
+        let frame = match polled {
+            Ok(polled) => ready!(polled),
+            Err(panic) => {
+                let message = panic_message(&*panic).to_owned();
+                tracing::error!(panic = message, "a response body panicked");
+                return Poll::Ready(Some(Err(
+                    format!("the response body panicked: {message}").into()
+                )));
             }
-            ResponseBodyProj::Plain { data } => {
-                Poll::Ready(data.take().map(|d| Ok(Frame::data(d))))
-            }
+        };
+        match frame {
+            None => Poll::Ready(None),
+            Some(Err(error)) => Poll::Ready(Some(Err(error.into()))),
+            // Zero-copy for `Bytes` data (what nearly every body has).
+            Some(Ok(frame)) => Poll::Ready(Some(Ok(
+                frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
+            ))),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            ResponseBody::App { body } => body.is_end_stream(),
-            ResponseBody::Plain { data } => data.is_none(),
-        }
+        self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            ResponseBody::App { body } => body.size_hint(),
-            ResponseBody::Plain { data } => {
-                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
-            }
-        }
+        self.body.size_hint()
     }
 }

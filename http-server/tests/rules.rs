@@ -162,8 +162,9 @@ async fn head_too_large_is_431() {
 }
 
 /// A chunked body that turns out malformed once its head was accepted:
-/// the reader gets an error (echo answers 400 with it), the response closes
-/// the connection, and the request behind it is never processed.
+/// no byte of its response was written, so the library answers `400`
+/// itself (whatever the application does with it) and closes, and the
+/// request behind it is never processed.
 async fn assert_body_rejected(chunked_body: &[u8]) {
     let (service, calls) = counted_echo();
     let mut server = HttpServer::new(service);
@@ -177,8 +178,7 @@ async fn assert_body_rejected(chunked_body: &[u8]) {
 
     let response = client.response().await;
     assert_eq!(response.status, 400, "{response:?}");
-    let error = response.json()["error"].as_str().map(str::to_owned);
-    assert!(error.is_some(), "the reader saw no error: {response:?}");
+    assert_eq!(response.text(), "400 Bad Request\n");
     assert!(response.closes(), "no Connection: close: {response:?}");
     client.expect_eof().await;
     assert_eq!(calls.get(), 1, "only the outer request may be processed");
@@ -207,9 +207,9 @@ body_rejected! {
     folded_trailer: b"5\r\nhello\r\n0\r\nX-T: a\r\n b\r\n\r\n";
 }
 
-/// The same body error with an application that never reads the body: the
-/// library drains it, meets the error, and closes after the response —
-/// still nothing smuggled.
+/// The same body error with an application that answers without reading
+/// the body: the error is met before its response starts, so the library
+/// answers `400` — still nothing smuggled.
 #[tokio::test]
 async fn malformed_unread_body_closes_without_processing_what_follows() {
     let calls = Calls::default();
@@ -226,10 +226,50 @@ async fn malformed_unread_body_closes_without_processing_what_follows() {
     client.send(&bytes).await;
 
     let response = client.response().await;
-    assert_eq!(response.status, 200, "{response:?}");
-    assert_eq!(response.text(), "ignored");
+    assert_eq!(response.status, 400, "{response:?}");
     client.expect_eof().await;
     assert_eq!(calls.get(), 1);
+    drop(client);
+    server.close().await;
+}
+
+/// Whoever holds the body when it turns out malformed — here a task the
+/// application spawned — gets the protocol error from its read, while the
+/// client gets the library's `400`.
+#[tokio::test]
+async fn the_reader_of_a_malformed_body_gets_the_protocol_error() {
+    let (seen_tx, seen) = tokio::sync::mpsc::unbounded_channel();
+    let service = tower::service_fn(move |request: http::Request<Incoming>| {
+        let seen = seen_tx.clone();
+        async move {
+            let mut body = request.into_body();
+            tokio::spawn(async move {
+                let error = body.read_to_end().await.err().map(|e| e.to_string());
+                let _ = seen.send(error);
+            });
+            std::future::pending::<()>().await;
+            Ok::<_, Infallible>(http::Response::new(Outgoing::empty()))
+        }
+    });
+    let mut server = HttpServer::new(service);
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let mut client = Client::connect(addr).await;
+    client
+        .send("POST /a HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    client.send("zz\r\n").await;
+    assert_eq!(client.response().await.status, 400);
+    client.expect_eof().await;
+    let mut seen = seen;
+    let error = tokio::time::timeout(std::time::Duration::from_secs(10), seen.recv())
+        .await
+        .unwrap()
+        .flatten();
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("chunk size")),
+        "{error:?}"
+    );
     drop(client);
     server.close().await;
 }

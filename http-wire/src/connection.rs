@@ -1,9 +1,7 @@
 //! Connection semantics read from a head: the `Connection` options (RFC 9110
-//! §7.6.1), the keep-alive decision (RFC 9112 §9.3), upgrade requests (RFC
-//! 9110 §7.8) and `Expect: 100-continue` (RFC 9110 §10.1.1).
-//!
-//! The body framing can also force a close ([`crate::Framing::must_close`]);
-//! combining both is the connection layer's job.
+//! §7.6.1), the keep-alive decision for one message and for an exchange
+//! (RFC 9112 §9.3), upgrade requests (RFC 9110 §7.8) and `Expect:
+//! 100-continue` (RFC 9110 §10.1.1).
 
 use crate::head::{Fields, Known, RequestHead, Version};
 use crate::list::{list_contains, split_list};
@@ -53,6 +51,22 @@ pub fn wants_keep_alive(version: Version, fields: &Fields, buf: &[u8]) -> bool {
     ConnectionOptions::of(fields, buf).keep_alive(version)
 }
 
+/// RFC 9112 §9.3 for a whole exchange: the connection persists after a
+/// response only if the request allowed it, the response allows it, and the
+/// response's framing can be followed by another message.
+///
+/// `request_keeps_alive` and `response_keeps_alive` are each message's own
+/// say ([`wants_keep_alive`], or what its sender will write);
+/// `response_must_close` is the response's [`crate::Framing::must_close`]
+/// (a body delimited by the close, framing a recipient cannot trust).
+pub fn exchange_keeps_alive(
+    request_keeps_alive: bool,
+    response_keeps_alive: bool,
+    response_must_close: bool,
+) -> bool {
+    request_keeps_alive && response_keeps_alive && !response_must_close
+}
+
 /// RFC 9110 §7.8: an HTTP/1.1 request that lists `upgrade` in `Connection` and
 /// carries an `Upgrade` field asks to switch protocols. HTTP/1.0 cannot.
 pub fn is_upgrade_request(head: &RequestHead, buf: &[u8]) -> bool {
@@ -95,6 +109,14 @@ mod tests {
             .complete()
             .unwrap();
         (head, buf)
+    }
+
+    #[test]
+    fn an_exchange_persists_only_if_both_messages_and_the_framing_allow_it() {
+        assert!(exchange_keeps_alive(true, true, false));
+        assert!(!exchange_keeps_alive(false, true, false));
+        assert!(!exchange_keeps_alive(true, false, false));
+        assert!(!exchange_keeps_alive(true, true, true));
     }
 
     #[test]

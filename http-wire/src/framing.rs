@@ -70,6 +70,48 @@ pub enum Message<'a> {
     },
 }
 
+/// What a response may carry, decided by its request's method and its
+/// status — one rule for a response received ([`framing`]) and a response
+/// sent (the connection's send framing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResponseContent {
+    /// A body, delimited as its fields (or the close) say.
+    Body,
+    /// Nothing after the head (RFC 9112 §6.3 ¶1): a response to HEAD
+    /// (RFC 9110 §9.3.2), a 1xx (§15.2), 204 (§15.3.5) or 304 (§15.4.5).
+    /// A Content-Length it carries describes the representation, not
+    /// this message.
+    None,
+    /// Nothing after the head, and the connection becomes a tunnel: a 2xx
+    /// to CONNECT (RFC 9112 §6.3 ¶2, RFC 9110 §9.3.6).
+    Tunnel,
+}
+
+/// What a response with `status` to a request with `request_method` may
+/// carry (see [`ResponseContent`]).
+pub fn response_content(request_method: &[u8], status: u16) -> ResponseContent {
+    if request_method == b"HEAD" || (100..200).contains(&status) || matches!(status, 204 | 304) {
+        ResponseContent::None
+    } else if request_method == b"CONNECT" && (200..300).contains(&status) {
+        ResponseContent::Tunnel
+    } else {
+        ResponseContent::Body
+    }
+}
+
+/// How a sender delimits a body of `size` bytes (`None`: not known in
+/// advance) in a message of `version` — RFC 9112 §6 from the sending side:
+/// Content-Length when the size is known (§6.2), else chunked on HTTP/1.1
+/// (§7), else — HTTP/1.0, which has no chunked coding — the close, which
+/// nothing can follow (§6.3 ¶8).
+pub fn send_framing(version: Version, size: Option<u64>) -> Framing {
+    match (size, version) {
+        (Some(n), _) => Framing::keep(BodyFraming::Length(n)),
+        (None, Version::Http11) => Framing::keep(BodyFraming::Chunked),
+        (None, Version::Http10) => Framing::close(BodyFraming::UntilClose),
+    }
+}
+
 /// The framing of a request (RFC 9112 §6.3).
 pub fn request_framing(head: &RequestHead, buf: &[u8]) -> Result<Framing, WireError> {
     framing(
@@ -104,20 +146,13 @@ pub fn framing(message: Message<'_>, fields: &Fields, buf: &[u8]) -> Result<Fram
             request_method,
             status,
             version,
-        } => {
+        } => match response_content(request_method, status) {
             // ¶1: a response to HEAD, and any 1xx, 204 or 304, ends with its head.
-            if request_method == b"HEAD"
-                || (100..200).contains(&status)
-                || matches!(status, 204 | 304)
-            {
-                return Ok(Framing::keep(BodyFraming::Empty));
-            }
+            ResponseContent::None => return Ok(Framing::keep(BodyFraming::Empty)),
             // ¶2: a 2xx to CONNECT turns the connection into a tunnel.
-            if request_method == b"CONNECT" && (200..300).contains(&status) {
-                return Ok(Framing::close(BodyFraming::Tunnel));
-            }
-            (version, false)
-        }
+            ResponseContent::Tunnel => return Ok(Framing::close(BodyFraming::Tunnel)),
+            ResponseContent::Body => (version, false),
+        },
     };
 
     let has_te = fields.has(Known::TRANSFER_ENCODING);
@@ -485,6 +520,48 @@ mod tests {
                 "{version} with {fields:?}"
             );
         }
+    }
+
+    #[test]
+    fn what_a_response_may_carry() {
+        use ResponseContent as C;
+        let cases: &[(&[u8], u16, C)] = &[
+            (b"GET", 200, C::Body),
+            (b"HEAD", 200, C::None),
+            (b"HEAD", 404, C::None),
+            (b"GET", 100, C::None),
+            (b"GET", 101, C::None),
+            (b"GET", 204, C::None),
+            (b"GET", 304, C::None),
+            (b"POST", 205, C::Body),
+            (b"CONNECT", 200, C::Tunnel),
+            (b"CONNECT", 299, C::Tunnel),
+            (b"CONNECT", 407, C::Body),
+            (b"CONNECT", 204, C::None),
+        ];
+        for &(method, status, expected) in cases {
+            assert_eq!(response_content(method, status), expected, "{status}");
+        }
+    }
+
+    #[test]
+    fn how_a_sender_delimits_a_body() {
+        assert_eq!(
+            send_framing(Version::Http11, Some(5)),
+            ok(Length(5), KEEP).unwrap()
+        );
+        assert_eq!(
+            send_framing(Version::Http10, Some(0)),
+            ok(Length(0), KEEP).unwrap()
+        );
+        assert_eq!(
+            send_framing(Version::Http11, None),
+            ok(Chunked, KEEP).unwrap()
+        );
+        assert_eq!(
+            send_framing(Version::Http10, None),
+            ok(UntilClose, CLOSE).unwrap()
+        );
     }
 
     #[test]

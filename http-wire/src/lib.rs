@@ -43,8 +43,8 @@ mod te;
 mod uri;
 
 pub use connection::{
-    ConnectionOptions, expects_continue, is_continue_expectation, is_upgrade_request,
-    wants_keep_alive,
+    ConnectionOptions, exchange_keeps_alive, expects_continue, is_continue_expectation,
+    is_upgrade_request, wants_keep_alive,
 };
 pub use content_type::{ContentType, parse_content_type};
 pub use date::{DATE_VALUE_LEN, DateCache};
@@ -54,7 +54,8 @@ pub use encode::{
 };
 pub use error::{ErrorKind, WireError};
 pub use framing::{
-    BodyFraming, Framing, Message, framing, parse_content_length, request_framing, response_framing,
+    BodyFraming, Framing, Message, ResponseContent, framing, parse_content_length, request_framing,
+    response_content, response_framing, send_framing,
 };
 pub use head::{
     Field, Fields, INLINE_FIELDS, RequestHead, ResponseHead, Span, TargetForm, Version,

@@ -66,6 +66,7 @@
 //!   connection closes after [`ServerConfig::idle_timeout`].
 
 mod client;
+mod error;
 mod server;
 
 use gruvi_body::ChunkedLimits;
@@ -90,7 +91,18 @@ fn read_bound(limits: &Limits, chunked: &ChunkedLimits, in_body: bool) -> usize 
 pub use client::{
     Client, ClientConfig, ClientError, ClientEvent, ExchangeId, RequestBody, Response,
 };
-pub use server::{
-    BodyFraming, Expired, ProtoError, Request, RequestId, ResponseBody, Server, ServerConfig,
-    ServerEvent,
-};
+pub use error::{LocalError, PeerError};
+pub use server::{Expired, Request, RequestId, Server, ServerConfig, ServerEvent};
+
+/// What a message's body will be, as the caller sending it declares it:
+/// the connection frames it from this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodySize {
+    /// No bytes.
+    Empty,
+    /// Exactly this many bytes (Content-Length).
+    Exact(u64),
+    /// Unknown: chunked on HTTP/1.1; for a response on HTTP/1.0, until the
+    /// close.
+    Unknown,
+}

@@ -17,12 +17,12 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
 use gruvi_body::{ChunkedLimits, Decoder, Frame};
 use gruvi_conn::proto::{
-    Client, ClientConfig, ClientEvent, ExchangeId, RequestBody, ResponseBody, Server, ServerConfig,
+    BodySize, Client, ClientConfig, ClientEvent, ExchangeId, RequestBody, Server, ServerConfig,
     ServerEvent,
 };
 use gruvi_wire::{BodyFraming, Limits, ResponseParser, Status, Version, response_framing};
@@ -35,44 +35,54 @@ pub(crate) fn fuzz_server(data: &[u8]) {
     let Some((&knobs, input)) = data.split_first() else {
         return;
     };
+    // Small limits, picked by the input, so that fuzzed inputs reach them.
+    let head = [64, 200, 512, 4096][usize::from(knobs >> 4) & 3];
     let config = ServerConfig {
         limits: Limits {
-            max_head_bytes: 512,
-            max_request_line_bytes: 128,
+            max_head_bytes: head,
+            max_request_line_bytes: head / 4,
             max_fields: 16,
             allow_bare_lf_in_requests: knobs & 8 != 0,
         },
         pipeline_depth: 1 + usize::from(knobs & 3),
         max_drain_bytes: if knobs & 4 != 0 { 16 } else { 4096 },
+        max_body_bytes: if knobs & 0x40 != 0 { Some(24) } else { None },
+        chunked: ChunkedLimits {
+            max_extension_bytes: if knobs & 0x80 != 0 { 8 } else { 1024 },
+            ..ChunkedLimits::default()
+        },
         ..ServerConfig::default()
     };
     let mut now = Instant::now();
     let wall = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
     let mut server = Server::new(config, now, wall);
     let mut written = Vec::new();
-    // Requests seen and not answered (id, method), and the method of every
-    // response we started, in order.
-    let mut owed = VecDeque::new();
-    let mut answered_methods = Vec::new();
+    let mut app = FuzzApp::default();
+    // Input the server did not want yet (it reads only when it says so, as
+    // a driver does).
+    let mut backlog = BytesMut::new();
 
     let mut at = 0;
     while at < input.len() && !server.is_done() {
         let control = input[at];
         at += 1;
         let take = (usize::from(control >> 4) + 1).min(input.len() - at);
-        server.read_buf().extend_from_slice(&input[at..at + take]);
+        backlog.extend_from_slice(&input[at..at + take]);
         at += take;
-        collect_events(&mut server, now, &mut owed);
+        if server.wants_read() {
+            server.read_buf().extend_from_slice(&backlog.split());
+        }
+        app.collect_events(&mut server, now);
         if control & 1 != 0 {
-            answer_oldest(&mut server, &mut owed, &mut answered_methods, control, wall);
+            app.answer_oldest(&mut server, control, now);
         }
         if control & 2 != 0 {
-            if let Some((id, _)) = owed.front() {
+            if let Some((id, _)) = app.owed.front() {
                 server.body_dropped(*id);
             }
         }
         if control & 4 != 0 {
-            if let Some((id, _)) = owed.back() {
+            if let Some((id, _)) = app.owed.back() {
                 server.body_wanted(*id);
             }
         }
@@ -82,28 +92,86 @@ pub(crate) fn fuzz_server(data: &[u8]) {
         }
         drain(&mut server, &mut written);
     }
-    server.received_eof();
-    for round in 0..64u8 {
-        collect_events(&mut server, now, &mut owed);
-        if owed.is_empty() {
+    // The rest of the input, as fast as the server takes it, with every
+    // request answered.
+    for round in 0..=255u8 {
+        if server.is_done() {
             break;
         }
-        answer_oldest(&mut server, &mut owed, &mut answered_methods, round, wall);
+        if server.wants_read() && !backlog.is_empty() {
+            server.read_buf().extend_from_slice(&backlog.split());
+        }
+        app.collect_events(&mut server, now);
+        if app.owed.is_empty() {
+            if backlog.is_empty() || server.wants_read() {
+                break;
+            }
+            // Liveness: a server that owes the application nothing, has
+            // nothing to write and is not done must want to read — else the
+            // connection stalls (the head-limit bug did: a head filling the
+            // limit exactly was answered by nobody).
+            drain(&mut server, &mut written);
+            panic!(
+                "stalled: {} bytes unread, nothing owed, not done: {server:?}",
+                backlog.len()
+            );
+        }
+        app.answer_oldest(&mut server, round, now);
+        drain(&mut server, &mut written);
+    }
+    server.received_eof();
+    for round in 0..64u8 {
+        app.collect_events(&mut server, now);
+        if app.owed.is_empty() {
+            break;
+        }
+        app.answer_oldest(&mut server, round, now);
     }
     drain(&mut server, &mut written);
-    check_responses(&written, &answered_methods);
+    let mut methods = app.answered_methods;
+    methods.extend(app.library_method);
+    check_responses(&written, &methods);
 }
 
-fn collect_events(
-    server: &mut Server,
-    now: Instant,
-    owed: &mut VecDeque<(gruvi_conn::proto::RequestId, Bytes)>,
-) {
-    while let Some(event) = server.poll_event(now) {
-        if let ServerEvent::Request(request) = event {
-            let method = request.head.method().slice(&request.bytes);
-            owed.push_back((request.id, method));
+/// The fuzzed application: requests seen and not answered (id, method),
+/// the method of every response it started, in order, and the method of
+/// a request the library answered in its place.
+#[derive(Default)]
+struct FuzzApp {
+    owed: VecDeque<(gruvi_conn::proto::RequestId, Bytes)>,
+    answered_methods: Vec<Bytes>,
+    library_method: Option<Bytes>,
+}
+
+impl FuzzApp {
+    fn collect_events(&mut self, server: &mut Server, now: Instant) {
+        while let Some(event) = server.poll_event(now) {
+            match event {
+                ServerEvent::Request(request) => {
+                    let method = request.head.method().slice(&request.bytes);
+                    self.owed.push_back((request.id, method));
+                }
+                // The library answers a request whose body failed, unless
+                // its response started.
+                ServerEvent::BodyFailed { id, .. } => {
+                    if let Some(at) = self.owed.iter().position(|(owed, _)| *owed == id) {
+                        let (_, method) = self.owed.remove(at).expect("found");
+                        self.library_method = Some(method);
+                    }
+                }
+                _ => {}
+            }
         }
+    }
+
+    fn answer_oldest(&mut self, server: &mut Server, control: u8, now: Instant) {
+        answer_oldest(
+            server,
+            &mut self.owed,
+            &mut self.answered_methods,
+            control,
+            now,
+        );
     }
 }
 
@@ -112,7 +180,7 @@ fn answer_oldest(
     owed: &mut VecDeque<(gruvi_conn::proto::RequestId, Bytes)>,
     answered_methods: &mut Vec<Bytes>,
     control: u8,
-    wall: SystemTime,
+    now: Instant,
 ) {
     let Some((id, method)) = owed.pop_front() else {
         return;
@@ -124,19 +192,19 @@ fn answer_oldest(
         headers.insert("connection", "close".parse().unwrap());
     }
     let size = if control & 0x80 != 0 {
-        ResponseBody::Unknown
+        BodySize::Unknown
     } else {
-        ResponseBody::Exact(body.len() as u64)
+        BodySize::Exact(body.len() as u64)
     };
     // A request the connection no longer answers (it decided to close)
     // refuses the response: that is fine, nothing is written for it.
     if server
-        .start_response(id, status, &headers, size, wall)
+        .start_response(id, status, &headers, size, now)
         .is_ok()
     {
         answered_methods.push(method);
         server.send_data(id, body).unwrap();
-        server.finish_response(id, None).unwrap();
+        server.finish_response(id, None, now).unwrap();
     }
 }
 
