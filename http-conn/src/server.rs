@@ -333,6 +333,12 @@ where
     pub fn graceful_shutdown(self: Pin<&mut Self>) {
         self.project().proto.shutdown();
     }
+
+    /// Returns `true` while the connection holds no request (see
+    /// [`proto::Server::is_idle`]): closing it now loses nothing.
+    pub fn is_idle(&self) -> bool {
+        self.proto.is_idle() && self.exchanges.is_empty()
+    }
 }
 
 impl<T, H: Handler> fmt::Debug for ServerConnection<T, H> {
@@ -365,10 +371,13 @@ where
                 State::Open => {}
                 State::ShuttingDown { until } => {
                     match this.transport.poll_shutdown(cx) {
-                        Poll::Ready(Ok(())) => {
+                        // Lingering only when the peer may still be sending
+                        // (else the close frees the connection at once).
+                        Poll::Ready(Ok(())) if this.proto.peer_may_be_sending() => {
                             let budget = LINGER_BYTES;
                             *this.state = State::Lingering { budget, until };
                         }
+                        Poll::Ready(Ok(())) => *this.state = State::Closed,
                         Poll::Ready(Err(_)) => *this.state = State::Closed,
                         // A peer that reads nothing holds it up to the
                         // deadline, not forever.

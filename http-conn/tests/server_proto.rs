@@ -1068,3 +1068,37 @@ fn a_body_received_with_its_head_comes_whole_with_it_and_asks_for_no_100() {
     }
     assert_eq!(rest, [Ev::Data(1, b"ld".to_vec()), Ev::End(1, Vec::new())]);
 }
+
+/// Closing at a message boundary needs no lingering; closing with input
+/// unread or a message cut short does (the peer may still be sending).
+#[test]
+fn the_peer_may_be_sending_only_after_a_cut() {
+    // Idle: nothing cut.
+    let mut h = Harness::new();
+    h.server.shutdown();
+    assert!(h.server.is_done());
+    assert!(!h.server.peer_may_be_sending());
+    // A request that asked to close, read whole.
+    let mut h = Harness::new();
+    h.feed(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    h.respond(0, 200, &[], b"");
+    h.written();
+    assert!(h.server.is_done());
+    assert!(!h.server.peer_may_be_sending());
+    // A refused head: the rest of it may be on its way.
+    let mut h = Harness::new();
+    h.feed(b"GET / HTTP/1.1\r\nHost: x\r\nX : y\r\n");
+    h.written();
+    assert!(h.server.is_done());
+    assert!(h.server.peer_may_be_sending());
+    // A body answered before it ended, on a connection that closes.
+    let mut h = Harness::new();
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 9\r\n\r\nabc");
+    h.respond(0, 200, &[], b"");
+    h.written();
+    assert!(h.server.is_done());
+    assert!(h.server.peer_may_be_sending());
+    // Unless the peer already closed its side.
+    h.server.received_eof();
+    assert!(!h.server.peer_may_be_sending());
+}

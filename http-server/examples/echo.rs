@@ -13,7 +13,8 @@
 //!
 //! Names in received case and order, duplicates kept; values and body as
 //! ISO-8859-1 strings (byte n is code point n). Requests the library
-//! rejects get the library's error response.
+//! rejects get the library's error response; a body over `--max-body`
+//! bytes (default 8 MiB) is answered `413 Content Too Large`.
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -35,6 +36,12 @@ struct Args {
     /// Seconds allowed for a request head (the server's default is 30).
     #[arg(long)]
     header_read_timeout: Option<u64>,
+    /// Most bytes of a request body read (larger: 413).
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    max_body: u64,
+    /// Most connections open at once (the server's default is 10,000).
+    #[arg(long)]
+    max_connections: Option<usize>,
 }
 
 /// Bytes as ISO-8859-1 text: byte n becomes code point n.
@@ -51,12 +58,15 @@ fn pairs<'a>(fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Value {
     )
 }
 
-async fn echo(request: http::Request<Incoming>) -> Result<http::Response<Outgoing>, Infallible> {
+async fn echo(
+    request: http::Request<Incoming>,
+    max_body: u64,
+) -> Result<http::Response<Outgoing>, Infallible> {
     let (parts, mut body) = request.into_parts();
     let received = parts.extensions.get::<ReceivedHead>();
     let fields = received.map(ReceivedHead::fields).unwrap_or_default();
     let target = received.and_then(ReceivedHead::target).unwrap_or_default();
-    let (status, description) = match body.read_to_end().await {
+    let (status, description) = match body.read_to_end_max(max_body).await {
         Ok(data) => {
             let trailers = body
                 .trailers()
@@ -80,7 +90,7 @@ async fn echo(request: http::Request<Incoming>) -> Result<http::Response<Outgoin
         // The connection reports the body's failure to the peer itself;
         // this answer is for a peer still listening.
         Err(error) => (
-            http::StatusCode::BAD_REQUEST,
+            http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST),
             json!({ "error": error.to_string() }),
         ),
     };
@@ -98,9 +108,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .init();
-    let mut server = HttpServer::new(tower::service_fn(echo));
+    let max_body = args.max_body;
+    let service = tower::service_fn(move |request| echo(request, max_body));
+    let mut server = HttpServer::new(service).max_request_body(Some(max_body));
     if let Some(seconds) = args.header_read_timeout {
         server = server.header_read_timeout(Some(Duration::from_secs(seconds)));
+    }
+    if let Some(max) = args.max_connections {
+        server = server.max_connections(max);
     }
     let address = server.listen(&args.addr).await?;
     println!("listening on http://{address}");

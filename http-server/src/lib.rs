@@ -28,6 +28,7 @@
 
 #![deny(missing_docs)]
 
+mod connections;
 mod context;
 mod error;
 mod server;

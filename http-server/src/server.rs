@@ -5,27 +5,27 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use gruvi_body::{BoxError, Incoming};
-use gruvi_conn::server::{ConnectionError, Handler, ServerConnection, ServerOptions};
+use gruvi_conn::server::{ServerConnection, ServerOptions};
 use gruvi_wire::Limits;
 use http::{Request, Response};
 use http_body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, ToSocketAddrs, UnixListener};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
 use tracing::Instrument;
 
+use crate::connections::{Registry, serve};
 use crate::context::{Address, RequestContext};
 use crate::error::HttpError;
 use crate::service::ServiceHandler;
-use crate::signal::{Signal, Watch};
+use crate::signal::Signal;
 
 /// A server hosting a tower `Service` — an axum `Router`, a stack of
 /// tower-http layers, a `service_fn` — on any number of listeners (the
@@ -59,7 +59,7 @@ pub struct HttpServer<S> {
     /// Drops the connections still open when the close deadline passes.
     abort: Signal,
     tasks: TaskTracker,
-    connections: Option<Arc<Semaphore>>,
+    connections: Arc<Registry>,
     counters: Arc<Counters>,
 }
 
@@ -71,6 +71,8 @@ pub(crate) struct Counters {
     pub(crate) requests: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) protocol_errors: AtomicU64,
+    pub(crate) shed: AtomicU64,
+    pub(crate) refused: AtomicU64,
 }
 
 /// A snapshot of a server's counters.
@@ -90,6 +92,12 @@ pub struct Stats {
     /// 4xx/5xx), heads too slow (408), bodies malformed, cut short or
     /// stalled. Each is also logged once, at DEBUG, with the peer's address.
     pub protocol_errors: u64,
+    /// Connections holding no request closed to make room for a new one at
+    /// the connection limit (the oldest first).
+    pub connections_shed: u64,
+    /// Connections refused at the connection limit because every open one
+    /// held a request: answered `503` and closed at once (TLS ones closed).
+    pub connections_refused: u64,
 }
 
 impl<S> fmt::Debug for HttpServer<S> {
@@ -117,7 +125,7 @@ impl<S> HttpServer<S> {
             shutdown: Signal::new(),
             abort: Signal::new(),
             tasks: TaskTracker::new(),
-            connections: None,
+            connections: Arc::default(),
             counters: Arc::default(),
         }
     }
@@ -160,6 +168,19 @@ impl<S> HttpServer<S> {
         self
     }
 
+    /// Most bytes of a request body. A declared Content-Length over it is
+    /// answered `413 Content Too Large` before the body is read (without
+    /// `100 Continue`); a chunked body that grows past it fails, and is
+    /// answered `413` unless its response had started. Default 8 MiB —
+    /// what a buffering application can afford per request, where
+    /// nginx's 1 MiB turns away ordinary uploads; `None` for no limit (a
+    /// streaming upload service). Bodies read in pieces are bounded in
+    /// memory by backpressure whatever this is.
+    pub fn max_request_body(mut self, max: Option<u64>) -> Self {
+        self.options.proto.max_body_bytes = max;
+        self
+    }
+
     /// Limits on request heads: bytes, request line, field count.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.options.proto.limits = limits;
@@ -180,8 +201,11 @@ impl<S> HttpServer<S> {
         self
     }
 
-    /// Most connections open at once; beyond it, new connections wait in
-    /// the listen backlog. Default 10,000.
+    /// Most connections open at once. A connection that arrives at the
+    /// limit makes room by closing the oldest open one that holds no
+    /// request (a new one that sent nothing, or an idle keep-alive one);
+    /// when every one holds a request, it is answered `503` and closed —
+    /// never left waiting in the listen backlog. Default 10,000.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
         self
@@ -234,6 +258,8 @@ impl<S> HttpServer<S> {
             requests: c.requests.load(Ordering::Relaxed),
             connections_failed: c.failed.load(Ordering::Relaxed),
             protocol_errors: c.protocol_errors.load(Ordering::Relaxed),
+            connections_shed: c.shed.load(Ordering::Relaxed),
+            connections_refused: c.refused.load(Ordering::Relaxed),
         }
     }
 
@@ -261,7 +287,6 @@ impl<S> HttpServer<S> {
         self.shutdown = Signal::new();
         self.abort = Signal::new();
         self.tasks = TaskTracker::new();
-        self.connections = None;
     }
 }
 
@@ -346,10 +371,8 @@ where
         K: Handshake<L::Io>,
     {
         self.listening.push(local.clone());
-        let limit = Arc::clone(
-            self.connections
-                .get_or_insert_with(|| Arc::new(Semaphore::new(self.max_connections))),
-        );
+        let max_connections = self.max_connections as u64;
+        let registry = Arc::clone(&self.connections);
         let service = self.service.clone();
         let options = self.options.clone();
         let insert_context = self.request_context;
@@ -359,13 +382,6 @@ where
         let tasks = self.tasks.clone();
         self.tasks.spawn(async move {
             loop {
-                let permit = tokio::select! {
-                    permit = Arc::clone(&limit).acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_) => break,
-                    },
-                    () = shutdown.watch() => break,
-                };
                 let accepted = tokio::select! {
                     accepted = listener.accept() => accepted,
                     () = shutdown.watch() => break,
@@ -380,7 +396,22 @@ where
                     }
                 };
                 counters.accepted.fetch_add(1, Ordering::Relaxed);
-                let open = OpenConnection::count(&counters, permit);
+                // At the limit: make room by shedding a connection that holds
+                // no request, or refuse this one at once (a connection left in
+                // the backlog would wait there unanswered).
+                if counters.open.load(Ordering::Relaxed) >= max_connections {
+                    if registry.shed_oldest_idle() {
+                        counters.shed.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        counters.refused.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(peer = %remote, "at the connection limit: refused");
+                        if !K::SECURE {
+                            L::refuse(raw);
+                        }
+                        continue;
+                    }
+                }
+                let open = registry.open(&counters);
                 let span = tracing::debug_span!("connection", peer = %remote, local = %local);
                 let context =
                     RequestContext::new(remote, local.clone(), Arc::clone(&name), K::SECURE);
@@ -411,7 +442,7 @@ where
                                 // would give the task a second copy's room.
                                 let connection = pin!(ServerConnection::new(io, handler, options));
                                 if let Err(error) =
-                                    serve(connection, shutdown.watch(), &abort).await
+                                    serve(connection, shutdown.watch(), &abort, &open).await
                                 {
                                     counters.failed.fetch_add(1, Ordering::Relaxed);
                                     tracing::debug!(%error, "connection ended with an error");
@@ -431,63 +462,19 @@ where
     }
 }
 
-/// One open connection, counted (and holding its slot under the
-/// connection limit) until dropped — however its task ends, panics included.
-struct OpenConnection {
-    counters: Arc<Counters>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl OpenConnection {
-    fn count(counters: &Arc<Counters>, permit: OwnedSemaphorePermit) -> Self {
-        counters.open.fetch_add(1, Ordering::Relaxed);
-        OpenConnection {
-            counters: Arc::clone(counters),
-            _permit: permit,
-        }
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.counters.open.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Runs one connection to its end; on shutdown it finishes what it has,
-/// on abort it is dropped.
-async fn serve<T, H>(
-    mut connection: Pin<&mut ServerConnection<T, H>>,
-    shutdown: Watch,
-    abort: &Signal,
-) -> Result<(), ConnectionError>
-where
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: Handler,
-    <H::Body as Body>::Error: Into<BoxError>,
-{
-    // Shutdown first: a response finished in the same wake-up must already
-    // know it is the last (and say `Connection: close`). Abort always
-    // comes after (or with) shutdown, so until then one signal is watched:
-    // each is polled on every wake-up of the connection.
-    tokio::select! {
-        biased;
-        () = shutdown => connection.as_mut().graceful_shutdown(),
-        outcome = connection.as_mut() => return outcome,
-    }
-    tokio::select! {
-        biased;
-        () = abort.watch() => Ok(()),
-        outcome = connection => outcome,
-    }
-}
-
 /// A listening socket of some kind.
 trait Listener: Send + 'static {
     type Io: Send + 'static;
 
     fn accept(&self) -> impl Future<Output = io::Result<(Self::Io, Address)>> + Send;
+
+    /// Refuses an accepted plain-text connection at the connection limit:
+    /// `503` if it can be written at once, then the close.
+    fn refuse(io: Self::Io);
 }
+
+/// What a plain-text connection refused at the limit is told.
+const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 24\r\nConnection: close\r\n\r\n503 Service Unavailable\n";
 
 /// What makes an accepted connection ready for HTTP: nothing, or a TLS
 /// handshake.
@@ -559,6 +546,10 @@ impl Listener for Tcp {
         }
         Ok((stream, Address::Tcp(peer)))
     }
+
+    fn refuse(io: Self::Io) {
+        let _ = io.try_write(REFUSED);
+    }
 }
 
 struct Unix {
@@ -576,6 +567,10 @@ impl Listener for Unix {
             .map(Path::to_path_buf)
             .unwrap_or_default();
         Ok((stream, Address::Unix(peer)))
+    }
+
+    fn refuse(io: Self::Io) {
+        let _ = io.try_write(REFUSED);
     }
 }
 

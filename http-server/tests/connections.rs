@@ -19,7 +19,7 @@ use gruvi_server::{HttpServer, RequestContext};
 use support::{Client, LIMIT, counted_echo, echo, echoed_target, get, path, post, tcp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Barrier, Semaphore, oneshot};
+use tokio::sync::{Barrier, Notify, Semaphore, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout};
 
@@ -353,29 +353,97 @@ async fn close_timeout_drops_stuck_connections() {
     client.expect_eof().await;
 }
 
-/// With `max_connections(1)`, a second connection waits in the backlog
-/// until the first closes, then is served.
+/// At the limit, a new connection makes room by closing the oldest open
+/// one that holds no request (here an idle keep-alive one), and is served
+/// at once — it does not wait in the backlog.
 #[tokio::test]
-async fn connection_limit_holds_new_connections_back() {
-    let mut server = HttpServer::new(tower::service_fn(path)).max_connections(1);
+async fn at_the_limit_the_oldest_idle_connection_makes_room() {
+    let mut server = HttpServer::new(tower::service_fn(path)).max_connections(2);
     let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
-    let mut first = Client::connect(addr).await;
-    assert_eq!(first.exchange(get("/first")).await.text(), "/first");
-    let mut second = Client::connect(addr).await;
-    second.send(get("/second")).await;
-    sleep(Duration::from_millis(200)).await;
-    let mut probe = [0u8; 1];
-    let early = second.stream.try_read(&mut probe);
-    assert!(
-        matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
-        "served beyond the limit: {early:?}"
-    );
-    assert_eq!(server.stats().connections_accepted, 1);
-    drop(first);
-    assert_eq!(second.response().await.text(), "/second");
-    drop(second);
+    let mut oldest = Client::connect(addr).await;
+    assert_eq!(oldest.exchange(get("/oldest")).await.text(), "/oldest");
+    let mut busy = Client::connect(addr).await;
+    busy.send("GET /busy HTTP/1.1\r\nHost: test\r\nX-Half")
+        .await;
+    sleep(Duration::from_millis(50)).await;
+    let mut newcomer = Client::connect(addr).await;
+    assert_eq!(newcomer.exchange(get("/new")).await.text(), "/new");
+    oldest.expect_eof().await;
+    // The one with a request under way was kept.
+    busy.send(": 1\r\n\r\n").await;
+    assert_eq!(busy.response().await.text(), "/busy");
+    assert_eq!(server.stats().connections_shed, 1);
+    drop((oldest, busy, newcomer));
     server.close().await;
-    assert_eq!(server.stats().connections_accepted, 2);
+}
+
+/// At the limit with every open connection holding a request, a new
+/// connection is answered `503` and closed at once; the busy ones finish.
+#[tokio::test]
+async fn at_the_limit_with_every_connection_busy_a_new_one_gets_503() {
+    let release = Arc::new(Notify::new());
+    let wait = Arc::clone(&release);
+    let service = tower::service_fn(move |_request: http::Request<Incoming>| {
+        let wait = Arc::clone(&wait);
+        async move {
+            wait.notified().await;
+            Ok::<_, Infallible>(http::Response::new(Outgoing::full("done")))
+        }
+    });
+    let mut server = HttpServer::new(service).max_connections(1);
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let mut busy = Client::connect(addr).await;
+    busy.send(get("/slow")).await;
+    sleep(Duration::from_millis(50)).await;
+    let mut refused = Client::connect(addr).await;
+    let response = refused.response().await;
+    assert_eq!(response.status, 503);
+    assert!(response.closes());
+    refused.expect_eof().await;
+    assert_eq!(server.stats().connections_refused, 1);
+    release.notify_one();
+    assert_eq!(busy.response().await.text(), "done");
+    drop((busy, refused));
+    server.close().await;
+}
+
+/// Silent connections cannot lock a normal client out: each arrival at the
+/// limit sheds the oldest silent one, and the client is served throughout.
+#[tokio::test]
+async fn silent_connections_do_not_lock_out_a_normal_client() {
+    const MAX: usize = 20;
+    let mut server = HttpServer::new(tower::service_fn(path)).max_connections(MAX);
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let mut silent = Vec::new();
+    for round in 0..5 {
+        for _ in 0..MAX {
+            silent.push(Client::connect(addr).await);
+        }
+        let mut client = Client::connect(addr).await;
+        let target = format!("/round-{round}");
+        assert_eq!(client.exchange(get(&target)).await.text(), target);
+    }
+    let stats = server.stats();
+    assert!(stats.connections_open <= MAX as u64 + 1, "{stats:?}");
+    assert!(stats.connections_shed >= 4 * MAX as u64, "{stats:?}");
+    assert_eq!(stats.connections_refused, 0);
+    drop(silent);
+    server.close().await;
+}
+
+/// A new connection that sends nothing is not an idle keep-alive one: it
+/// is closed after the header-read timeout, quietly.
+#[tokio::test]
+async fn a_new_connection_that_sends_nothing_closes_after_the_header_read_timeout() {
+    let mut server = HttpServer::new(tower::service_fn(path))
+        .header_read_timeout(Some(Duration::from_millis(200)));
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let mut silent = Client::connect(addr).await;
+    let started = std::time::Instant::now();
+    assert_eq!(silent.read_to_eof().await, "");
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    drop(silent);
+    server.close().await;
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use std::convert::Infallible;
 use gruvi_body::{Incoming, Outgoing};
 use gruvi_server::HttpServer;
 use support::{Calls, Client, counted_echo, echoed_target, get, tcp};
+use tokio::io::AsyncWriteExt;
 
 /// A request hiding behind a malformed one: if it is ever processed, the
 /// stream was desynchronised.
@@ -462,4 +463,82 @@ async fn head_filling_the_limit_exactly_is_431_however_it_is_split() {
         drop(client);
         server.close().await;
     }
+}
+
+/// The maximum request body (RFC 9110 §15.5.14): a declared length over it
+/// is answered `413` before any body byte is read — and without `100
+/// Continue` — and a chunked body that grows past it is answered `413`
+/// (its reader gets the error); nothing behind either is processed.
+#[tokio::test]
+async fn bodies_over_the_maximum_are_413() {
+    let (service, calls) = counted_echo();
+    let mut server = HttpServer::new(service).max_request_body(Some(1000));
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+
+    let mut client = Client::connect(addr).await;
+    client
+        .send(format!(
+            "PUT /big HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 1001\r\n\r\n{SMUGGLED}"
+        ))
+        .await;
+    let response = client.response_to("PUT").await;
+    assert_eq!(response.status, 413, "no 100 first: {response:?}");
+    assert!(response.closes());
+    client.expect_eof().await;
+
+    let mut client = Client::connect(addr).await;
+    let mut chunked =
+        b"POST /grows HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        chunked.extend_from_slice(format!("190\r\n{}\r\n", "x".repeat(400)).as_bytes());
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    chunked.extend_from_slice(SMUGGLED.as_bytes());
+    client.send(&chunked).await;
+    let response = client.response().await;
+    assert_eq!(response.status, 413, "{response:?}");
+    client.expect_eof().await;
+
+    // At the limit: served.
+    let mut client = Client::connect(addr).await;
+    let body = "y".repeat(1000);
+    let response = client
+        .exchange(format!(
+            "POST /fits HTTP/1.1\r\nHost: test\r\nContent-Length: 1000\r\n\r\n{body}"
+        ))
+        .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        calls.get(),
+        2,
+        "only /grows (cut) and /fits reached the application"
+    );
+    drop(client);
+    server.close().await;
+}
+
+/// The default maximum is 8 MiB: an endless chunked body is cut there
+/// rather than held (it once grew to gigabytes in the echo example).
+#[tokio::test]
+async fn an_endless_chunked_body_is_cut_at_the_default_maximum() {
+    let (service, _calls) = counted_echo();
+    let mut server = HttpServer::new(service);
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let mut client = Client::connect(addr).await;
+    client
+        .send("POST /endless HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .await;
+    let chunk = format!("10000\r\n{}\r\n", "z".repeat(0x10000));
+    let mut sent = 0usize;
+    // 9 MiB at most; the server answers before that.
+    while sent < 9 * 1024 * 1024 {
+        if client.stream.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+        sent += 0x10000;
+    }
+    let response = client.response().await;
+    assert_eq!(response.status, 413, "{response:?}");
+    drop(client);
+    server.close().await;
 }

@@ -29,9 +29,11 @@ Tasks:
                           beside httparse, codecs beside a copy; report in
                           target/bench/report.{md,json}
   soak [--seconds N] [--connections N] [--tricklers N] [--header-timeout S]
+       [--silent N] [--max-connections N]
                           the echo server under 1,000 connections of random
                           checked pipelines (memory must stay flat), then 500
-                          slowloris tricklers beside a normal client
+                          slowloris tricklers beside a normal client, then 5,000
+                          silent connections beside a normal client
   hyper-hello [--addr A] [--threads N]
                           the hyper hello server the bench measures against
   load --addr A [--connections N] [--depth D] [--seconds S]
@@ -52,6 +54,20 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let task = args.next().unwrap_or_else(|| "help".to_owned());
     let rest: Vec<String> = args.collect();
+    // Every task answers `--help` (with its own lines of the help) rather
+    // than run.
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        return match task_help(&task) {
+            Some(text) => {
+                print!("cargo xtask {text}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("xtask: unknown task `{task}`\n\n{HELP}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = match task.as_str() {
         "ci" => ci::run(&rest),
         "fuzz" => fuzz::run(&rest),
@@ -75,6 +91,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The lines of [`HELP`] that describe `task`: its usage line and the
+/// indented lines under it.
+fn task_help(task: &str) -> Option<String> {
+    let mut lines = HELP.lines().skip_while(|line| {
+        line.strip_prefix("  ")
+            .is_none_or(|entry| entry.split_whitespace().next() != Some(task))
+    });
+    let first = lines.next()?.trim_start();
+    let mut text = format!("{first}\n");
+    for line in lines.take_while(|line| line.starts_with("     ")) {
+        text.push_str(line);
+        text.push('\n');
+    }
+    Some(text)
 }
 
 /// The value after `name` in `args` (`--name VALUE`).

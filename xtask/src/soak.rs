@@ -13,6 +13,10 @@
 //!    answered `408` and closed once the server's header-read timeout
 //!    (`--header-timeout`, 5 s) has passed, and the normal client must get
 //!    every answer, fast.
+//! 3. Silent flood: `--silent` (5,000) connections that send nothing arrive
+//!    as fast as they can, against a server limited to `--max-connections`
+//!    (2,000): the server must make room by closing the oldest silent ones,
+//!    and the normal client must get every answer throughout.
 //!
 //! Prints a report and fails on any error. The server is stopped by its
 //! handle.
@@ -37,6 +41,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let connections = number("--connections", 1000)? as usize;
     let tricklers = number("--tricklers", 500)? as usize;
     let header_timeout = number("--header-timeout", 5)?;
+    let silent = number("--silent", 5000)? as usize;
+    let max_connections = number("--max-connections", 2000)?;
 
     run_command(cargo().args([
         "build",
@@ -48,6 +54,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     ]))?;
     let echo = target_dir().join("release/examples/echo");
     let timeout_arg = header_timeout.to_string();
+    let max_arg = max_connections.to_string();
     let server = Server::start(
         &echo,
         &[
@@ -55,6 +62,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "127.0.0.1:0",
             "--header-read-timeout",
             &timeout_arg,
+            "--max-connections",
+            &max_arg,
         ],
         None,
     )?;
@@ -76,6 +85,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         slowloris(&server.addr, tricklers, Duration::from_secs(header_timeout)),
     );
     eprintln!("{slow}");
+    eprintln!("soak: {silent} silent connections against a limit of {max_connections}");
+    let flood = local.block_on(&runtime, silent_flood(&server.addr, silent));
+    eprintln!("{flood}");
 
     let mut failures = Vec::new();
     if load.errors > 0 {
@@ -101,12 +113,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if slow.cut_late > 0 {
         failures.push(format!("{} tricklers were cut off late", slow.cut_late));
     }
-    if slow.normal_errors > 0 {
-        failures.push(format!("{} normal requests failed", slow.normal_errors));
+    if slow.normal.errors > 0 {
+        failures.push(format!("{} normal requests failed", slow.normal.errors));
+    }
+    if flood.normal.errors > 0 || flood.normal.requests == 0 {
+        failures.push(format!(
+            "{} of {} normal requests failed during the silent flood",
+            flood.normal.errors, flood.normal.requests
+        ));
     }
     drop(server);
     if failures.is_empty() {
-        println!("soak: passed\n{load}\n{slow}");
+        println!("soak: passed\n{load}\n{slow}\n{flood}");
         Ok(())
     } else {
         Err(format!("soak failed:\n  {}", failures.join("\n  ")))
@@ -401,10 +419,7 @@ struct SlowOutcome {
     closed_quietly: u64,
     cut_late: u64,
     cut_after_max: Duration,
-    normal_requests: u64,
-    normal_errors: u64,
-    normal_p99: Duration,
-    normal_max: Duration,
+    normal: NormalOutcome,
 }
 
 impl std::fmt::Display for SlowOutcome {
@@ -412,17 +427,13 @@ impl std::fmt::Display for SlowOutcome {
         write!(
             f,
             "slowloris: {} tricklers, {} answered 408, {} closed without an answer, {} late, \
-             slowest cut after {:.2} s; normal client: {} requests, {} errors, p99 {:.2} ms, \
-             max {:.2} ms",
+             slowest cut after {:.2} s; {}",
             self.tricklers,
             self.answered_408,
             self.closed_quietly,
             self.cut_late,
             self.cut_after_max.as_secs_f64(),
-            self.normal_requests,
-            self.normal_errors,
-            self.normal_p99.as_secs_f64() * 1000.0,
-            self.normal_max.as_secs_f64() * 1000.0
+            self.normal
         )
     }
 }
@@ -481,52 +492,12 @@ async fn slowloris(addr: &str, tricklers: usize, header_timeout: Duration) -> Sl
             give_up,
         )));
     }
-    // The normal client: one request at a time over one connection,
-    // reconnecting if closed, for as long as the tricklers are there.
+    // The normal client, for as long as the tricklers are there.
     let mut outcome = SlowOutcome {
         tricklers,
+        normal: normal_client(addr, started + header_timeout + Duration::from_secs(2)).await,
         ..SlowOutcome::default()
     };
-    let mut latencies = Vec::new();
-    let normal_until = started + header_timeout + Duration::from_secs(2);
-    let mut conn: Option<(TcpStream, BytesMut)> = None;
-    while Instant::now() < normal_until {
-        let asked = Instant::now();
-        let result = async {
-            if conn.is_none() {
-                let stream = TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| format!("connect: {e}"))?;
-                conn = Some((stream, BytesMut::new()));
-            }
-            let (stream, buf) = conn.as_mut().expect("connected");
-            stream
-                .write_all(b"GET /normal HTTP/1.1\r\nHost: soak\r\n\r\n")
-                .await
-                .map_err(|e| format!("write: {e}"))?;
-            let (status, _, _) = read_response(stream, buf, "GET").await?;
-            if status == 200 {
-                Ok(())
-            } else {
-                Err(format!("status {status}"))
-            }
-        }
-        .await;
-        match result {
-            Ok(()) => latencies.push(asked.elapsed()),
-            Err(_) => {
-                outcome.normal_errors += 1;
-                conn = None;
-            }
-        }
-        outcome.normal_requests += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    latencies.sort();
-    if let Some(max) = latencies.last() {
-        outcome.normal_max = *max;
-        outcome.normal_p99 = latencies[latencies.len() * 99 / 100];
-    }
     // Cut off in time: by the timeout plus the server's one-second timer
     // granularity and the trickler's one-second read slices.
     let late = header_timeout + Duration::from_secs(3);
@@ -548,4 +519,167 @@ async fn slowloris(addr: &str, tricklers: usize, header_timeout: Duration) -> Sl
         }
     }
     outcome
+}
+
+/// A normal client beside an attack: one request at a time over a
+/// keep-alive connection, retried once on a fresh connection when the
+/// connection turns out closed (as clients do), until `until`.
+async fn normal_client(addr: &str, until: Instant) -> NormalOutcome {
+    let mut outcome = NormalOutcome::default();
+    let mut latencies = Vec::new();
+    let mut conn: Option<(TcpStream, BytesMut)> = None;
+    while Instant::now() < until {
+        let asked = Instant::now();
+        let mut result = Err(String::new());
+        for _attempt in 0..2 {
+            result = async {
+                if conn.is_none() {
+                    let stream = TcpStream::connect(addr)
+                        .await
+                        .map_err(|e| format!("connect: {e}"))?;
+                    conn = Some((stream, BytesMut::new()));
+                }
+                let (stream, buf) = conn.as_mut().expect("connected");
+                stream
+                    .write_all(b"GET /normal HTTP/1.1\r\nHost: soak\r\n\r\n")
+                    .await
+                    .map_err(|e| format!("write: {e}"))?;
+                let (status, _, _) = read_response(stream, buf, "GET").await?;
+                if status == 200 {
+                    Ok(())
+                } else {
+                    Err(format!("status {status}"))
+                }
+            }
+            .await;
+            if result.is_ok() {
+                break;
+            }
+            conn = None;
+        }
+        match result {
+            Ok(()) => latencies.push(asked.elapsed()),
+            Err(_) => outcome.errors += 1,
+        }
+        outcome.requests += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    latencies.sort();
+    if let Some(max) = latencies.last() {
+        outcome.max = *max;
+        outcome.p99 = latencies[latencies.len() * 99 / 100];
+    }
+    outcome
+}
+
+/// What the normal client saw.
+#[derive(Default)]
+struct NormalOutcome {
+    requests: u64,
+    errors: u64,
+    p99: Duration,
+    max: Duration,
+}
+
+impl std::fmt::Display for NormalOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "normal client: {} requests, {} errors, p99 {:.2} ms, max {:.2} ms",
+            self.requests,
+            self.errors,
+            self.p99.as_secs_f64() * 1000.0,
+            self.max.as_secs_f64() * 1000.0
+        )
+    }
+}
+
+/// What the silent flood measured.
+#[derive(Default)]
+struct FloodOutcome {
+    silent: usize,
+    connected: u64,
+    connect_errors: u64,
+    closed_by_server: u64,
+    seconds: f64,
+    normal: NormalOutcome,
+}
+
+impl std::fmt::Display for FloodOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "silent flood: {} of {} connections opened in {:.1} s ({} failed to connect), {} \
+             closed by the server to make room; {}",
+            self.connected,
+            self.silent,
+            self.seconds,
+            self.connect_errors,
+            self.closed_by_server,
+            self.normal
+        )
+    }
+}
+
+/// `silent` connections that send nothing arrive as fast as they can while
+/// a normal client keeps asking: at the connection limit the server must
+/// make room (closing the oldest silent ones), not leave everyone — the
+/// normal client included — waiting in its backlog.
+async fn silent_flood(addr: &str, silent: usize) -> FloodOutcome {
+    let started = Instant::now();
+    let flooding = {
+        let addr = addr.to_owned();
+        tokio::task::spawn_local(async move {
+            let mut streams = Vec::with_capacity(silent);
+            let mut errors = 0;
+            for _ in 0..silent {
+                match TcpStream::connect(&addr).await {
+                    Ok(stream) => streams.push(stream),
+                    Err(_) => errors += 1,
+                }
+            }
+            (streams, errors)
+        })
+    };
+    // The normal client asks throughout, and a second after (in rounds of
+    // half a second; p99 and max are the worst round's).
+    let done = Rc::new(Cell::new(false));
+    let normal = tokio::task::spawn_local({
+        let (addr, done) = (addr.to_owned(), Rc::clone(&done));
+        async move {
+            let mut outcome = NormalOutcome::default();
+            while !done.get() {
+                let round = normal_client(&addr, Instant::now() + Duration::from_millis(500)).await;
+                outcome.requests += round.requests;
+                outcome.errors += round.errors;
+                outcome.p99 = outcome.p99.max(round.p99);
+                outcome.max = outcome.max.max(round.max);
+            }
+            outcome
+        }
+    });
+    let (streams, connect_errors) = flooding.await.unwrap_or_default();
+    let seconds = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    done.set(true);
+    let normal = normal.await.unwrap_or_default();
+    let mut closed_by_server = 0;
+    for stream in &streams {
+        let mut probe = [0u8; 1];
+        match stream.try_read(&mut probe) {
+            Ok(0) => closed_by_server += 1,
+            Err(error) if error.kind() != std::io::ErrorKind::WouldBlock => {
+                closed_by_server += 1;
+            }
+            _ => {}
+        }
+    }
+    FloodOutcome {
+        silent,
+        connected: streams.len() as u64,
+        connect_errors,
+        closed_by_server,
+        seconds,
+        normal,
+    }
 }

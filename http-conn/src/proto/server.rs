@@ -208,6 +208,9 @@ pub struct Server {
     switching: bool,
     /// The peer closed its sending side.
     peer_eof: bool,
+    /// Reading stopped inside a message (a body cut short, a head
+    /// refused): the peer may still be sending it.
+    input_cut: bool,
     /// A notice for the driver about the body being read, before any
     /// further read-side event.
     body_notice: Option<BodyNotice>,
@@ -364,6 +367,7 @@ impl Server {
             cancelled_from: None,
             switching: false,
             peer_eof: false,
+            input_cut: false,
             body_notice: None,
             rejected: None,
             timers: Timers {
@@ -413,6 +417,18 @@ impl Server {
         self.write.remaining() < self.config.write_buffer
     }
 
+    /// Returns `true` while the connection holds no request: nothing in
+    /// flight, nothing being written, no byte of a next head received — a
+    /// new connection that sent nothing, or an idle keep-alive one. Closing
+    /// it loses nothing (a server short of connections closes these first).
+    pub fn is_idle(&self) -> bool {
+        self.in_flight.is_empty()
+            && matches!(self.reading, Reading::Head)
+            && matches!(self.responding, Responding::Idle)
+            && self.write.is_empty()
+            && self.read_buf.iter().all(|&b| b == b'\r' || b == b'\n')
+    }
+
     /// Requests parsed and not yet answered.
     pub fn unanswered(&self) -> usize {
         self.in_flight.len()
@@ -453,6 +469,25 @@ impl Server {
     /// The peer closed its sending side.
     pub fn received_eof(&mut self) {
         self.peer_eof = true;
+    }
+
+    /// Returns `true` if, closing now, the peer may still be sending bytes
+    /// nobody will read (input left unparsed, a body or head cut short):
+    /// a driver then reads and drops them for a while after its end of
+    /// stream, so that the close does not reset the last response (RFC
+    /// 9112 §9.6). A connection closed at a message boundary — idle, or
+    /// after a request that asked to close — need not wait.
+    pub fn peer_may_be_sending(&self) -> bool {
+        !self.peer_eof && (self.input_cut || !self.read_buf.is_empty())
+    }
+
+    /// Reads no more; leaving a body unfinished means the peer may still
+    /// be sending it.
+    fn stop_reading(&mut self) {
+        if matches!(self.reading, Reading::Body { .. }) {
+            self.input_cut = true;
+        }
+        self.reading = Reading::Done;
     }
 
     /// The bytes to send; the driver writes them (vectored) and advances.
@@ -537,7 +572,7 @@ impl Server {
                                     // (nor can what follows be handed over).
                                     self.switching = false;
                                     self.end_after(id);
-                                    self.reading = Reading::Done;
+                                    self.stop_reading();
                                     return None;
                                 }
                             }
@@ -551,7 +586,7 @@ impl Server {
                         }
                         Err(error) => {
                             let delivered = drained.is_none();
-                            self.reading = Reading::Done;
+                            self.stop_reading();
                             self.body_failed(id, error.clone(), now);
                             if delivered {
                                 return Some(ServerEvent::BodyFailed { id, error });
@@ -686,6 +721,8 @@ impl Server {
     /// answers it (after the responses owed before it) and closes.
     fn reject(&mut self, error: PeerError, now: Instant) -> ServerEvent<'static> {
         self.reading = Reading::Done;
+        // The rest of the refused message may still be coming.
+        self.input_cut = true;
         self.timers.head_started = None;
         self.timers.opened = None;
         let id = self.next_id;
@@ -763,7 +800,7 @@ impl Server {
                 if drained.is_none() {
                     self.body_notice = Some(BodyNotice::Abandoned(id));
                 }
-                self.reading = Reading::Done;
+                self.stop_reading();
             }
         }
         self.end_after(id);
@@ -791,7 +828,7 @@ impl Server {
                 if self.body_notice.is_none() {
                     self.body_notice = Some(BodyNotice::Abandoned(*reading));
                 }
-                self.reading = Reading::Done;
+                self.stop_reading();
             }
             // Its own body is read to its end (or drained) first.
             Reading::Body { .. } | Reading::Done => {}
@@ -807,15 +844,13 @@ impl Server {
     /// The one writer of "close as soon as what is written is flushed".
     fn end_now(&mut self) {
         self.closing = true;
-        self.reading = match &self.reading {
-            Reading::Body {
-                id, drained: None, ..
-            } => {
-                self.body_notice = Some(BodyNotice::Abandoned(*id));
-                Reading::Done
-            }
-            _ => Reading::Done,
-        };
+        if let Reading::Body {
+            id, drained: None, ..
+        } = &self.reading
+        {
+            self.body_notice = Some(BodyNotice::Abandoned(*id));
+        }
+        self.stop_reading();
         if let Some(front) = self.in_flight.front() {
             let id = front.id;
             self.cancelled_from = Some(self.cancelled_from.map_or(id, |from| from.min(id)));
@@ -827,8 +862,7 @@ impl Server {
         self.in_flight.iter_mut().find(|e| e.id == id)
     }
 
-    /// The request the connection is answering now (the oldest), if its
-    /// answer is the application's.
+    /// The request the connection is answering now (the oldest).
     fn current(&self) -> Option<&Exchange> {
         self.in_flight.front()
     }
@@ -992,7 +1026,7 @@ impl Server {
             Expired::Idle => self.end_now(),
             Expired::Body => {
                 if let Reading::Body { id, drained, .. } = self.reading {
-                    self.reading = Reading::Done;
+                    self.stop_reading();
                     let error = BodyError::timed_out();
                     if drained.is_none() {
                         self.body_notice = Some(BodyNotice::Failed(id, error.clone()));

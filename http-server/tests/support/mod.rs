@@ -281,7 +281,8 @@ fn pairs<'a>(fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Value {
     )
 }
 
-/// The service of `examples/echo.rs`, unchanged: each request as JSON.
+/// The service of `examples/echo.rs` with its default `--max-body`: each
+/// request as JSON.
 pub(crate) async fn echo(
     request: http::Request<Incoming>,
 ) -> Result<http::Response<Outgoing>, Infallible> {
@@ -289,7 +290,7 @@ pub(crate) async fn echo(
     let received = parts.extensions.get::<ReceivedHead>();
     let fields = received.map(ReceivedHead::fields).unwrap_or_default();
     let target = received.and_then(ReceivedHead::target).unwrap_or_default();
-    let (status, description) = match body.read_to_end().await {
+    let (status, description) = match body.read_to_end_max(8 * 1024 * 1024).await {
         Ok(data) => {
             let trailers = body
                 .trailers()
@@ -311,7 +312,7 @@ pub(crate) async fn echo(
             (http::StatusCode::OK, description)
         }
         Err(error) => (
-            http::StatusCode::BAD_REQUEST,
+            http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST),
             json!({ "error": error.to_string() }),
         ),
     };
