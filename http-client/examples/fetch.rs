@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! fetch [--json] [-X METHOD] [-H 'Name: value']... [-d DATA] [--chunked]
-//!       [--trailer 'Name: value']... [--http1.0] [--timeout SECS] URL [URL...]
+//!       [--trailer 'Name: value']... [--http1.0] [--timeout SECS]
+//!       [--max-body BYTES] URL [URL...]
 //! ```
 //!
 //! Several URLs (one origin) are pipelined on one connection: every
@@ -47,9 +48,13 @@ struct Args {
     /// Speak HTTP/1.0.
     #[arg(long = "http1.0")]
     http10: bool,
-    /// Timeout for each network operation, in seconds.
+    /// Timeout for each network operation, in seconds (default: 30 s to
+    /// connect, 60 s for a response head, 60 s between body bytes).
     #[arg(long)]
     timeout: Option<f64>,
+    /// Most bytes of a response body read; a larger one is an error.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    max_body: u64,
     /// The URLs, all on one origin.
     #[arg(required = true)]
     urls: Vec<String>,
@@ -108,7 +113,7 @@ async fn print_response(mut response: HttpResponse, json: bool) -> Result<(), Ht
 }
 
 async fn run(args: Args) -> Result<(), Error> {
-    let mut client = HttpClient::new();
+    let mut client = HttpClient::new().max_body(Some(args.max_body));
     if let Some(secs) = args.timeout {
         client = client.timeout(Duration::from_secs_f64(secs.max(0.0)));
     }

@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gruvi_body::{BodyWriter, Outgoing};
-use gruvi_conn::client::{FieldsAsGiven, ResponseFuture};
-use gruvi_wire::{
-    Limits, check_application_field, check_field, is_te_trailers, parse_content_length,
-};
+use gruvi_conn::client::{RequestError, ResponseFuture};
+use gruvi_conn::proto::{BodySize, PreparedRequest, RequestFields};
+use gruvi_wire::{BodyFraming, HeadText, Limits, Version};
 
 use crate::connect::{Connection, Connector, Target, open};
 use crate::error::HttpError;
@@ -21,6 +20,9 @@ use crate::response::HttpResponse;
 
 /// What `User-Agent` says unless the caller sets one.
 const USER_AGENT: &str = concat!("gruvi/", env!("CARGO_PKG_VERSION"));
+
+/// The most bytes a response body read whole collects, by default.
+const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
 
 /// Bytes of a hand-written body waiting to be sent before `write` waits.
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -113,6 +115,7 @@ impl<T: Into<RequestBody>> From<Option<T>> for RequestBody {
 /// ```
 pub struct HttpClient {
     timeout: Option<Duration>,
+    max_body: Option<u64>,
     version: http::Version,
     connector: Connector,
     connection: Option<Connected>,
@@ -124,8 +127,9 @@ pub struct HttpClient {
 
 struct Connected {
     connection: Connection,
-    /// For `Host`.
-    authority: String,
+    /// The origin's scheme and authority (`http://host:port`): a path
+    /// requested becomes a URL on it.
+    base: String,
 }
 
 impl fmt::Debug for HttpClient {
@@ -133,7 +137,7 @@ impl fmt::Debug for HttpClient {
         f.debug_struct("HttpClient")
             .field("timeout", &self.timeout)
             .field("version", &self.version)
-            .field("connected", &self.connection.as_ref().map(|c| &c.authority))
+            .field("connected", &self.connection.as_ref().map(|c| &c.base))
             .field("owed", &self.owed.len())
             .finish_non_exhaustive()
     }
@@ -150,6 +154,7 @@ impl HttpClient {
     pub fn new() -> Self {
         HttpClient {
             timeout: None,
+            max_body: Some(DEFAULT_MAX_BODY),
             version: http::Version::HTTP_11,
             connector: Connector::default(),
             connection: None,
@@ -158,12 +163,46 @@ impl HttpClient {
         }
     }
 
-    /// The seed's `timeout`: the longest a network operation may take —
-    /// connecting, each write, each wait for a response or its body.
+    /// The longest a network operation may take — connecting, each write,
+    /// each wait for a response or for more of its body. Without it the
+    /// connection's own defaults apply: 30 s to connect, 30 s for a write
+    /// to make progress, 60 s for a response head once its request is
+    /// sent, 60 s between bytes of a response body.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self.connector.timeout = Some(timeout);
         self.connector.options.write_timeout = Some(timeout);
+        self.connector.options.proto.response_timeout = Some(timeout);
+        self.connector.options.proto.body_read_timeout = Some(timeout);
+        self
+    }
+
+    /// Time allowed for a response head once its request is sent (`None`:
+    /// as long as the server takes). Default 60 s.
+    pub fn response_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.connector.options.proto.response_timeout = timeout;
+        self
+    }
+
+    /// Time allowed between bytes of a response body (`None`: no limit).
+    /// Default 60 s.
+    pub fn body_read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.connector.options.proto.body_read_timeout = timeout;
+        self
+    }
+
+    /// Time allowed to connect (TCP, and the TLS handshake). Default 30 s.
+    pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.connector.timeout = timeout;
+        self
+    }
+
+    /// The most bytes [`HttpResponse::read_to_end`] collects: a larger body
+    /// fails with an error naming the limit (`None`: no limit). Default
+    /// 64 MiB. Reading in pieces (`read`, `read1`, the body's frames) is
+    /// bounded by backpressure whatever this is.
+    pub fn max_body(mut self, max: Option<u64>) -> Self {
+        self.max_body = max;
         self
     }
 
@@ -200,7 +239,7 @@ impl HttpClient {
         let connection = open(&target, &self.connector).await?;
         self.connection = Some(Connected {
             connection,
-            authority: target.authority(),
+            base: target.base_url(),
         });
         Ok(())
     }
@@ -216,11 +255,11 @@ impl HttpClient {
 
     /// Makes a request: checks it, then sends its head and — unless the
     /// body is [`RequestBody::Manual`] — its body. `url` is a path
-    /// (`/a?b`) or an absolute URL whose path is used. `Host` (HTTP/1.1)
-    /// and `User-Agent` are added unless given; every field must be
-    /// ISO-8859-1 text and none may be hop-by-hop (except `Connection:
-    /// close`, `TE: trailers` to accept trailers, and what an `Upgrade`
-    /// needs), else nothing is sent.
+    /// (`/a?b`) on the connected origin, or an absolute URL on it (another
+    /// origin is refused). `Host` (the URL's authority) and `User-Agent`
+    /// are added unless given; every field must be ISO-8859-1 text and none
+    /// may be hop-by-hop (except `Connection: close`, `TE: trailers` to
+    /// accept trailers, and what an `Upgrade` needs), else nothing is sent.
     pub async fn request(
         &mut self,
         method: &str,
@@ -231,96 +270,94 @@ impl HttpClient {
         let Some(connected) = &self.connection else {
             return Err(HttpError::misuse("not connected: call connect() first"));
         };
-        let (target, url_authority) = if url.contains("://") {
+        // The request's URI: an absolute URL on this connection's origin,
+        // or a path on it. `Host` is its authority.
+        let uri = if url.contains("://") {
             let url = gruvi_wire::parse_url(url, "http")?;
-            // An absolute URL must name this connection's origin: sent
-            // here, a request for another would get the wrong server's
-            // answer.
+            let uri = format!("{}://{}{}", url.scheme(), url.authority(), url.target());
+            let uri = http::Uri::try_from(uri)
+                .map_err(|_| HttpError::misuse(format!("invalid URL {url}")))?;
             if let Some(origin) = &connected.connection.origin {
-                let uri = http::Uri::try_from(url.as_str())
-                    .map_err(|_| HttpError::misuse(format!("invalid URL {url}")))?;
                 let host = headers
                     .iter()
                     .find(|(n, _)| n.eq_ignore_ascii_case("host"))
                     .map(|(_, v)| v.as_bytes());
                 origin.admits(&uri, host)?;
             }
-            (url.target().into_owned(), Some(url.authority().to_owned()))
-        } else if url.is_empty() {
-            ("/".to_owned(), None)
+            uri
         } else {
-            (url.to_owned(), None)
+            let path = if url.is_empty() { "/" } else { url };
+            let uri = format!("{}{path}", connected.base);
+            http::Uri::try_from(uri)
+                .map_err(|_| HttpError::misuse(format!("invalid request target {url:?}")))?
         };
-        let http11 = self.version == http::Version::HTTP_11;
+        let method = http::Method::from_bytes(method.as_bytes())
+            .map_err(|_| HttpError::misuse(format!("invalid method {method:?}")))?;
+        let version = match self.version {
+            http::Version::HTTP_10 => Version::Http10,
+            _ => Version::Http11,
+        };
 
-        let upgrade = headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("upgrade"));
-        let mut fields = Vec::with_capacity(headers.len() + 2);
-        let (mut has_host, mut has_agent) = (false, false);
+        // The fields as given (order, case), as ISO-8859-1 bytes; the
+        // connection checks them.
+        let mut fields = Vec::with_capacity(headers.len() + 1);
         let mut content_type = None;
-        let mut declared_length = None;
         for (name, value) in headers {
-            let (name, value) = check_field(name, value)?;
-            if !is_te_trailers(&name, &value) {
-                check_application_field(&name, &value, upgrade)?;
+            let latin1 = |text: &str| {
+                text.head_bytes()
+                    .map(|bytes| Bytes::from(bytes.into_owned()))
+                    .map_err(|c| {
+                        HttpError::misuse(format!(
+                            "invalid request: field {name:?} holds {c:?}, which ISO-8859-1 cannot express"
+                        ))
+                    })
+            };
+            let (name_bytes, value_bytes) = (latin1(name)?, latin1(value)?);
+            if name.eq_ignore_ascii_case("content-type") {
+                content_type = Some(value_bytes.clone());
             }
-            has_host |= name.eq_ignore_ascii_case(b"host");
-            has_agent |= name.eq_ignore_ascii_case(b"user-agent");
-            if name.eq_ignore_ascii_case(b"content-type") {
-                content_type = Some(value.to_vec());
-            }
-            if name.eq_ignore_ascii_case(b"content-length") {
-                let length = parse_content_length(&value).ok_or_else(|| {
-                    HttpError::misuse("invalid request: Content-Length is not a number")
-                })?;
-                declared_length = Some(length);
-            }
-            fields.push((
-                Bytes::from(name.into_owned()),
-                Bytes::from(value.into_owned()),
-            ));
+            fields.push((name_bytes, value_bytes));
         }
-        if http11 && !has_host {
-            let authority = url_authority.unwrap_or_else(|| connected.authority.clone());
-            fields.insert(0, (Bytes::from_static(b"Host"), Bytes::from(authority)));
-        }
-        if !has_agent {
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+        {
             fields.push((
                 Bytes::from_static(b"User-Agent"),
                 Bytes::from_static(USER_AGENT.as_bytes()),
             ));
         }
+        let prepare = |size: BodySize| {
+            PreparedRequest::from_http(&method, &uri, version, RequestFields::Given(&fields), size)
+                .map_err(|e| HttpError::from(RequestError::Local(e)))
+        };
 
         let mut writer = None;
-        let body = match body.into() {
-            RequestBody::Empty => Outgoing::empty(),
-            RequestBody::Bytes(data) => Outgoing::full(data),
-            RequestBody::Text(text) => Outgoing::text(&text, content_type.as_deref())?,
-            RequestBody::Outgoing(body) => body,
+        let (prepared, body) = match body.into() {
+            // Written by hand: chunked, or the caller's Content-Length (the
+            // connection decides which).
             RequestBody::Manual => {
-                let (hand, body) = match declared_length {
-                    Some(length) => Outgoing::channel_with_length(WRITE_BUFFER, length),
-                    None => Outgoing::channel(WRITE_BUFFER),
+                let prepared = prepare(BodySize::Unknown)?;
+                let (hand, body) = match prepared.body_framing() {
+                    BodyFraming::Length(n) => Outgoing::channel_with_length(WRITE_BUFFER, n),
+                    _ => Outgoing::channel(WRITE_BUFFER),
                 };
                 writer = Some(hand);
-                body
+                (prepared, body)
+            }
+            other => {
+                let body = match other {
+                    RequestBody::Empty | RequestBody::Manual => Outgoing::empty(),
+                    RequestBody::Bytes(data) => Outgoing::full(data),
+                    RequestBody::Text(text) => Outgoing::text(&text, content_type.as_deref())?,
+                    RequestBody::Outgoing(body) => body,
+                };
+                (prepare(body_size(&body))?, body)
             }
         };
-        if !http11 && http_body::Body::size_hint(&body).exact().is_none() {
-            return Err(HttpError::misuse("body size unknown for HTTP/1.0"));
-        }
-        let chunked = http_body::Body::size_hint(&body).exact().is_none();
-
-        let mut request = http::Request::new(body);
-        *request.method_mut() = http::Method::from_bytes(method.as_bytes())
-            .map_err(|_| HttpError::misuse(format!("invalid method {method:?}")))?;
-        *request.uri_mut() = target
-            .parse()
-            .map_err(|_| HttpError::misuse(format!("invalid request target {target:?}")))?;
-        *request.version_mut() = self.version;
-        request.extensions_mut().insert(FieldsAsGiven(fields));
-        self.owed.push_back(connected.connection.send.send(request));
+        let chunked = prepared.body_framing() == BodyFraming::Chunked;
+        self.owed
+            .push_back(connected.connection.send.send_prepared(prepared, body));
         Ok(HttpRequest {
             writer,
             chunked,
@@ -359,7 +396,7 @@ impl HttpClient {
         let response = within(timeout, "the response", pending).await?;
         self.owed.pop_front();
         let response = response?;
-        let response = HttpResponse::new(response, self.timeout);
+        let response = HttpResponse::new(response, self.timeout, self.max_body);
         self.unread = Some(response.unread_flag());
         Ok(response)
     }
@@ -417,5 +454,17 @@ impl HttpRequest {
         }
         writer.end(trailers)?;
         Ok(())
+    }
+}
+
+/// The size of a body to send, as its size hint says.
+fn body_size(body: &Outgoing) -> BodySize {
+    use http_body::Body;
+    if body.is_end_stream() {
+        return BodySize::Empty;
+    }
+    match body.size_hint().exact() {
+        Some(n) => BodySize::Exact(n),
+        None => BodySize::Unknown,
     }
 }

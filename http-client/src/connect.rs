@@ -62,23 +62,27 @@ impl Target {
         })
     }
 
-    /// The value for `Host` (RFC 9110 §7.2): host, in brackets when an IPv6
-    /// literal, and the port unless it is 80.
-    pub(crate) fn authority(&self) -> String {
-        let (host, port, default_port) = match self {
-            Target::Host { host, port, tls } => (host.clone(), *port, if *tls { 443 } else { 80 }),
-            Target::Addr(addr) => (addr.ip().to_string(), addr.port(), 80),
-            Target::Unix(_) => return "localhost".to_owned(),
+    /// The origin as a URL prefix, `scheme://authority` (RFC 9110 §4.2):
+    /// the host, in brackets when an IPv6 literal, and the port unless it is
+    /// the scheme's default; `http://localhost` for a Unix socket. A path
+    /// requested on the connection becomes a URL on it, whose authority is
+    /// the request's `Host`.
+    pub(crate) fn base_url(&self) -> String {
+        let (host, port, tls) = match self {
+            Target::Host { host, port, tls } => (host.clone(), *port, *tls),
+            Target::Addr(addr) => (addr.ip().to_string(), addr.port(), false),
+            Target::Unix(_) => return "http://localhost".to_owned(),
         };
+        let scheme = if tls { "https" } else { "http" };
         let host = if host.contains(':') {
             format!("[{host}]")
         } else {
             host
         };
-        if port == default_port {
-            host
+        if port == if tls { 443 } else { 80 } {
+            format!("{scheme}://{host}")
         } else {
-            format!("{host}:{port}")
+            format!("{scheme}://{host}:{port}")
         }
     }
 }
@@ -222,9 +226,10 @@ impl Connection {
 }
 
 /// How to open connections: timeout, connection settings, TLS.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Connector {
-    /// The longest connecting (TCP and TLS handshake) may take.
+    /// The longest connecting (TCP and TLS handshake) may take. Default
+    /// 30 s.
     pub timeout: Option<Duration>,
     /// The connection's settings (limits, write timeout, ...).
     pub options: ClientOptions,
@@ -232,6 +237,17 @@ pub struct Connector {
     /// more (see [`rustls::ClientConfig`](tokio_rustls::rustls::ClientConfig)).
     #[cfg(feature = "tls")]
     pub tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+}
+
+impl Default for Connector {
+    fn default() -> Self {
+        Connector {
+            timeout: Some(Duration::from_secs(30)),
+            options: ClientOptions::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
 }
 
 /// Opens a transport to `target` with `connector`, and starts its driver.

@@ -22,6 +22,8 @@ pub struct HttpResponse {
     reason: String,
     headers: Vec<(String, String)>,
     timeout: Option<Duration>,
+    /// The most bytes `read_to_end` and `readlines` collect.
+    max_body: Option<u64>,
     /// Shared with the client: set while body bytes remain to be read.
     unread: Arc<AtomicBool>,
     /// A read that timed out may have taken bytes it never returned (the
@@ -37,7 +39,11 @@ fn lookup<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 impl HttpResponse {
-    pub(crate) fn new(response: http::Response<Incoming>, timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        response: http::Response<Incoming>,
+        timeout: Option<Duration>,
+        max_body: Option<u64>,
+    ) -> Self {
         let (head, body) = response.into_parts();
         let received = head.extensions.get::<ReceivedHead>();
         let reason = received
@@ -56,6 +62,7 @@ impl HttpResponse {
             reason,
             headers,
             timeout,
+            max_body,
             unread,
             broken: None,
         }
@@ -158,10 +165,18 @@ impl HttpResponse {
         self.settle(read)
     }
 
-    /// Reads the rest of the body (the timeout applies to the whole read).
+    /// Reads the rest of the body (the timeout applies to the whole read),
+    /// at most the client's [`max_body`](crate::HttpClient::max_body): a
+    /// larger body fails with an error that names the limit.
     pub async fn read_to_end(&mut self) -> Result<Bytes, HttpError> {
         self.usable()?;
-        let read = within(self.timeout, "the response body", self.body.read_to_end()).await;
+        let limit = self.max_body.unwrap_or(u64::MAX);
+        let read = within(
+            self.timeout,
+            "the response body",
+            self.body.read_to_end_max(limit),
+        )
+        .await;
         self.settle(read)
     }
 

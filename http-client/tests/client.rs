@@ -791,3 +791,65 @@ async fn the_connections_own_origin_in_any_spelling_is_sent() {
     drop(client);
     server.await.unwrap();
 }
+
+/// A response body read whole stops at the client's maximum: an endless
+/// chunked body fails once past it, with an error naming the limit,
+/// instead of growing without bound (it once grew to gigabytes).
+#[tokio::test]
+async fn a_response_body_read_whole_stops_at_the_maximum() {
+    let (address, server) = fake_server(|mut s| async move {
+        read_until(&mut s, "\r\n\r\n").await;
+        s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .await
+            .unwrap();
+        let chunk = format!("400\r\n{}\r\n", "x".repeat(1024));
+        while s.write_all(chunk.as_bytes()).await.is_ok() {}
+    })
+    .await;
+    let mut client = HttpClient::new().timeout(LIMIT).max_body(Some(100_000));
+    client.connect(address.as_str()).await.unwrap();
+    client
+        .request("GET", "/endless", &[], RequestBody::Empty)
+        .await
+        .unwrap();
+    let mut response = client.getresponse().await.unwrap();
+    let error = response.read_to_end().await.unwrap_err();
+    assert!(
+        error.to_string().contains("limit of 100000 bytes"),
+        "{error}"
+    );
+    drop((response, client));
+    server.await.unwrap();
+}
+
+/// With no timeout of the caller's, the connection's defaults still bound
+/// every wait; configured shorter, a server that never answers fails the
+/// request as a timeout.
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_by_the_response_timeout() {
+    let (address, server) = fake_server(|mut s| async move {
+        read_until(&mut s, "\r\n\r\n").await;
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+    })
+    .await;
+    let mut client = HttpClient::new().response_timeout(Some(Duration::from_millis(200)));
+    client.connect(address.as_str()).await.unwrap();
+    client
+        .request("GET", "/silence", &[], RequestBody::Empty)
+        .await
+        .unwrap();
+    let error = timeout(LIMIT, client.getresponse())
+        .await
+        .expect("not forever")
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    drop(client);
+    server.await.unwrap();
+    let defaults = gruvi_client::Connector::default();
+    assert_eq!(defaults.timeout, Some(Duration::from_secs(30)));
+    assert_eq!(
+        defaults.options.proto.response_timeout,
+        Some(Duration::from_secs(60))
+    );
+}

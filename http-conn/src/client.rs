@@ -2,18 +2,20 @@
 //! transport, fed by [`SendRequest`] handles.
 //!
 //! [`handshake`] splits a connection in two: [`SendRequest`], cheap to
-//! clone, queues requests and returns a [`ResponseFuture`] for each; the
-//! [`ClientConnection`] future (spawn it) does the IO. Requests go out in
-//! the order they were queued, each as soon as the one before it is
-//! written — without waiting for responses (pipelining) — and responses
-//! come back in that order, each to its own future. A request with `Expect:
-//! 100-continue` holds its body back until `100 Continue`, a final
-//! response (then the body is not sent and the connection is not reused),
-//! or [`ClientOptions::expect_continue_timeout`].
+//! clone, checks and queues requests and returns a [`ResponseFuture`] for
+//! each; the [`ClientConnection`] future (spawn it) does the IO. Requests
+//! go out in the order they were queued, each as soon as the one before it
+//! is written — without waiting for responses (pipelining) — and responses
+//! come back in that order, each to its own future.
+//!
+//! Nothing here decides protocol: how a request is written, `100 Continue`,
+//! framing, keep-alive and the timers are [`proto`]'s; the driver moves
+//! bytes, bodies and replies.
 //!
 //! Backpressure: a response body whose reader lags stops the socket reads;
 //! a server that reads slowly stops the request bodies being polled once
-//! [`ClientOptions::write_buffer`] bytes wait.
+//! [`ClientConfig::write_buffer`](proto::ClientConfig::write_buffer) bytes
+//! wait.
 //!
 //! When the connection fails, the request the failure is about gets the
 //! error (a response body being read is cut with it), every request behind
@@ -26,42 +28,43 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
-use gruvi_body::{BodyError, Incoming, Outgoing, Sender};
-use gruvi_wire::{BodyFraming as WireBody, Version, is_continue_expectation};
-use http::{HeaderMap, HeaderValue};
+use bytes::Bytes;
+use gruvi_body::{BodyError, Incoming, Outgoing};
+use gruvi_wire::{BodyFraming, Version};
+use http::HeaderMap;
 use http_body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::body::{Feed, Pumped, Readiness, Sink, incoming, pump};
 use crate::convert;
 use crate::io::{Timer, Transport, deadline_after, earliest, now};
-use crate::proto::{self, ClientConfig, ClientError, ClientEvent, ExchangeId, RequestBody};
+use crate::proto::{
+    self, BodySize, ClientConfig, ClientEvent, ExchangeId, LocalError, PreparedRequest,
+    RequestBodyState, RequestFields, ResponseError,
+};
 use crate::upgrade::{OnUpgrade, Upgraded};
 
 /// Turns of the poll loop before the task yields to others.
 const MAX_TURNS: usize = 16;
 
-/// Settings of a client connection's driver.
+/// Settings of a client connection: the state machine's, and the driver's
+/// own (buffers and IO timing).
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
-    /// The state machine's settings: limits on responses.
+    /// The state machine's settings: limits on responses, timeouts, the
+    /// write buffer.
     pub proto: ClientConfig,
     /// Most bytes of a response body queued for a slow reader. Default
     /// 64 KiB.
     pub body_buffer: usize,
-    /// Request bytes buffered for a slow server before request bodies stop
-    /// being polled. Default 256 KiB.
-    pub write_buffer: usize,
     /// A write that makes no progress for this long fails the connection.
     /// Default 30 s.
     pub write_timeout: Option<Duration>,
-    /// How long a body held back for `100 Continue` waits before it is sent
-    /// anyway (RFC 9110 §10.1.1). Default 1 s.
-    pub expect_continue_timeout: Duration,
     /// Put a [`ReceivedHead`](crate::ReceivedHead) (the fields in received
     /// case and order, the reason phrase) in every response's extensions.
     /// Default `true`; turning it off saves an allocation and a map insert
@@ -74,9 +77,7 @@ impl Default for ClientOptions {
         ClientOptions {
             proto: ClientConfig::default(),
             body_buffer: gruvi_body::DEFAULT_BODY_BUFFER,
-            write_buffer: 256 * 1024,
             write_timeout: Some(Duration::from_secs(30)),
-            expect_continue_timeout: Duration::from_secs(1),
             received_head: true,
         }
     }
@@ -86,17 +87,17 @@ impl Default for ClientOptions {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum RequestError {
-    /// The request could not be sent as given (a caller's mistake), or the
-    /// server broke the protocol; [`proto::ClientError`] says which.
-    Protocol(ClientError),
+    /// The request cannot be sent as given: the caller's mistake. Nothing
+    /// of it was written.
+    Local(LocalError),
+    /// The server broke the protocol, or did not answer in time.
+    Response(ResponseError),
     /// The transport failed.
     Io(Arc<io::Error>),
     /// A write made no progress within the write timeout.
     WriteTimedOut,
     /// The request's body failed while being sent; the connection closed.
     Body(Arc<dyn std::error::Error + Send + Sync>),
-    /// The response head has no equivalent in the `http` crate's types.
-    UnrepresentableResponse,
     /// The connection closed before the request was sent.
     Closed,
 }
@@ -106,31 +107,22 @@ impl RequestError {
     /// body size unknown on HTTP/1.0, Content-Length disagreeing with the
     /// body, or its body failed).
     pub fn is_misuse(&self) -> bool {
-        match self {
-            RequestError::Protocol(e) => matches!(
-                e,
-                ClientError::Encode(_)
-                    | ClientError::UnknownSizeOnHttp10
-                    | ClientError::ContentLength { .. }
-                    | ClientError::BodyInProgress
-            ),
-            RequestError::Body(_) => true,
-            _ => false,
-        }
+        matches!(self, RequestError::Local(_) | RequestError::Body(_))
     }
 
     /// Returns `true` if the server sent something that breaks HTTP.
     pub fn is_protocol(&self) -> bool {
-        match self {
-            RequestError::Protocol(_) => !self.is_misuse(),
-            RequestError::UnrepresentableResponse => true,
-            _ => false,
-        }
+        matches!(self, RequestError::Response(e) if !is_timeout(e))
     }
 
-    /// Returns `true` for a timeout.
+    /// Returns `true` for a timeout: a stalled write, or a response (head
+    /// or body) that did not come in time.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, RequestError::WriteTimedOut)
+        match self {
+            RequestError::WriteTimedOut => true,
+            RequestError::Response(e) => is_timeout(e),
+            _ => false,
+        }
     }
 
     /// Returns `true` for a transport failure, or a connection that closed
@@ -140,16 +132,22 @@ impl RequestError {
     }
 }
 
+fn is_timeout(error: &ResponseError) -> bool {
+    match error {
+        ResponseError::TimedOut => true,
+        ResponseError::Body(e) => e.is_timeout(),
+        _ => false,
+    }
+}
+
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RequestError::Protocol(e) => fmt::Display::fmt(e, f),
+            RequestError::Local(e) => fmt::Display::fmt(e, f),
+            RequestError::Response(e) => fmt::Display::fmt(e, f),
             RequestError::Io(e) => write!(f, "connection failed: {e}"),
             RequestError::WriteTimedOut => f.write_str("timed out writing the request"),
             RequestError::Body(e) => write!(f, "request body failed: {e}"),
-            RequestError::UnrepresentableResponse => {
-                f.write_str("malformed response: not representable as an http::Response")
-            }
             RequestError::Closed => f.write_str("the connection is closed"),
         }
     }
@@ -158,7 +156,8 @@ impl fmt::Display for RequestError {
 impl std::error::Error for RequestError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            RequestError::Protocol(e) => Some(e),
+            RequestError::Local(e) => Some(e),
+            RequestError::Response(e) => Some(e),
             RequestError::Io(e) => Some(&**e),
             RequestError::Body(e) => Some(&**e),
             _ => None,
@@ -171,38 +170,108 @@ type Reply = Result<http::Response<Incoming>, RequestError>;
 /// A request extension: the fields to send exactly as given — this order,
 /// this case, duplicates kept — instead of the request's `HeaderMap` (which
 /// lower-cases names). For callers that promise their peers the fields they
-/// wrote, like the seed's `request(method, url, headers)`; every field is
-/// still checked before anything is sent.
+/// wrote; every field is still checked before anything is sent.
 #[derive(Clone, Debug, Default)]
 pub struct FieldsAsGiven(pub Vec<(Bytes, Bytes)>);
 
 /// A request queued for the connection.
 struct Envelope {
-    request: http::Request<Outgoing>,
+    request: PreparedRequest,
+    body: Outgoing,
     reply: oneshot::Sender<Reply>,
 }
 
-/// Queues requests on one connection; clones share it.
+/// What the handles of a connection know of it without asking its task:
+/// the signals a pool reads, kept up to date by the driver.
+#[derive(Debug)]
+struct Signals {
+    /// The connection takes no new request (it closes after what is in
+    /// flight, failed, or the server closed its side).
+    closing: AtomicBool,
+    /// Requests queued or in flight and not answered whole.
+    in_flight: AtomicUsize,
+    /// Since when nothing is in flight, as nanoseconds after `epoch`;
+    /// `u64::MAX` while something is.
+    idle_since: AtomicU64,
+    epoch: Instant,
+}
+
+const BUSY: u64 = u64::MAX;
+
+impl Signals {
+    fn set_idle(&self, since: Option<Instant>) {
+        let nanos = since.map_or(BUSY, |since| {
+            u64::try_from(since.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(BUSY)
+        });
+        if self.idle_since.load(Ordering::Relaxed) != nanos {
+            self.idle_since.store(nanos, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Checks and queues requests on one connection; clones share it. Cheap
+/// to ask what a pool needs: whether the connection takes requests, how
+/// many are in flight, since when it is idle.
 #[derive(Clone)]
 pub struct SendRequest {
     queue: mpsc::UnboundedSender<Envelope>,
+    signals: Arc<Signals>,
 }
 
 impl SendRequest {
     /// Queues `request`: it is written once the requests queued before it
     /// are, without waiting for their responses. The future resolves to the
-    /// response head (its body streams through [`Incoming`]).
+    /// response head (its body streams through [`Incoming`]); a request
+    /// that cannot be sent resolves to its error at once (see
+    /// [`try_send`](Self::try_send)).
+    pub fn send(&self, request: http::Request<Outgoing>) -> ResponseFuture {
+        self.try_send(request)
+            .unwrap_or_else(ResponseFuture::failed)
+    }
+
+    /// [`send`](Self::send), with a request that cannot be sent refused
+    /// here, before anything is queued.
     ///
     /// The request's URI gives the target: its path and query (`/` when
-    /// empty), or its authority for CONNECT; `Host` is added from its
-    /// authority when the request has none. The body's size hint decides
-    /// the framing: exact → Content-Length, unknown → chunked (an error on
-    /// HTTP/1.0).
-    pub fn send(&self, request: http::Request<Outgoing>) -> ResponseFuture {
+    /// empty), or its authority for CONNECT; `Host` is the URI's authority
+    /// when the request has none. Its fields are the header map's, or
+    /// [`FieldsAsGiven`] when the extension is set. The body's size hint
+    /// decides the framing: exact → Content-Length, unknown → chunked (an
+    /// error on HTTP/1.0) or the caller's Content-Length.
+    pub fn try_send(
+        &self,
+        request: http::Request<Outgoing>,
+    ) -> Result<ResponseFuture, RequestError> {
+        let (parts, body) = request.into_parts();
+        let version = match parts.version {
+            http::Version::HTTP_10 => Version::Http10,
+            _ => Version::Http11,
+        };
+        let size = body_size(&body);
+        let fields = match parts.extensions.get::<FieldsAsGiven>() {
+            Some(given) => RequestFields::Given(&given.0),
+            None => RequestFields::Map(&parts.headers),
+        };
+        let prepared = PreparedRequest::from_http(&parts.method, &parts.uri, version, fields, size)
+            .map_err(RequestError::Local)?;
+        Ok(self.send_prepared(prepared, body))
+    }
+
+    /// Queues a request already prepared (checked and written) with its
+    /// body.
+    pub fn send_prepared(&self, request: PreparedRequest, body: Outgoing) -> ResponseFuture {
         let (reply, rx) = oneshot::channel();
+        self.signals.in_flight.fetch_add(1, Ordering::Relaxed);
         // A closed connection drops the envelope: the future reports it.
-        let _ = self.queue.send(Envelope { request, reply });
-        ResponseFuture { rx }
+        let _ = self.queue.send(Envelope {
+            request,
+            body,
+            reply,
+        });
+        ResponseFuture {
+            rx: Some(rx),
+            error: None,
+        }
     }
 
     /// Returns `true` once the connection is closed: no request sent now
@@ -210,27 +279,73 @@ impl SendRequest {
     pub fn is_closed(&self) -> bool {
         self.queue.is_closed()
     }
+
+    /// Returns `true` while the connection takes new requests (it is not
+    /// closing after what is in flight, nor closed).
+    pub fn is_ready(&self) -> bool {
+        !self.signals.closing.load(Ordering::Relaxed) && !self.queue.is_closed()
+    }
+
+    /// Requests queued or in flight and not answered whole yet.
+    pub fn in_flight(&self) -> usize {
+        self.signals.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Since when the connection has had nothing in flight, if it has not.
+    pub fn idle_since(&self) -> Option<Instant> {
+        match self.signals.idle_since.load(Ordering::Relaxed) {
+            BUSY => None,
+            nanos => Some(self.signals.epoch + Duration::from_nanos(nanos)),
+        }
+    }
 }
 
 impl fmt::Debug for SendRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendRequest")
             .field("closed", &self.is_closed())
+            .field("ready", &self.is_ready())
+            .field("in_flight", &self.in_flight())
             .finish()
+    }
+}
+
+/// The size of a body to send, as its size hint says.
+fn body_size(body: &impl Body) -> BodySize {
+    if body.is_end_stream() {
+        return BodySize::Empty;
+    }
+    match body.size_hint().exact() {
+        Some(n) => BodySize::Exact(n),
+        None => BodySize::Unknown,
     }
 }
 
 /// The response to one queued request.
 #[derive(Debug)]
 pub struct ResponseFuture {
-    rx: oneshot::Receiver<Reply>,
+    rx: Option<oneshot::Receiver<Reply>>,
+    /// A request refused before it was queued.
+    error: Option<RequestError>,
+}
+
+impl ResponseFuture {
+    fn failed(error: RequestError) -> Self {
+        ResponseFuture {
+            rx: None,
+            error: Some(error),
+        }
+    }
 }
 
 impl Future for ResponseFuture {
     type Output = Reply;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
-        match ready!(Pin::new(&mut self.rx).poll(cx)) {
+        let Some(rx) = self.rx.as_mut() else {
+            return Poll::Ready(Err(self.error.take().unwrap_or(RequestError::Closed)));
+        };
+        match ready!(Pin::new(rx).poll(cx)) {
             Ok(reply) => Poll::Ready(reply),
             Err(_) => Poll::Ready(Err(RequestError::Closed)),
         }
@@ -244,11 +359,19 @@ where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (queue, incoming) = mpsc::unbounded_channel();
+    let now = now();
+    let signals = Arc::new(Signals {
+        closing: AtomicBool::new(false),
+        in_flight: AtomicUsize::new(0),
+        idle_since: AtomicU64::new(0),
+        epoch: now,
+    });
     let connection = ClientConnection {
         transport: Transport::new(io, options.write_timeout),
-        proto: proto::Client::new(options.proto),
+        proto: proto::Client::new(options.proto, now),
         options,
         queue: incoming,
+        signals: Arc::clone(&signals),
         waiting: VecDeque::new(),
         sending: None,
         receiving: None,
@@ -258,7 +381,7 @@ where
         shutdown_until: None,
         error: None,
     };
-    (SendRequest { queue }, connection)
+    (SendRequest { queue, signals }, connection)
 }
 
 /// One client connection, as a future that completes when the connection
@@ -269,12 +392,14 @@ pub struct ClientConnection<T> {
     proto: proto::Client,
     options: ClientOptions,
     queue: mpsc::UnboundedReceiver<Envelope>,
+    signals: Arc<Signals>,
     /// Requests written (or being written) without a response head yet.
     waiting: VecDeque<Waiting>,
-    /// The request body being written.
-    sending: Option<Sending>,
-    /// The response body being received.
-    receiving: Option<Receiving>,
+    /// The request body being written, and its trailers once they came.
+    sending: Option<(ExchangeId, Outgoing, Option<HeaderMap>)>,
+    /// The response body being received; `None` inside when the caller
+    /// dropped the response (its body is read and thrown away).
+    receiving: Option<(ExchangeId, Option<Feed<ExchangeId>>)>,
     /// Where the transport goes after a switching response.
     upgrade_to: Option<(oneshot::Sender<Upgraded>, Bytes)>,
     timer: Timer,
@@ -290,29 +415,13 @@ struct Waiting {
     reply: Option<oneshot::Sender<Reply>>,
 }
 
-struct Sending {
-    id: ExchangeId,
-    body: Outgoing,
-    trailers: Option<HeaderMap>,
-    /// Held back for `100 Continue` until this instant.
-    held_until: Option<Instant>,
-}
-
-struct Receiving {
-    id: ExchangeId,
-    /// `None` when the caller dropped the response: its body is read and
-    /// thrown away to keep the connection in step.
-    sender: Option<Sender>,
-    paused: bool,
-}
-
 impl<T> fmt::Debug for ClientConnection<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientConnection")
             .field("proto", &self.proto)
             .field("waiting", &self.waiting.len())
-            .field("sending", &self.sending.as_ref().map(|s| s.id))
-            .field("receiving", &self.receiving.as_ref().map(|r| r.id))
+            .field("sending", &self.sending.as_ref().map(|(id, ..)| *id))
+            .field("receiving", &self.receiving.as_ref().map(|(id, _)| *id))
             .field("closed", &self.closed)
             .finish_non_exhaustive()
     }
@@ -333,7 +442,7 @@ where
             let now = now();
             let mut progress = this.take_requests(cx, now);
             progress |= this.send_body(cx, now);
-            progress |= this.deliver_events(cx);
+            progress |= this.deliver_events(cx, now);
 
             match this.transport.poll_write(cx, this.proto.write_buf(), now) {
                 Poll::Ready(Ok(wrote)) => progress |= wrote,
@@ -352,9 +461,7 @@ where
             if done && this.proto.write_buf().is_empty() && this.receiving.is_none() {
                 return this.close(cx, now);
             }
-
-            let paused = this.receiving.as_ref().is_some_and(|r| r.paused);
-            if !paused && this.proto.wants_read() {
+            if this.proto.wants_read() {
                 match this.transport.poll_read(cx, this.proto.read_buf()) {
                     Poll::Ready(Ok(0)) => {
                         this.proto.received_eof();
@@ -368,9 +475,12 @@ where
             if progress {
                 continue;
             }
-            let held = this.sending.as_ref().and_then(|s| s.held_until);
+            this.signals
+                .closing
+                .store(this.proto.is_closing(), Ordering::Relaxed);
+            this.signals.set_idle(this.proto.idle_since());
             let write_deadline = this.transport.write_deadline();
-            let Some(deadline) = earliest(held, write_deadline) else {
+            let Some(deadline) = earliest(this.proto.poll_timeout(), write_deadline) else {
                 return Poll::Pending;
             };
             if this.timer.poll_at(cx, deadline).is_pending() {
@@ -379,10 +489,8 @@ where
             if write_deadline.is_some_and(|d| d <= deadline) {
                 return this.fail(RequestError::WriteTimedOut);
             }
-            // No `100 Continue` in time: send the body anyway.
-            if let Some(sending) = this.sending.as_mut() {
-                sending.held_until = None;
-            }
+            // What expired is reported by the next turn's events.
+            this.proto.handle_timeout(deadline);
         }
         cx.waker().wake_by_ref();
         Poll::Pending
@@ -396,146 +504,74 @@ where
     /// Writes queued requests' heads while the connection can take them.
     fn take_requests(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let mut progress = false;
-        while self.sending.is_none()
-            && self.proto.can_send()
-            && self.proto.write_buf().remaining() < self.options.write_buffer
-        {
+        while self.proto.can_send() && self.proto.can_buffer_more() {
             let Poll::Ready(Some(envelope)) = self.queue.poll_recv(cx) else {
                 break;
             };
             progress = true;
-            self.start_request(envelope, now);
+            let Envelope {
+                request,
+                body,
+                reply,
+            } = envelope;
+            if reply.is_closed() {
+                // Nobody waits for it any more: not sent.
+                self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
+                continue;
+            }
+            match self.proto.send_prepared(&request, now) {
+                Ok(id) => {
+                    self.waiting.push_back(Waiting {
+                        id,
+                        reply: Some(reply),
+                    });
+                    if request.body_framing() != BodyFraming::Empty {
+                        self.sending = Some((id, body, None));
+                    }
+                }
+                Err(error) => {
+                    self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    let _ = reply.send(Err(RequestError::Local(error)));
+                }
+            }
         }
         progress
     }
 
-    fn start_request(&mut self, envelope: Envelope, now: Instant) {
-        let Envelope { request, reply } = envelope;
-        if reply.is_closed() {
-            return; // Nobody waits for it any more: not sent.
-        }
-        let (parts, body) = request.into_parts();
-        let version = match parts.version {
-            http::Version::HTTP_10 => Version::Http10,
-            _ => Version::Http11,
-        };
-        let is_connect = parts.method == http::Method::CONNECT;
-        let target = if is_connect {
-            parts.uri.authority().map_or("", |a| a.as_str())
-        } else {
-            parts.uri.path_and_query().map_or("/", |p| p.as_str())
-        };
-        // The fields as the caller gave them, or the header map's.
-        let mut fields: Vec<(&[u8], &[u8])> = match parts.extensions.get::<FieldsAsGiven>() {
-            Some(given) => given.0.iter().map(|(n, v)| (&n[..], &v[..])).collect(),
-            None => parts
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
-                .collect(),
-        };
-        // RFC 9112 §3.2: Host is the authority without userinfo.
-        let host;
-        if !fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"host")) {
-            if let Some(authority) = parts.uri.authority() {
-                let value = match authority.port() {
-                    Some(port) => format!("{}:{port}", authority.host()),
-                    None => authority.host().to_owned(),
-                };
-                host = HeaderValue::from_str(&value).ok();
-                if let Some(host) = &host {
-                    fields.insert(0, (b"Host", host.as_bytes()));
-                }
-            }
-        }
-        let expects_continue = fields
-            .iter()
-            .any(|(n, v)| n.eq_ignore_ascii_case(b"expect") && is_continue_expectation(v));
-        // A body of unknown size sent with the caller's Content-Length is
-        // sent as that many bytes (checked as it goes), as a proxy would.
-        let declared = fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(b"content-length"))
-            .and_then(|(_, v)| gruvi_wire::parse_content_length(v));
-        let size = if body.is_end_stream() {
-            RequestBody::Empty
-        } else {
-            match (body.size_hint().exact(), declared) {
-                (Some(n), _) | (None, Some(n)) => RequestBody::Exact(n),
-                (None, None) => RequestBody::Unknown,
-            }
-        };
-        let sent = self
-            .proto
-            .send_request(parts.method.as_str(), target, version, &fields, size);
-        let id = match sent {
-            Ok(id) => id,
-            Err(error) => {
-                let _ = reply.send(Err(RequestError::Protocol(error)));
-                return;
-            }
-        };
-        self.waiting.push_back(Waiting {
-            id,
-            reply: Some(reply),
-        });
-        if size != RequestBody::Empty {
-            self.sending = Some(Sending {
-                id,
-                body,
-                trailers: None,
-                held_until: expects_continue
-                    .then(|| deadline_after(now, self.options.expect_continue_timeout)),
-            });
-        }
-    }
-
-    /// Moves the request body being sent into the write buffer.
+    /// Moves the request body being sent into the write buffer, when the
+    /// state machine wants it (not while held for `100 Continue`); drops it
+    /// when the state machine no longer does.
     fn send_body(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let mut moved = false;
-        while self.proto.write_buf().remaining() < self.options.write_buffer {
-            let Some(sending) = self.sending.as_mut() else {
-                break;
-            };
-            if sending.held_until.is_some_and(|until| until > now) {
-                break;
-            }
-            let id = sending.id;
-            match Pin::new(&mut sending.body).poll_frame(cx) {
-                Poll::Pending => break,
-                Poll::Ready(Some(Ok(frame))) => {
-                    moved = true;
-                    match frame.into_data() {
-                        Ok(mut data) => {
-                            let data = data.copy_to_bytes(data.remaining());
-                            if let Err(error) = self.proto.send_data(id, data) {
-                                self.body_failed(id, RequestError::Protocol(error));
-                            }
-                        }
-                        Err(frame) => {
-                            if let Ok(trailers) = frame.into_trailers() {
-                                match &mut sending.trailers {
-                                    Some(all) => all.extend(trailers),
-                                    None => sending.trailers = Some(trailers),
-                                }
-                            }
-                        }
-                    }
-                }
-                Poll::Ready(None) => {
-                    moved = true;
-                    let trailers = self.sending.take().and_then(|s| s.trailers);
-                    if let Err(error) = self.proto.finish_request(id, trailers.as_ref()) {
-                        self.body_failed(id, RequestError::Protocol(error));
-                    }
-                }
-                Poll::Ready(Some(Err(error))) => {
-                    moved = true;
-                    self.body_failed(id, RequestError::Body(Arc::from(error)));
-                }
+        let Some((id, body, trailers)) = self.sending.as_mut() else {
+            return false;
+        };
+        let id = *id;
+        match self.proto.request_body() {
+            RequestBodyState::Wanted(wanted) if wanted == id => {}
+            RequestBodyState::Held(held) if held == id => return false,
+            // Abandoned: a final response came while it was held back, or
+            // the connection failed.
+            _ => {
+                self.sending = None;
+                return true;
             }
         }
-        moved
+        let mut sink = RequestSink {
+            proto: &mut self.proto,
+            id,
+            now,
+        };
+        match pump(Pin::new(body), trailers, cx, &mut sink) {
+            Pumped::Finished => {
+                self.sending = None;
+                true
+            }
+            Pumped::Blocked(moved) => moved,
+            Pumped::Failed(error) => {
+                self.body_failed(id, RequestError::Body(Arc::from(error)));
+                true
+            }
+        }
     }
 
     /// The body of request `id` cannot be completed: the server waits for
@@ -547,7 +583,7 @@ where
         // The connection will not be reused; the responses to requests
         // written whole before this one still come and are delivered.
         self.proto.abandon_body(id);
-        let never_answered = RequestError::Protocol(ClientError::ClosedBeforeResponse);
+        let never_answered = RequestError::Response(ResponseError::ClosedBeforeResponse);
         for waiting in self.waiting.iter_mut().filter(|w| w.id >= id) {
             if let Some(reply) = waiting.reply.take() {
                 let own = if waiting.id == id {
@@ -563,53 +599,38 @@ where
     }
 
     /// Hands read-side events to the callers.
-    fn deliver_events(&mut self, cx: &mut Context<'_>) -> bool {
+    fn deliver_events(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let mut progress = false;
-        loop {
-            if let Some(receiving) = self.receiving.as_mut() {
-                if let Some(sender) = receiving.sender.as_mut() {
-                    match sender.poll_ready(cx) {
-                        Poll::Ready(Ok(())) => receiving.paused = false,
-                        // The caller dropped the body: read the rest anyway
-                        // (the connection stays in step) and throw it away.
-                        Poll::Ready(Err(_gone)) => {
-                            receiving.sender = None;
-                            receiving.paused = false;
-                        }
-                        Poll::Pending => {
-                            receiving.paused = true;
-                            return progress;
-                        }
+        if let Some((_, Some(feed))) = self.receiving.as_mut() {
+            match feed.poll_ready(cx) {
+                // Resumed: the socket is read again (next turn).
+                Readiness::Ready => progress |= self.proto.set_body_paused(false, now),
+                Readiness::Full => {
+                    self.proto.set_body_paused(true, now);
+                }
+                // The caller dropped the body: the rest is read and thrown
+                // away (the connection stays in step), within bounds.
+                Readiness::Gone => {
+                    if let Some((id, feed)) = self.receiving.as_mut() {
+                        *feed = None;
+                        self.proto.body_dropped(*id);
                     }
+                    progress = true;
                 }
             }
-            let Some(event) = self.proto.poll_event() else {
-                return progress;
-            };
+        }
+        while let Some(event) = self.proto.poll_event(now) {
             progress = true;
             match event {
-                ClientEvent::Interim { id, status } => {
-                    if status == 100 {
-                        if let Some(sending) = self.sending.as_mut().filter(|s| s.id == id) {
-                            sending.held_until = None;
-                        }
-                    }
-                }
+                // A `100 Continue` releases a held body: the state machine's.
+                ClientEvent::Interim { .. } => {}
                 ClientEvent::Response(response) => {
                     let id = response.id;
-                    let (sender, body) = match (response.complete_body, response.body) {
-                        // Complete already: no `Data` or `End` follows.
-                        (Some(whole), _) => (None, Incoming::full(whole)),
-                        (None, WireBody::Length(n)) => {
-                            let (tx, rx) =
-                                Incoming::channel(self.options.body_buffer.max(1), Some(n));
-                            (Some(tx), rx)
-                        }
-                        (None, _) => {
-                            let (tx, rx) = Incoming::channel(self.options.body_buffer.max(1), None);
-                            (Some(tx), rx)
-                        }
-                    };
+                    let (sender, body) = incoming(
+                        response.complete_body,
+                        response.body,
+                        self.options.body_buffer,
+                    );
                     let complete = sender.is_none();
                     let converted = convert::response(
                         response.head,
@@ -617,45 +638,44 @@ where
                         body,
                         self.options.received_head,
                     );
-                    // A final response while the body is held back: the
-                    // server decided without it; it is not sent.
-                    if let Some(sending) = self.sending.as_ref().filter(|s| s.id == id) {
-                        if sending.held_until.is_some() {
-                            self.sending = None;
-                            self.proto.abandon_body(id);
-                        }
-                    }
                     let reply = self.pop_waiting(id).and_then(|w| w.reply);
-                    let sender = match (reply, converted) {
-                        (Some(reply), Ok(response)) => reply.send(Ok(response)).ok().and(sender),
+                    let feed = match (reply, converted) {
+                        (Some(reply), Ok(response)) => reply
+                            .send(Ok(response))
+                            .ok()
+                            .and(sender)
+                            .map(|sender| Feed::new(id, sender)),
                         (Some(reply), Err(_)) => {
-                            let _ = reply.send(Err(RequestError::UnrepresentableResponse));
+                            let error = ResponseError::Unrepresentable;
+                            let _ = reply.send(Err(RequestError::Response(error)));
                             None
                         }
                         (None, _) => None,
                     };
-                    if !complete {
-                        self.receiving = Some(Receiving {
-                            id,
-                            sender,
-                            paused: false,
-                        });
+                    if complete {
+                        self.answered();
+                    } else {
+                        // Nobody reads it: thrown away, within bounds.
+                        if feed.is_none() {
+                            self.proto.body_dropped(id);
+                        }
+                        self.receiving = Some((id, feed));
                     }
                 }
                 ClientEvent::Data { id, data } => {
-                    if let Some(receiving) = self.receiving.as_mut().filter(|r| r.id == id) {
-                        if let Some(sender) = receiving.sender.as_mut() {
-                            if sender.send_data(data).is_err() {
-                                receiving.sender = None;
-                            }
+                    if let Some((_, feed)) = self.receiving.as_mut().filter(|(r, _)| *r == id) {
+                        if feed.as_mut().is_some_and(|f| !f.data(data)) {
+                            *feed = None;
+                            self.proto.body_dropped(id);
                         }
                     }
                 }
                 ClientEvent::End { id, trailers } => {
-                    if let Some(receiving) = self.receiving.take_if(|r| r.id == id) {
-                        if let Some(sender) = receiving.sender {
-                            sender.finish(trailers);
+                    if let Some((_, feed)) = self.receiving.take_if(|(r, _)| *r == id) {
+                        if let Some(feed) = feed {
+                            feed.finish(trailers);
                         }
+                        self.answered();
                     }
                 }
                 ClientEvent::Upgraded { response, leftover } => {
@@ -677,30 +697,32 @@ where
                                 let _ = reply.send(Ok(response));
                             }
                             Err(_) => {
-                                let _ = reply.send(Err(RequestError::UnrepresentableResponse));
+                                let error = ResponseError::Unrepresentable;
+                                let _ = reply.send(Err(RequestError::Response(error)));
                             }
                         }
                     }
+                    self.answered();
                     self.sending = None;
-                    self.break_off(RequestError::Protocol(ClientError::ClosedBeforeResponse));
+                    self.break_off(RequestError::Response(ResponseError::ClosedBeforeResponse));
                     return true;
                 }
                 ClientEvent::Failed { waiting, error } => {
-                    let error = RequestError::Protocol(error);
+                    let error = RequestError::Response(error);
                     // The oldest request is the one the failure is about;
                     // those behind it were simply never answered.
-                    let never_answered = RequestError::Protocol(ClientError::ClosedBeforeResponse);
+                    let never_answered =
+                        RequestError::Response(ResponseError::ClosedBeforeResponse);
                     for (n, id) in waiting.into_iter().enumerate() {
                         let own = if n == 0 { &error } else { &never_answered };
                         let reply = self.pop_waiting(id).and_then(|w| w.reply);
                         if let Some(reply) = reply {
                             let _ = reply.send(Err(own.clone()));
                         }
-                        if let Some(receiving) = self.receiving.take_if(|r| r.id == id) {
-                            if let Some(sender) = receiving.sender {
-                                sender.abort(body_error(own));
-                            }
+                        if let Some((_, Some(feed))) = self.receiving.take_if(|(r, _)| *r == id) {
+                            feed.abort(body_error(own));
                         }
+                        self.answered();
                     }
                     self.sending = None;
                     self.break_off(never_answered);
@@ -708,13 +730,19 @@ where
                     // its rights; anything else is the connection's failure.
                     if !matches!(
                         error,
-                        RequestError::Protocol(ClientError::ClosedBeforeResponse)
+                        RequestError::Response(ResponseError::ClosedBeforeResponse)
                     ) {
                         self.error.get_or_insert(error);
                     }
                 }
             }
         }
+        progress
+    }
+
+    /// One exchange is over (answered whole, or failed).
+    fn answered(&self) {
+        self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
     fn pop_waiting(&mut self, id: ExchangeId) -> Option<Waiting> {
@@ -725,15 +753,16 @@ where
     /// Nothing more happens on this connection: whoever still waits gets
     /// `error`, a body being received is cut, and nothing more is queued.
     fn break_off(&mut self, error: RequestError) {
+        self.signals.closing.store(true, Ordering::Relaxed);
         for waiting in self.waiting.drain(..) {
             if let Some(reply) = waiting.reply {
                 let _ = reply.send(Err(error.clone()));
             }
+            self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
         }
-        if let Some(receiving) = self.receiving.take() {
-            if let Some(sender) = receiving.sender {
-                sender.abort(body_error(&error));
-            }
+        if let Some((_, Some(feed))) = self.receiving.take() {
+            feed.abort(body_error(&error));
+            self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
         }
         self.queue.close();
     }
@@ -777,10 +806,31 @@ where
     }
 }
 
+/// The request being sent, as a destination for its body.
+struct RequestSink<'a> {
+    proto: &'a mut proto::Client,
+    id: ExchangeId,
+    now: Instant,
+}
+
+impl Sink for RequestSink<'_> {
+    fn has_room(&self) -> bool {
+        self.proto.can_buffer_more()
+    }
+
+    fn data(&mut self, data: Bytes) -> Result<(), LocalError> {
+        self.proto.send_data(self.id, data)
+    }
+
+    fn finish(&mut self, trailers: Option<&HeaderMap>) -> Result<(), LocalError> {
+        self.proto.finish_request(self.id, trailers, self.now)
+    }
+}
+
 /// The error a response body's reader sees when the connection fails.
 fn body_error(error: &RequestError) -> BodyError {
     match error {
-        RequestError::Protocol(ClientError::Body(e)) => e.clone(),
+        RequestError::Response(ResponseError::Body(e)) => e.clone(),
         _ => BodyError::aborted(),
     }
 }

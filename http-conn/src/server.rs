@@ -51,7 +51,7 @@ use tokio::sync::oneshot;
 
 use crate::body::{Feed, Pumped, Readiness, Sink, incoming, pump};
 use crate::convert;
-use crate::io::{Timer, Transport, deadline_after, now};
+use crate::io::{Timer, Transport, deadline_after, earliest, now};
 pub use crate::proto::PeerError;
 use crate::proto::{self, BodySize, LocalError, RequestId, ServerConfig, ServerEvent};
 use crate::upgrade::{OnUpgrade, Upgraded};
@@ -442,12 +442,8 @@ where
                 continue;
             }
             let write_deadline = this.transport.write_deadline();
-            let deadline = match (this.proto.poll_timeout(), write_deadline) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => match a.or(b) {
-                    Some(deadline) => deadline,
-                    None => return Poll::Pending,
-                },
+            let Some(deadline) = earliest(this.proto.poll_timeout(), write_deadline) else {
+                return Poll::Pending;
             };
             if this.timer.poll_at(cx, deadline).is_pending() {
                 return Poll::Pending;

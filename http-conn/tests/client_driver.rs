@@ -10,7 +10,7 @@ use futures::StreamExt;
 use gruvi_body::{Incoming, Outgoing};
 use gruvi_conn::ReceivedHead;
 use gruvi_conn::client::{ClientOptions, RequestError, SendRequest, handshake};
-use gruvi_conn::proto::ClientError;
+use gruvi_conn::proto::ResponseError;
 use gruvi_conn::upgrade::OnUpgrade;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinHandle;
@@ -208,7 +208,7 @@ async fn a_response_that_closes_fails_the_requests_pipelined_behind_it() {
     assert!(
         matches!(
             error,
-            RequestError::Protocol(ClientError::ClosedBeforeResponse)
+            RequestError::Response(ResponseError::ClosedBeforeResponse)
         ),
         "{error:?}"
     );
@@ -240,7 +240,7 @@ async fn a_malformed_response_fails_its_request_and_every_later_one() {
     assert!(
         matches!(
             error,
-            RequestError::Protocol(ClientError::ClosedBeforeResponse)
+            RequestError::Response(ResponseError::ClosedBeforeResponse)
         ),
         "later requests are never answered, never given a response: {error:?}"
     );
@@ -480,7 +480,7 @@ async fn an_unsolicited_response_closes_the_connection() {
     assert!(
         matches!(
             error,
-            RequestError::Protocol(ClientError::UnsolicitedResponse)
+            RequestError::Response(ResponseError::UnsolicitedResponse)
         ),
         "{error:?}"
     );
@@ -577,4 +577,107 @@ async fn without_received_head_responses_carry_only_the_http_types() {
     assert_eq!(body_text(response).await, "a");
     drop(send);
     conn.await.unwrap().unwrap();
+}
+
+/// Regression: with no timeout set, a server that never answers kept a
+/// request waiting forever. By default the response head must come within
+/// 60 s of the request being written; then the request fails as a timeout.
+#[tokio::test(start_paused = true)]
+async fn a_response_that_never_comes_fails_after_the_default_response_timeout() {
+    let (send, conn, mut peer) = connect();
+    let started = tokio::time::Instant::now();
+    let pending = send.send(get("http://x/never"));
+    read_until(&mut peer, "\r\n\r\n").await;
+    let error = timeout(Duration::from_secs(120), pending)
+        .await
+        .expect("not forever")
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(error.to_string(), "timed out waiting for the response");
+    assert_eq!(started.elapsed().as_secs(), 60);
+    assert!(conn.await.unwrap().is_err(), "the connection failed");
+}
+
+/// Regression: a Content-Length body that stopped on an open connection
+/// kept its reader waiting forever. By default 60 s without a byte fails
+/// the body (as a timeout), and the connection.
+#[tokio::test(start_paused = true)]
+async fn a_response_body_that_stops_fails_after_the_default_body_timeout() {
+    let (send, _conn, mut peer) = connect();
+    let pending = send.send(get("http://x/stalls"));
+    read_until(&mut peer, "\r\n\r\n").await;
+    peer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+        .await
+        .unwrap();
+    let response = pending.await.unwrap();
+    let started = tokio::time::Instant::now();
+    let error = timeout(Duration::from_secs(120), response.into_body().read_to_end())
+        .await
+        .expect("not forever")
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(started.elapsed().as_secs(), 60);
+}
+
+/// Regression: an endless stream of `100 Continue` kept a request waiting
+/// (and a core busy). Past 16 interim responses to one request, it fails.
+#[tokio::test(start_paused = true)]
+async fn endless_interim_responses_fail_the_request() {
+    let (send, _conn, mut peer) = connect();
+    let pending = send.send(get("http://x/interim"));
+    read_until(&mut peer, "\r\n\r\n").await;
+    let interim = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n".repeat(17);
+    peer.write_all(&interim).await.unwrap();
+    let error = timeout(Duration::from_secs(5), pending)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(error.is_protocol(), "{error:?}");
+    assert!(
+        error.to_string().contains("more than 16 interim"),
+        "{error}"
+    );
+}
+
+/// Up to the bound, interim responses are skipped as before.
+#[tokio::test(start_paused = true)]
+async fn interim_responses_up_to_the_bound_are_skipped() {
+    let (send, _conn, mut peer) = connect();
+    let pending = send.send(get("http://x/interim"));
+    read_until(&mut peer, "\r\n\r\n").await;
+    let mut input = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(16);
+    input.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+    peer.write_all(&input).await.unwrap();
+    assert_eq!(pending.await.unwrap().status(), 204);
+}
+
+/// What a pool reads off a connection's handle: whether it takes requests,
+/// how many are in flight, since when it is idle.
+#[tokio::test(start_paused = true)]
+async fn the_handle_tells_a_pool_what_the_connection_can_take() {
+    let (send, _conn, mut peer) = connect();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(send.is_ready());
+    assert_eq!(send.in_flight(), 0);
+    assert!(send.idle_since().is_some());
+    let first = send.send(get("http://x/1"));
+    let second = send.send(get("http://x/2"));
+    assert_eq!(send.in_flight(), 2);
+    read_until(&mut peer, "GET /2").await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(send.idle_since(), None, "busy");
+    peer.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+        .await
+        .unwrap();
+    first.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(send.in_flight(), 1);
+    // The server says it closes after this one.
+    peer.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    second.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(send.in_flight(), 0);
+    assert!(!send.is_ready(), "closing after what was in flight");
 }

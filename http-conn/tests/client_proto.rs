@@ -3,7 +3,11 @@
 //! every request still waiting.
 
 use bytes::{Buf, Bytes};
-use gruvi_conn::proto::{Client, ClientConfig, ClientError, ClientEvent, ExchangeId, RequestBody};
+use std::time::Instant;
+
+use gruvi_conn::proto::{
+    BodySize, Client, ClientConfig, ClientEvent, ExchangeId, LocalError, ResponseError,
+};
 use gruvi_wire::Version;
 use http::HeaderMap;
 use proptest::prelude::*;
@@ -15,7 +19,7 @@ enum Ev {
     Data(u64, Vec<u8>),
     End(u64, Vec<(String, String)>),
     Upgraded(u64, Vec<u8>),
-    Failed(Vec<u64>, ClientError),
+    Failed(Vec<u64>, ResponseError),
 }
 
 fn n(id: ExchangeId) -> u64 {
@@ -32,7 +36,7 @@ fn text(b: &[u8]) -> String {
 
 fn events(client: &mut Client) -> Vec<Ev> {
     let mut out = Vec::new();
-    while let Some(event) = client.poll_event() {
+    while let Some(event) = client.poll_event(Instant::now()) {
         let event = match event {
             ClientEvent::Interim { id, status } => Ev::Interim(n(id), status),
             // A body that came whole with its head is, to these tests, its
@@ -93,14 +97,15 @@ fn send(client: &mut Client, method: &str, target: &str) -> ExchangeId {
             target,
             Version::Http11,
             &[("Host", "x")],
-            RequestBody::Empty,
+            BodySize::Empty,
+            Instant::now(),
         )
         .unwrap()
 }
 
 #[test]
 fn pipelined_requests_are_written_at_once_and_answered_in_order() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "GET", "/a");
     send(&mut c, "HEAD", "/b");
     send(&mut c, "GET", "/c");
@@ -130,7 +135,7 @@ fn pipelined_requests_are_written_at_once_and_answered_in_order() {
 
 #[test]
 fn interim_responses_are_reported_and_skipped() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "GET", "/");
     let input = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n";
     assert_eq!(
@@ -146,7 +151,7 @@ fn interim_responses_are_reported_and_skipped() {
 
 #[test]
 fn an_until_close_response_ends_the_pipeline() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "GET", "/1");
     send(&mut c, "GET", "/2");
     written(&mut c);
@@ -159,7 +164,7 @@ fn an_until_close_response_ends_the_pipeline() {
             Ev::Response(0, 200),
             Ev::Data(0, b"all of it".to_vec()),
             Ev::End(0, vec![]),
-            Ev::Failed(vec![1], ClientError::ClosedBeforeResponse),
+            Ev::Failed(vec![1], ResponseError::ClosedBeforeResponse),
         ]
     );
     assert!(!c.can_send() && c.is_done());
@@ -167,7 +172,7 @@ fn an_until_close_response_ends_the_pipeline() {
 
 #[test]
 fn a_response_with_both_framings_is_read_chunked_and_closes() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "GET", "/");
     let input = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
     assert_eq!(
@@ -183,44 +188,44 @@ fn a_response_with_both_framings_is_read_chunked_and_closes() {
 
 #[test]
 fn failures_reach_every_waiting_request() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     assert_eq!(
         feed(&mut c, b"HTTP/1.1 200 OK\r\n\r\n"),
-        [Ev::Failed(vec![], ClientError::UnsolicitedResponse)]
+        [Ev::Failed(vec![], ResponseError::UnsolicitedResponse)]
     );
 
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "GET", "/1");
     send(&mut c, "GET", "/2");
     let evs = feed(&mut c, b"HTTP/1.1 2x0 OK\r\n\r\n");
     assert!(
-        matches!(&evs[..], [Ev::Failed(ids, ClientError::Head(_))] if ids == &[0, 1]),
+        matches!(&evs[..], [Ev::Failed(ids, ResponseError::Head(_))] if ids == &[0, 1]),
         "{evs:?}"
     );
     assert!(!c.can_send());
 
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "GET", "/1");
     let mut evs = feed(&mut c, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
     c.received_eof();
     evs.extend(events(&mut c));
     assert!(
-        matches!(evs.last(), Some(Ev::Failed(ids, ClientError::Body(e))) if ids == &[0] && e.is_incomplete()),
+        matches!(evs.last(), Some(Ev::Failed(ids, ResponseError::Body(e))) if ids == &[0] && e.is_incomplete()),
         "{evs:?}"
     );
 
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "GET", "/1");
     c.received_eof();
     assert_eq!(
         events(&mut c),
-        [Ev::Failed(vec![0], ClientError::ClosedBeforeResponse)]
+        [Ev::Failed(vec![0], ResponseError::ClosedBeforeResponse)]
     );
 }
 
 #[test]
 fn upgrades_hand_over_the_leftover_bytes() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     c.send_request(
         "GET",
         "/ws",
@@ -230,7 +235,8 @@ fn upgrades_hand_over_the_leftover_bytes() {
             ("Connection", "upgrade"),
             ("Upgrade", "websocket"),
         ],
-        RequestBody::Empty,
+        BodySize::Empty,
+        Instant::now(),
     )
     .unwrap();
     let evs = feed(
@@ -239,7 +245,7 @@ fn upgrades_hand_over_the_leftover_bytes() {
     );
     assert_eq!(evs, [Ev::Upgraded(0, b"\x81\x05hello".to_vec())]);
 
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "CONNECT", "example.com:443");
     assert_eq!(
         feed(
@@ -251,63 +257,81 @@ fn upgrades_hand_over_the_leftover_bytes() {
 
     // A 101 nobody asked for: the server left HTTP, so nothing after it
     // may be read as this request's response.
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "GET", "/");
     assert_eq!(
         feed(
             &mut c,
             b"HTTP/1.1 101 X\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!"
         ),
-        [Ev::Failed(vec![0], ClientError::UnexpectedSwitch)]
+        [Ev::Failed(vec![0], ResponseError::UnexpectedSwitch)]
     );
     assert!(!c.can_send());
 
     // Nothing can be pipelined behind a CONNECT.
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "CONNECT", "example.com:443");
     assert_eq!(
-        c.send_request("GET", "/", Version::Http11, NO_FIELDS, RequestBody::Empty),
-        Err(ClientError::Closed)
+        c.send_request(
+            "GET",
+            "/",
+            Version::Http11,
+            NO_FIELDS,
+            BodySize::Empty,
+            Instant::now()
+        ),
+        Err(LocalError::Closed)
     );
 }
 
 #[test]
 fn request_bodies_and_their_framing() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     let id = c
         .send_request(
             "POST",
             "/u",
             Version::Http11,
             &[("Host", "x")],
-            RequestBody::Unknown,
+            BodySize::Unknown,
+            Instant::now(),
         )
         .unwrap();
     assert_eq!(
-        c.send_request("GET", "/", Version::Http11, NO_FIELDS, RequestBody::Empty),
-        Err(ClientError::BodyInProgress)
+        c.send_request(
+            "GET",
+            "/",
+            Version::Http11,
+            NO_FIELDS,
+            BodySize::Empty,
+            Instant::now()
+        ),
+        Err(LocalError::BodyInProgress)
     );
     c.send_data(id, Bytes::from_static(b"hello")).unwrap();
     let mut trailers = HeaderMap::new();
     trailers.insert("x-sum", "5".parse().unwrap());
-    c.finish_request(id, Some(&trailers)).unwrap();
+    c.finish_request(id, Some(&trailers), Instant::now())
+        .unwrap();
     let id2 = c
         .send_request(
             "PUT",
             "/v",
             Version::Http11,
             &[("Host", "x")],
-            RequestBody::Exact(2),
+            BodySize::Exact(2),
+            Instant::now(),
         )
         .unwrap();
     c.send_data(id2, Bytes::from_static(b"ok")).unwrap();
-    c.finish_request(id2, None).unwrap();
+    c.finish_request(id2, None, Instant::now()).unwrap();
     c.send_request(
         "POST",
         "/empty",
         Version::Http11,
         &[("Host", "x")],
-        RequestBody::Empty,
+        BodySize::Empty,
+        Instant::now(),
     )
     .unwrap();
     assert_eq!(
@@ -320,7 +344,7 @@ fn request_bodies_and_their_framing() {
 
 #[test]
 fn invalid_requests_are_refused_before_anything_is_written() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     let cases: &[(&str, &str)] = &[
         ("Transfer-Encoding", "chunked"),
         ("Keep-Alive", "5"),
@@ -333,22 +357,31 @@ fn invalid_requests_are_refused_before_anything_is_written() {
             "/",
             Version::Http11,
             &[(*name, *value)],
-            RequestBody::Empty,
+            BodySize::Empty,
+            Instant::now(),
         );
-        assert!(matches!(r, Err(ClientError::Encode(_))), "{name}: {r:?}");
+        assert!(matches!(r, Err(LocalError::Encode(_))), "{name}: {r:?}");
     }
     let r = c.send_request(
         "POST",
         "/",
         Version::Http10,
         NO_FIELDS,
-        RequestBody::Unknown,
+        BodySize::Unknown,
+        Instant::now(),
     );
-    assert_eq!(r, Err(ClientError::UnknownSizeOnHttp10));
+    assert_eq!(r, Err(LocalError::UnknownSizeOnHttp10));
     assert_eq!(r.unwrap_err().to_string(), "body size unknown for HTTP/1.0");
     assert!(matches!(
-        c.send_request("G T", "/", Version::Http11, NO_FIELDS, RequestBody::Empty),
-        Err(ClientError::Encode(_))
+        c.send_request(
+            "G T",
+            "/",
+            Version::Http11,
+            NO_FIELDS,
+            BodySize::Empty,
+            Instant::now()
+        ),
+        Err(LocalError::Encode(_))
     ));
     assert_eq!(written(&mut c), "");
     assert_eq!(c.in_flight(), 0);
@@ -356,32 +389,41 @@ fn invalid_requests_are_refused_before_anything_is_written() {
 
 #[test]
 fn a_request_asking_to_close_is_the_last() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     c.send_request(
         "GET",
         "/",
         Version::Http11,
         &[("Host", "x"), ("Connection", "close")],
-        RequestBody::Empty,
+        BodySize::Empty,
+        Instant::now(),
     )
     .unwrap();
     assert!(!c.can_send());
     assert_eq!(
-        c.send_request("GET", "/", Version::Http11, NO_FIELDS, RequestBody::Empty),
-        Err(ClientError::Closed)
+        c.send_request(
+            "GET",
+            "/",
+            Version::Http11,
+            NO_FIELDS,
+            BodySize::Empty,
+            Instant::now()
+        ),
+        Err(LocalError::Closed)
     );
 }
 
 #[test]
 fn an_abandoned_body_stops_reuse() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     let id = c
         .send_request(
             "PUT",
             "/",
             Version::Http11,
             &[("Host", "x"), ("Expect", "100-continue")],
-            RequestBody::Exact(100),
+            BodySize::Exact(100),
+            Instant::now(),
         )
         .unwrap();
     assert_eq!(
@@ -432,7 +474,7 @@ proptest! {
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
     ) {
         let input: Vec<u8> = responses.iter().flat_map(|(bytes, _, _)| bytes.clone()).collect();
-        let mut c = Client::new(ClientConfig::default());
+        let mut c = Client::new(ClientConfig::default(), Instant::now());
         for _ in &responses {
             send(&mut c, "GET", "/");
         }
@@ -465,19 +507,20 @@ proptest! {
 
 #[test]
 fn a_callers_content_length_must_match_the_body() {
-    let cases: [(&[&str], RequestBody, bool); 7] = [
-        (&["5"], RequestBody::Exact(5), true),
-        (&["5", "5"], RequestBody::Exact(5), true),
-        (&["0"], RequestBody::Empty, true),
-        (&["5"], RequestBody::Empty, false),
-        (&["5"], RequestBody::Exact(3), false),
-        (&["5"], RequestBody::Unknown, false),
-        (&["+5"], RequestBody::Exact(5), false),
+    let cases: [(&[&str], BodySize, bool); 7] = [
+        (&["5"], BodySize::Exact(5), true),
+        (&["5", "5"], BodySize::Exact(5), true),
+        (&["0"], BodySize::Empty, true),
+        (&["5"], BodySize::Empty, false),
+        (&["5"], BodySize::Exact(3), false),
+        // A body of unknown size is framed by the caller's length.
+        (&["5"], BodySize::Unknown, true),
+        (&["+5"], BodySize::Exact(5), false),
     ];
     for (values, body, ok) in cases {
-        let mut c = Client::new(ClientConfig::default());
+        let mut c = Client::new(ClientConfig::default(), Instant::now());
         let fields: Vec<(&str, &str)> = values.iter().map(|v| ("Content-Length", *v)).collect();
-        let result = c.send_request("POST", "/", Version::Http11, &fields, body);
+        let result = c.send_request("POST", "/", Version::Http11, &fields, body, Instant::now());
         if ok {
             result.unwrap();
             let out = written(&mut c);
@@ -489,7 +532,7 @@ fn a_callers_content_length_must_match_the_body() {
             assert!(!out.contains("Transfer-Encoding"));
         } else {
             assert!(
-                matches!(result, Err(ClientError::ContentLength { .. })),
+                matches!(result, Err(LocalError::ContentLengthMismatch { .. })),
                 "{values:?} {body:?}: {result:?}"
             );
             assert_eq!(written(&mut c), "", "nothing sent");
@@ -499,7 +542,7 @@ fn a_callers_content_length_must_match_the_body() {
 
 #[test]
 fn bytes_after_the_last_response_poison_the_connection_at_once() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "GET", "/");
     let evs = feed(&mut c, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil");
     assert_eq!(
@@ -507,7 +550,7 @@ fn bytes_after_the_last_response_poison_the_connection_at_once() {
         [
             Ev::Response(0, 200),
             Ev::End(0, vec![]),
-            Ev::Failed(vec![], ClientError::UnsolicitedResponse)
+            Ev::Failed(vec![], ResponseError::UnsolicitedResponse)
         ]
     );
     assert!(
@@ -518,13 +561,14 @@ fn bytes_after_the_last_response_poison_the_connection_at_once() {
 
 #[test]
 fn te_trailers_is_the_one_te_a_caller_may_send() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     c.send_request(
         "GET",
         "/",
         Version::Http11,
         &[("Host", "x"), ("TE", "trailers")],
-        RequestBody::Empty,
+        BodySize::Empty,
+        Instant::now(),
     )
     .unwrap();
     assert_eq!(
@@ -537,12 +581,10 @@ fn te_trailers_is_the_one_te_a_caller_may_send() {
         "/",
         Version::Http11,
         &[("TE", "gzip")],
-        RequestBody::Empty,
+        BodySize::Empty,
+        Instant::now(),
     );
-    assert!(
-        matches!(refused, Err(ClientError::Encode(_))),
-        "{refused:?}"
-    );
+    assert!(matches!(refused, Err(LocalError::Encode(_))), "{refused:?}");
     assert_eq!(
         written(&mut c),
         "",
@@ -557,7 +599,7 @@ type Head = (u16, Option<Vec<u8>>);
 /// events came.
 fn raw_events(client: &mut Client) -> (Vec<Head>, usize, usize) {
     let (mut heads, mut data, mut ends) = (Vec::new(), 0, 0);
-    while let Some(event) = client.poll_event() {
+    while let Some(event) = client.poll_event(Instant::now()) {
         match event {
             ClientEvent::Response(r) => {
                 heads.push((r.head.status(), r.complete_body.map(|b| b.to_vec())));
@@ -572,7 +614,7 @@ fn raw_events(client: &mut Client) -> (Vec<Head>, usize, usize) {
 
 #[test]
 fn a_body_received_with_its_head_comes_whole_with_it() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     for _ in 0..3 {
         send(&mut c, "GET", "/");
     }
@@ -608,7 +650,7 @@ fn a_body_received_with_its_head_comes_whole_with_it() {
 
 #[test]
 fn a_complete_body_that_closes_fails_what_was_pipelined_behind_it() {
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "GET", "/");
     send(&mut c, "GET", "/");
     assert_eq!(
@@ -620,11 +662,11 @@ fn a_complete_body_that_closes_fails_what_was_pipelined_behind_it() {
             Ev::Response(0, 200),
             Ev::Data(0, b"ok".to_vec()),
             Ev::End(0, vec![]),
-            Ev::Failed(vec![1], ClientError::ClosedBeforeResponse),
+            Ev::Failed(vec![1], ResponseError::ClosedBeforeResponse),
         ]
     );
     // And bytes nobody asked for, after a complete response, are refused.
-    let mut c = Client::new(ClientConfig::default());
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "GET", "/");
     assert_eq!(
         feed(
@@ -635,7 +677,42 @@ fn a_complete_body_that_closes_fails_what_was_pipelined_behind_it() {
             Ev::Response(0, 200),
             Ev::Data(0, b"ok".to_vec()),
             Ev::End(0, vec![]),
-            Ev::Failed(vec![], ClientError::UnsolicitedResponse),
+            Ev::Failed(vec![], ResponseError::UnsolicitedResponse),
         ]
     );
+}
+
+/// A response body the caller dropped is read past to keep the connection
+/// in step — within bounds: past `max_drain_bytes` the connection closes
+/// instead, and what was pipelined behind fails.
+#[test]
+fn a_dropped_body_is_drained_within_bounds() {
+    let config = ClientConfig {
+        max_drain_bytes: 10,
+        ..ClientConfig::default()
+    };
+    let mut c = Client::new(config, Instant::now());
+    let small = send(&mut c, "GET", "/small");
+    let big = send(&mut c, "GET", "/big");
+    send(&mut c, "GET", "/after");
+    let evs = feed(&mut c, b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nabc");
+    assert_eq!(evs, [Ev::Response(0, 200), Ev::Data(0, b"abc".to_vec())]);
+    c.body_dropped(small);
+    // Drained quietly: no data events, then the end.
+    assert_eq!(feed(&mut c, b"defgh"), [Ev::End(0, vec![])]);
+    let evs = feed(
+        &mut c,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+    );
+    assert_eq!(
+        evs,
+        [Ev::Response(1, 200), Ev::Data(1, b"0123456789".to_vec())]
+    );
+    c.body_dropped(big);
+    let evs = feed(&mut c, b"0123456789x");
+    assert_eq!(
+        evs,
+        [Ev::Failed(vec![1, 2], ResponseError::ClosedBeforeResponse)]
+    );
+    assert!(!c.can_send());
 }

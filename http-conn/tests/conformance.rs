@@ -19,8 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use gruvi_body::{ChunkedLimits, Trailers};
 use gruvi_conn::proto::{
-    BodySize, Client, ClientConfig, ClientEvent, ExchangeId, RequestBody, RequestId, Server,
-    ServerConfig, ServerEvent,
+    BodySize, Client, ClientConfig, ClientEvent, ExchangeId, RequestId, Server, ServerConfig,
+    ServerEvent,
 };
 use gruvi_wire::{BodyFraming, Field, Limits, Version, latin1_text};
 use http::HeaderMap;
@@ -736,10 +736,14 @@ struct ClientOutcome {
 }
 
 fn run_client(case: &Case, sizes: &[usize]) -> ClientOutcome {
-    let mut client = Client::new(ClientConfig {
-        limits: case.settings.limits,
-        chunked: case.settings.chunked,
-    });
+    let mut client = Client::new(
+        ClientConfig {
+            limits: case.settings.limits,
+            chunked: case.settings.chunked,
+            ..ClientConfig::default()
+        },
+        Instant::now(),
+    );
     let mut ids = Vec::new();
     for send in &case.sends {
         let mut fields: Vec<(&str, &str)> = vec![("Host", "example.com")];
@@ -752,7 +756,8 @@ fn run_client(case: &Case, sizes: &[usize]) -> ClientOutcome {
                 &send.target,
                 send.version,
                 &fields,
-                RequestBody::Empty,
+                BodySize::Empty,
+                Instant::now(),
             )
             .unwrap_or_else(|e| panic!("{}: cannot send {send:?}: {e}", case.origin));
         ids.push(id);
@@ -812,7 +817,7 @@ fn response_line(response: &gruvi_conn::proto::Response<'_>) -> (String, Vec<Str
 }
 
 fn pump_client(client: &mut Client, ids: &[ExchangeId], outcome: &mut ClientOutcome) {
-    while let Some(event) = client.poll_event() {
+    while let Some(event) = client.poll_event(Instant::now()) {
         match event {
             ClientEvent::Interim { id, status } => {
                 exchange(outcome, ids, id).interim.push(status);

@@ -1,43 +1,72 @@
-//! The client role of the connection state machine; see the [module docs of
-//! `proto`](super).
+//! The client role of the connection state machine: requests written in
+//! order (pipelined), responses framed by the FIFO of requests in flight,
+//! `100 Continue` for held-back bodies, the connection's timers, and the
+//! signals a pool reads. See the [module docs of `proto`](super).
 
 use std::collections::VecDeque;
-use std::fmt;
+use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use gruvi_body::{BodyError, ChunkedLimits, Decoder, Encoder, Frame, Trailers};
 use gruvi_wire::{
-    BodyFraming as WireBody, EncodeError, HeadText, HeadWriter, Limits, ResponseHead,
-    ResponseParser, Status, Version, WireError, check_application_field, response_framing,
-    wants_keep_alive,
+    BodyFraming, HeadText, Limits, ResponseHead, ResponseParser, Status, Version,
+    exchange_keeps_alive, response_framing, wants_keep_alive,
 };
 use http::HeaderMap;
 
+use super::request::{PreparedRequest, RequestMethod};
+use super::{BodySize, LocalError, ResponseError};
 use crate::write_buf::WriteBuf;
 
 /// Settings of a client connection.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct ClientConfig {
     /// Limits on response heads.
     pub limits: Limits,
     /// Limits on chunked response bodies.
     pub chunked: ChunkedLimits,
+    /// Request bytes buffered for a server that reads slowly; past it a
+    /// driver stops moving request bodies in. Default 256 KiB.
+    pub write_buffer: usize,
+    /// How long a body held back for `100 Continue` waits before it is sent
+    /// anyway (RFC 9110 §10.1.1). Default 1 s.
+    pub expect_continue_timeout: Duration,
+    /// Time allowed for a response head, from the moment its request is
+    /// written whole (or, pipelined, the response before it ended). Past
+    /// it every request waiting fails and the connection closes. Default
+    /// 60 s; `None`: wait as long as the server takes.
+    pub response_timeout: Option<Duration>,
+    /// Time allowed between bytes of a response body while the connection
+    /// waits for them (not while the reader is slow). Default 60 s.
+    pub body_read_timeout: Option<Duration>,
+    /// Most interim (1xx) responses accepted before a final one (RFC 9110
+    /// §15.2 sets no bound; an endless stream of them would keep a request
+    /// waiting forever). Default 16.
+    pub max_interim_responses: usize,
+    /// Most bytes of a response body the caller dropped that are read and
+    /// thrown away to keep the connection; beyond that it closes (what was
+    /// pipelined behind fails). Default 256 KiB.
+    pub max_drain_bytes: u64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            limits: Limits::default(),
+            chunked: ChunkedLimits::default(),
+            write_buffer: 256 * 1024,
+            expect_continue_timeout: Duration::from_secs(1),
+            response_timeout: Some(Duration::from_secs(60)),
+            body_read_timeout: Some(Duration::from_secs(60)),
+            max_interim_responses: 16,
+            max_drain_bytes: 256 * 1024,
+        }
+    }
 }
 
 /// Identifies a request on its connection; ids grow in sending order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ExchangeId(u64);
-
-/// What a request's body will be, as the caller declares it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RequestBody {
-    /// No body.
-    Empty,
-    /// Exactly this many bytes (Content-Length).
-    Exact(u64),
-    /// Unknown length: chunked (HTTP/1.1 only).
-    Unknown,
-}
 
 /// A response head and what the connection decided about it. The head is
 /// lent by the parser: use it before the next [`Client::poll_event`].
@@ -50,7 +79,7 @@ pub struct Response<'a> {
     /// The head's bytes, frozen off the read buffer.
     pub bytes: Bytes,
     /// How the body is framed.
-    pub body: WireBody,
+    pub body: BodyFraming,
     /// The whole body, when it is empty or length-framed and arrived with
     /// the head: the response is then complete, and no `Data` or `End`
     /// event follows for it. `None`: the body comes in `Data` events, then
@@ -61,8 +90,8 @@ pub struct Response<'a> {
 /// What happened on the read side.
 #[derive(Debug)]
 pub enum ClientEvent<'a> {
-    /// An interim (1xx) response to request `id`, other than 101: 100
-    /// Continue tells the caller to send a held-back body.
+    /// An interim (1xx) response to request `id`, other than 101 (a `100
+    /// Continue` also releases a held-back body).
     Interim {
         /// The request.
         id: ExchangeId,
@@ -99,69 +128,21 @@ pub enum ClientEvent<'a> {
         /// The requests that got no (complete) response.
         waiting: Vec<ExchangeId>,
         /// Why.
-        error: ClientError,
+        error: ResponseError,
     },
 }
 
-/// Why a client connection failed or refused a call.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// A malformed response head.
-    Head(WireError),
-    /// A malformed or truncated response body.
-    Body(BodyError),
-    /// A response arrived with no request waiting for it.
-    UnsolicitedResponse,
-    /// The server closed the connection before responding.
-    ClosedBeforeResponse,
-    /// A request that cannot be sent: invalid or hop-by-hop field, bad
-    /// method or target.
-    Encode(EncodeError),
-    /// A body of unknown size on HTTP/1.0, which has no chunked encoding.
-    UnknownSizeOnHttp10,
-    /// The previous request's body is not finished (requests go out whole,
-    /// one after the other), or no body is being sent.
-    BodyInProgress,
-    /// The connection is closed or closing: no more requests.
-    Closed,
-    /// A caller's Content-Length that is not a plain decimal, that has
-    /// differing values, or that does not match the body being sent (it
-    /// would desynchronise the server).
-    ContentLength {
-        /// The value the caller gave, as text.
-        declared: String,
-    },
-    /// `101 Switching Protocols` to a request that did not ask to upgrade:
-    /// what follows is not HTTP.
-    UnexpectedSwitch,
+/// Where the body of the request being sent stands (see
+/// [`Client::request_body`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestBodyState {
+    /// No body is being sent: a driver drops any it holds.
+    None,
+    /// Held back until `100 Continue` (or its timer): wait.
+    Held(ExchangeId),
+    /// Send it now.
+    Wanted(ExchangeId),
 }
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Head(e) => write!(f, "malformed response: {e}"),
-            ClientError::Body(e) => write!(f, "malformed response body: {e}"),
-            ClientError::UnsolicitedResponse => {
-                f.write_str("response received with no request outstanding")
-            }
-            ClientError::ClosedBeforeResponse => f.write_str("connection closed before response"),
-            ClientError::Encode(e) => write!(f, "invalid request: {e}"),
-            ClientError::UnknownSizeOnHttp10 => f.write_str("body size unknown for HTTP/1.0"),
-            ClientError::BodyInProgress => f.write_str("a request body is being sent (or none is)"),
-            ClientError::Closed => f.write_str("the connection is closed"),
-            ClientError::ContentLength { declared } => write!(
-                f,
-                "Content-Length {declared:?} does not match the request body (or is not a number)"
-            ),
-            ClientError::UnexpectedSwitch => {
-                f.write_str("101 Switching Protocols to a request that did not ask to upgrade")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ClientError {}
 
 /// One client connection's state.
 #[derive(Debug)]
@@ -171,17 +152,18 @@ pub struct Client {
     parser: ResponseParser,
     reading: Reading,
     /// Requests sent (or being sent) and not yet fully answered, oldest first.
-    in_flight: VecDeque<InFlight>,
+    in_flight: VecDeque<Exchange>,
     next_id: u64,
     sending: Sending,
     write: WriteBuf,
     peer_eof: bool,
-    /// No more requests: the server said close, or a response cannot be
-    /// framed for reuse, or the connection failed.
+    /// No more requests: the server said close, a response cannot be
+    /// framed for reuse, a request was the last, or the connection failed.
     closing: bool,
     /// A failure for the requests still waiting, reported after the `End`
     /// of the response that closed the connection.
-    pending_failure: Option<ClientError>,
+    pending_failure: Option<ResponseError>,
+    timers: Timers,
 }
 
 #[derive(Debug)]
@@ -191,33 +173,64 @@ enum Reading {
         id: ExchangeId,
         decoder: Decoder,
         close_after: bool,
+        /// Bytes thrown away since the caller dropped the body (`None`
+        /// while it reads).
+        drained: Option<u64>,
     },
     Done,
 }
 
 #[derive(Debug)]
-struct InFlight {
+struct Exchange {
     id: ExchangeId,
-    method: Method,
+    method: RequestMethod,
     upgrade: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Method {
-    Head,
-    Connect,
-    Other,
+    /// The request asked for the connection to end after it.
+    last: bool,
+    /// Interim responses received so far.
+    interim: usize,
+    /// When the request was written whole (`None` while its body is).
+    sent: Option<Instant>,
 }
 
 #[derive(Debug)]
 enum Sending {
     Idle,
-    Body { id: ExchangeId, encoder: Encoder },
+    Body {
+        id: ExchangeId,
+        encoder: Encoder,
+        /// Held back for `100 Continue` until this instant.
+        held_until: Option<Instant>,
+    },
+}
+
+#[derive(Debug, Default)]
+struct Timers {
+    /// When the oldest request became the one awaited (the response before
+    /// it ended).
+    front_since: Option<Instant>,
+    /// Body bytes last arrived (or the body started).
+    body_progress: Option<Instant>,
+    /// The reader is slow: the body-read timer is off.
+    body_paused: bool,
+    /// Nothing in flight since then.
+    idle_since: Option<Instant>,
+}
+
+/// Which timer [`Client::handle_timeout`] applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientExpired {
+    /// No `100 Continue` came in time: the held body is sent anyway.
+    ExpectContinue,
+    /// No response head came in time: every request waiting fails.
+    Response,
+    /// A response body stopped arriving: it fails, and the connection.
+    Body,
 }
 
 impl Client {
-    /// A new connection.
-    pub fn new(config: ClientConfig) -> Self {
+    /// A new connection, opened at `now`.
+    pub fn new(config: ClientConfig, now: Instant) -> Self {
         Client {
             read_buf: BytesMut::with_capacity(8 * 1024),
             parser: ResponseParser::new(config.limits),
@@ -229,6 +242,10 @@ impl Client {
             peer_eof: false,
             closing: false,
             pending_failure: None,
+            timers: Timers {
+                idle_since: Some(now),
+                ..Timers::default()
+            },
             config,
         }
     }
@@ -239,10 +256,15 @@ impl Client {
     }
 
     /// Returns `true` if the driver should read the socket: the server has
-    /// not closed, and what is buffered is within bounds (a head or trailer
-    /// section being parsed never needs more than its limit).
+    /// not closed, the reader of a body keeps up, and what is buffered is
+    /// within bounds (a head or trailer section being parsed never needs
+    /// more than its limit).
     pub fn wants_read(&self) -> bool {
-        let in_body = matches!(self.reading, Reading::Body { .. });
+        let in_body = match self.reading {
+            Reading::Body { .. } if self.timers.body_paused => return false,
+            Reading::Body { .. } => true,
+            Reading::Head | Reading::Done => false,
+        };
         let bound = super::read_bound(&self.config.limits, &self.config.chunked, in_body);
         !self.peer_eof && self.read_buf.len() < bound
     }
@@ -257,9 +279,30 @@ impl Client {
         &mut self.write
     }
 
-    /// Returns `true` if another request can be sent on this connection.
+    /// Returns `true` while the bytes waiting to be written are below
+    /// [`ClientConfig::write_buffer`]: a driver moves request bodies in only
+    /// then.
+    pub fn can_buffer_more(&self) -> bool {
+        self.write.remaining() < self.config.write_buffer
+    }
+
+    /// Returns `true` if another request can be sent on this connection
+    /// now (pipelined behind those in flight): it is not closing, the
+    /// server has not closed, and no request body is being sent.
     pub fn can_send(&self) -> bool {
         !self.closing && !self.peer_eof && matches!(self.sending, Sending::Idle)
+    }
+
+    /// Returns `true` once the connection will carry no new request: it
+    /// closes after what is in flight (or has failed, or the server closed
+    /// its side).
+    pub fn is_closing(&self) -> bool {
+        self.closing || self.peer_eof
+    }
+
+    /// Returns `true` once the server closed its sending side.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_eof
     }
 
     /// Requests sent and not yet fully answered.
@@ -267,170 +310,182 @@ impl Client {
         self.in_flight.len()
     }
 
-    /// Writes a request head (pipelined behind any requests still waiting
-    /// for responses). The framing fields come from `body`: Content-Length
-    /// for an exact size, `Transfer-Encoding: chunked` for an unknown one
-    /// (an error on HTTP/1.0). `fields` are the caller's: hop-by-hop ones
-    /// are refused, except `Connection: close`, `TE: trailers` (to which
-    /// the connection adds `Connection: TE`) and, with `Upgrade`, what an
-    /// upgrade needs.
+    /// Since when nothing is in flight (`None` while something is).
+    pub fn idle_since(&self) -> Option<Instant> {
+        self.timers.idle_since
+    }
+
+    /// Writes a request whose head is given as it goes on the wire — a
+    /// shortcut for [`PreparedRequest::new`] then
+    /// [`send_prepared`](Self::send_prepared).
     pub fn send_request<N, V>(
         &mut self,
         method: &str,
         target: &str,
         version: Version,
         fields: &[(N, V)],
-        body: RequestBody,
-    ) -> Result<ExchangeId, ClientError>
+        body: BodySize,
+        now: Instant,
+    ) -> Result<ExchangeId, LocalError>
     where
         N: HeadText,
         V: HeadText,
     {
-        if !self.can_send() {
-            return Err(if matches!(self.sending, Sending::Body { .. }) {
-                ClientError::BodyInProgress
-            } else {
-                ClientError::Closed
-            });
-        }
-        if body == RequestBody::Unknown && version == Version::Http10 {
-            return Err(ClientError::UnknownSizeOnHttp10);
-        }
-        let mut upgrade = false;
-        let mut close = false;
-        let mut checked = Vec::with_capacity(fields.len());
-        for (name, value) in fields {
-            let (name, value) =
-                gruvi_wire::check_field(name, value).map_err(ClientError::Encode)?;
-            if name.eq_ignore_ascii_case(b"upgrade") {
-                upgrade = true;
-            }
-            checked.push((name, value));
-        }
-        let mut declared: Option<u64> = None;
-        let mut asks_trailers = false;
-        for (name, value) in &checked {
-            // RFC 9110 §10.1.4: a client may say it accepts trailers with
-            // `TE: trailers` (the only TE value it can mean over HTTP/1.1
-            // without transfer codings of its own); `Connection: TE` is ours.
-            if gruvi_wire::is_te_trailers(name, value) {
-                asks_trailers = true;
-                continue;
-            }
-            check_application_field(name, value, upgrade).map_err(ClientError::Encode)?;
-            if name.eq_ignore_ascii_case(b"connection") {
-                close |= gruvi_wire::list_contains(value, b"close");
-            }
-            if name.eq_ignore_ascii_case(b"content-length") {
-                // The framing field is ours to write; the caller's must agree.
-                let refused = || ClientError::ContentLength {
-                    declared: gruvi_wire::latin1_text(value),
-                };
-                let n = gruvi_wire::parse_content_length(value).ok_or_else(refused)?;
-                let agrees = declared.is_none_or(|d| d == n)
-                    && match body {
-                        RequestBody::Empty => n == 0,
-                        RequestBody::Exact(len) => n == len,
-                        RequestBody::Unknown => false,
-                    };
-                if !agrees {
-                    return Err(refused());
-                }
-                declared = Some(n);
-            }
-        }
-        let mut head = HeadWriter::request(self.write.head_buf(), method, target, version)
-            .map_err(ClientError::Encode)?;
-        for (name, value) in &checked {
-            if !name.eq_ignore_ascii_case(b"content-length") {
-                head.trusted_field(name, value);
-            }
-        }
-        if asks_trailers {
-            head.trusted_field(b"Connection", b"TE");
-        }
-        let encoder = match body {
-            RequestBody::Empty if method_may_have_body(method) => {
-                // RFC 9110 §8.6: a request that usually has content says 0.
-                head.trusted_field(b"Content-Length", b"0");
-                None
-            }
-            RequestBody::Empty => None,
-            RequestBody::Exact(n) => {
-                head.content_length(n);
-                Some(Encoder::length(n))
-            }
-            RequestBody::Unknown => {
-                head.trusted_field(b"Transfer-Encoding", b"chunked");
-                Some(Encoder::chunked())
-            }
-        };
-        head.finish();
+        self.check_can_send()?;
+        let request = PreparedRequest::new(method, target, version, fields, body)?;
+        self.send_prepared(&request, now)
+    }
 
+    fn check_can_send(&self) -> Result<(), LocalError> {
+        if self.can_send() {
+            Ok(())
+        } else if matches!(self.sending, Sending::Body { .. }) {
+            Err(LocalError::BodyInProgress)
+        } else {
+            Err(LocalError::Closed)
+        }
+    }
+
+    /// Writes a prepared request (pipelined behind any still waiting for
+    /// responses); its body, if it has one, follows through
+    /// [`send_data`](Self::send_data) and
+    /// [`finish_request`](Self::finish_request) — held back, with `Expect:
+    /// 100-continue`, until [`request_body`](Self::request_body) says.
+    pub fn send_prepared(
+        &mut self,
+        request: &PreparedRequest,
+        now: Instant,
+    ) -> Result<ExchangeId, LocalError> {
+        self.check_can_send()?;
+        self.write.push(request.head.clone());
         let id = ExchangeId(self.next_id);
         self.next_id += 1;
-        let method = match method {
-            "HEAD" => Method::Head,
-            "CONNECT" => Method::Connect,
-            _ => Method::Other,
+        let encoder = match request.framing {
+            BodyFraming::Length(n) => Some(Encoder::length(n)),
+            BodyFraming::Chunked => Some(Encoder::chunked()),
+            _ => None,
         };
-        self.in_flight.push_back(InFlight {
+        if self.in_flight.is_empty() {
+            self.timers.front_since = Some(now);
+        }
+        self.timers.idle_since = None;
+        self.in_flight.push_back(Exchange {
             id,
-            method,
-            upgrade,
+            method: request.method,
+            upgrade: request.upgrade,
+            last: request.last,
+            interim: 0,
+            sent: encoder.is_none().then_some(now),
         });
         if let Some(encoder) = encoder {
-            self.sending = Sending::Body { id, encoder };
+            let held_until = request
+                .expects_continue
+                .then(|| now + self.config.expect_continue_timeout);
+            self.sending = Sending::Body {
+                id,
+                encoder,
+                held_until,
+            };
         }
-        // A request that closes, upgrades or connects is the last one: what
-        // follows it on the wire is not ours to frame.
-        self.closing |= close || upgrade || method == Method::Connect || version == Version::Http10;
+        self.closing |= request.last;
         Ok(id)
     }
 
+    /// Where the body of the request being sent stands: none, held back for
+    /// `100 Continue`, or wanted now.
+    pub fn request_body(&self) -> RequestBodyState {
+        match self.sending {
+            Sending::Idle => RequestBodyState::None,
+            Sending::Body {
+                id,
+                held_until: Some(_),
+                ..
+            } => RequestBodyState::Held(id),
+            Sending::Body { id, .. } => RequestBodyState::Wanted(id),
+        }
+    }
+
     /// Sends body bytes of request `id`.
-    pub fn send_data(&mut self, id: ExchangeId, data: Bytes) -> Result<(), ClientError> {
+    pub fn send_data(&mut self, id: ExchangeId, data: Bytes) -> Result<(), LocalError> {
         match &mut self.sending {
             Sending::Body {
                 id: current,
                 encoder,
+                ..
             } if *current == id => {
-                let encoded = encoder.encode(data).map_err(ClientError::Body)?;
+                let encoded = encoder.encode(data).map_err(LocalError::Body)?;
                 self.write.push_buf(encoded);
                 Ok(())
             }
-            _ => Err(ClientError::BodyInProgress),
+            _ => Err(LocalError::BodyInProgress),
         }
     }
 
-    /// Ends the body of request `id`, with trailers if it is chunked.
+    /// Ends the body of request `id`, with trailers if it is chunked; the
+    /// request is written whole at `now` (its response timer starts).
     pub fn finish_request(
         &mut self,
         id: ExchangeId,
         trailers: Option<&HeaderMap>,
-    ) -> Result<(), ClientError> {
+        now: Instant,
+    ) -> Result<(), LocalError> {
         match &mut self.sending {
             Sending::Body {
                 id: current,
                 encoder,
+                ..
             } if *current == id => {
-                let end = encoder.finish(trailers).map_err(ClientError::Body)?;
+                let end = encoder.finish(trailers).map_err(LocalError::Body)?;
                 self.write.push_buf(end);
                 self.sending = Sending::Idle;
+                if let Some(exchange) = self.in_flight.iter_mut().find(|e| e.id == id) {
+                    exchange.sent = Some(now);
+                }
                 Ok(())
             }
-            _ => Err(ClientError::BodyInProgress),
+            _ => Err(LocalError::BodyInProgress),
         }
     }
 
-    /// The body of request `id` will not be sent (a final response came
-    /// before `100 Continue`): the server may still be waiting for it, so
-    /// the connection is not reused.
+    /// The body of request `id` will not be sent whole (it failed): the
+    /// server may still be waiting for it, so the connection is not
+    /// reused.
     pub fn abandon_body(&mut self, id: ExchangeId) {
         if matches!(&self.sending, Sending::Body { id: current, .. } if *current == id) {
             self.sending = Sending::Idle;
             self.closing = true;
         }
+    }
+
+    /// The caller dropped the body of the response to `id` unread: the rest
+    /// is read and thrown away (up to [`ClientConfig::max_drain_bytes`]) so
+    /// the connection can carry the next response; `Data` events stop, the
+    /// `End` still comes.
+    pub fn body_dropped(&mut self, id: ExchangeId) {
+        if let Reading::Body {
+            id: reading,
+            drained,
+            ..
+        } = &mut self.reading
+        {
+            if *reading == id && drained.is_none() {
+                *drained = Some(0);
+                self.timers.body_paused = false;
+            }
+        }
+    }
+
+    /// The driver stopped (`true`) or resumed (`false`) handing body bytes
+    /// to the caller because it reads slowly: no more is read meanwhile and
+    /// the body-read timer does not run. Returns `true` if this resumed a
+    /// paused body: the driver reads again.
+    pub fn set_body_paused(&mut self, paused: bool, now: Instant) -> bool {
+        let resumed = self.timers.body_paused && !paused;
+        if resumed && self.timers.body_progress.is_some() {
+            self.timers.body_progress = Some(now);
+        }
+        self.timers.body_paused = paused;
+        resumed
     }
 
     /// Returns `true` when the connection should be closed: it will carry no
@@ -444,7 +499,7 @@ impl Client {
     }
 
     /// The next read-side event, or `None` until more input arrives.
-    pub fn poll_event(&mut self) -> Option<ClientEvent<'_>> {
+    pub fn poll_event(&mut self, now: Instant) -> Option<ClientEvent<'_>> {
         if let Some(error) = self.pending_failure.take() {
             return Some(self.fail(error));
         }
@@ -454,55 +509,68 @@ impl Client {
                 id,
                 decoder,
                 close_after,
-            } => {
+                drained,
+            } => loop {
+                if self.timers.body_paused && drained.is_none() {
+                    return None;
+                }
                 let id = *id;
                 let frame = decoder.decode_input(&mut self.read_buf, self.peer_eof);
-                match frame {
+                if matches!(frame, Ok(Some(Frame::Data(_)))) || self.timers.body_progress.is_none()
+                {
+                    self.timers.body_progress = Some(now);
+                }
+                return match frame {
                     Ok(None) => None,
-                    Ok(Some(Frame::Data(data))) => Some(ClientEvent::Data { id, data }),
+                    Ok(Some(Frame::Data(data))) => match drained {
+                        None => Some(ClientEvent::Data { id, data }),
+                        Some(drained) => {
+                            *drained += data.len() as u64;
+                            if *drained > self.config.max_drain_bytes {
+                                // Too much to throw away: close instead.
+                                return Some(self.fail(ResponseError::ClosedBeforeResponse));
+                            }
+                            continue;
+                        }
+                    },
                     Ok(Some(Frame::End(trailers))) => {
                         let close_after = *close_after;
-                        self.response_ended(close_after);
+                        self.response_ended(close_after, now);
                         Some(ClientEvent::End { id, trailers })
                     }
-                    Err(error) => Some(self.fail(ClientError::Body(error))),
-                }
-            }
+                    Err(error) => Some(self.fail(ResponseError::Body(error))),
+                };
+            },
             Reading::Head => {
                 if self.read_buf.is_empty() {
                     if self.peer_eof {
-                        return self.fail_if_waiting(ClientError::ClosedBeforeResponse);
+                        return self.fail_if_waiting(ResponseError::ClosedBeforeResponse);
                     }
                     return None;
                 }
                 if self.in_flight.is_empty() {
-                    return Some(self.fail(ClientError::UnsolicitedResponse));
+                    return Some(self.fail(ResponseError::UnsolicitedResponse));
                 }
-                self.parse_head()
+                self.parse_head(now)
             }
         }
     }
 
-    fn parse_head(&mut self) -> Option<ClientEvent<'_>> {
+    fn parse_head(&mut self, now: Instant) -> Option<ClientEvent<'_>> {
         let consumed = match self.parser.parse(&self.read_buf) {
             Ok(Status::Partial) if self.peer_eof => {
-                return Some(self.fail(ClientError::ClosedBeforeResponse));
+                return Some(self.fail(ResponseError::ClosedBeforeResponse));
             }
             Ok(Status::Partial) => return None,
             Ok(Status::Complete(_, consumed)) => consumed,
-            Err(error) => return Some(self.fail(ClientError::Head(error))),
+            Err(error) => return Some(self.fail(ResponseError::Head(error))),
         };
         let bytes = self.read_buf.split_to(consumed).freeze();
         let front = self.in_flight.front()?;
-        let (id, method, upgrade) = (front.id, front.method, front.upgrade);
+        let (id, method, upgrade, last) = (front.id, front.method, front.upgrade, front.last);
         let decided = {
             let head = self.parser.completed()?;
-            let method_bytes: &[u8] = match method {
-                Method::Head => b"HEAD",
-                Method::Connect => b"CONNECT",
-                Method::Other => b"GET",
-            };
-            response_framing(method_bytes, head, &bytes).map(|framing| {
+            response_framing(method.as_bytes(), head, &bytes).map(|framing| {
                 (
                     framing,
                     head.status(),
@@ -512,7 +580,7 @@ impl Client {
         };
         let (framing, status, keep_alive) = match decided {
             Ok(decided) => decided,
-            Err(error) => return Some(self.fail(ClientError::Head(error))),
+            Err(error) => return Some(self.fail(ResponseError::Head(error))),
         };
 
         // 1xx: interim; only 101 to an upgrade request changes anything.
@@ -521,39 +589,70 @@ impl Client {
                 if upgrade {
                     return self.hand_over(id, bytes);
                 }
-                return Some(self.fail(ClientError::UnexpectedSwitch));
+                return Some(self.fail(ResponseError::UnexpectedSwitch));
+            }
+            let limit = self.config.max_interim_responses;
+            if let Some(front) = self.in_flight.front_mut() {
+                front.interim += 1;
+                if front.interim > limit {
+                    return Some(self.fail(ResponseError::TooManyInterim { limit }));
+                }
+            }
+            // RFC 9110 §10.1.1: `100 Continue` asks for the held body.
+            if status == 100 {
+                if let Sending::Body {
+                    id: sending,
+                    held_until,
+                    ..
+                } = &mut self.sending
+                {
+                    if *sending == id {
+                        *held_until = None;
+                    }
+                }
             }
             return Some(ClientEvent::Interim { id, status });
         }
-        if framing.body == WireBody::Tunnel {
+        if framing.body == BodyFraming::Tunnel {
             return self.hand_over(id, bytes);
         }
-        let close_after = framing.must_close || !keep_alive;
+        // A final response while the body is held back: the server decided
+        // without it. It is not sent, and the server may still wait for it:
+        // the connection is not reused (RFC 9110 §10.1.1).
+        if matches!(&self.sending, Sending::Body { id: sending, held_until: Some(_), .. } if *sending == id)
+        {
+            self.sending = Sending::Idle;
+            self.closing = true;
+        }
+        // RFC 9112 §9.3: the request's say, the response's, and the framing's.
+        let close_after = !exchange_keeps_alive(!last, keep_alive, framing.must_close);
         // A body that is already here whole goes out with its head, and the
         // response is complete: no channel, no `Data`, no `End`.
         let complete_body = match framing.body {
-            WireBody::Empty => Some(Bytes::new()),
-            WireBody::Length(n) if n <= self.read_buf.len() as u64 => {
+            BodyFraming::Empty => Some(Bytes::new()),
+            BodyFraming::Length(n) if n <= self.read_buf.len() as u64 => {
                 // `n` fits: it is at most the buffer's length.
                 Some(self.read_buf.split_to(n as usize).freeze())
             }
             _ => None,
         };
         if complete_body.is_some() {
-            self.response_ended(close_after);
+            self.response_ended(close_after, now);
         } else {
             let decoder = match framing.body {
-                WireBody::Empty | WireBody::Tunnel => Decoder::length(0),
-                WireBody::Length(n) => Decoder::length(n),
+                BodyFraming::Empty | BodyFraming::Tunnel => Decoder::length(0),
+                BodyFraming::Length(n) => Decoder::length(n),
                 // RFC 9112 §5.2 ¶3: the trailers of a response follow the
                 // response field rules (obs-fold unfolded, bare LF accepted).
-                WireBody::Chunked => Decoder::chunked_response(self.config.chunked),
-                WireBody::UntilClose => Decoder::until_close(),
+                BodyFraming::Chunked => Decoder::chunked_response(self.config.chunked),
+                BodyFraming::UntilClose => Decoder::until_close(),
             };
+            self.timers.body_progress = None;
             self.reading = Reading::Body {
                 id,
                 decoder,
                 close_after,
+                drained: None,
             };
             if close_after {
                 self.closing = true;
@@ -571,15 +670,21 @@ impl Client {
 
     /// The oldest response is complete: read the next head, or stop
     /// reading if the connection closes after it.
-    fn response_ended(&mut self, close_after: bool) {
+    fn response_ended(&mut self, close_after: bool, now: Instant) {
         self.in_flight.pop_front();
+        self.timers.body_progress = None;
+        self.timers.body_paused = false;
+        self.timers.front_since = Some(now);
+        if self.in_flight.is_empty() && matches!(self.sending, Sending::Idle) {
+            self.timers.idle_since = Some(now);
+        }
         if close_after {
             self.closing = true;
             self.reading = Reading::Done;
             // Requests pipelined behind this one will never be answered on
             // this connection.
             if !self.in_flight.is_empty() {
-                self.pending_failure = Some(ClientError::ClosedBeforeResponse);
+                self.pending_failure = Some(ResponseError::ClosedBeforeResponse);
             }
         } else {
             self.reading = Reading::Head;
@@ -587,7 +692,7 @@ impl Client {
                 // Bytes no request asked for: fail now, before a new
                 // request could take them as its response.
                 self.closing = true;
-                self.pending_failure = Some(ClientError::UnsolicitedResponse);
+                self.pending_failure = Some(ResponseError::UnsolicitedResponse);
             }
         }
     }
@@ -596,11 +701,12 @@ impl Client {
     fn hand_over(&mut self, id: ExchangeId, bytes: Bytes) -> Option<ClientEvent<'_>> {
         self.reading = Reading::Done;
         self.closing = true;
+        self.sending = Sending::Idle;
         self.in_flight.pop_front();
         if !self.in_flight.is_empty() {
-            // Nothing can be pipelined behind an upgrade or CONNECT (see
-            // `send_request`); should anything be, it fails, never hangs.
-            self.pending_failure = Some(ClientError::ClosedBeforeResponse);
+            // Nothing can be pipelined behind an upgrade or CONNECT (it is
+            // a request's last); should anything be, it fails, never hangs.
+            self.pending_failure = Some(ResponseError::ClosedBeforeResponse);
         }
         let leftover = self.read_buf.split().freeze();
         let head = self.parser.completed()?;
@@ -609,14 +715,14 @@ impl Client {
                 id,
                 head,
                 bytes,
-                body: WireBody::Tunnel,
+                body: BodyFraming::Tunnel,
                 complete_body: None,
             },
             leftover,
         })
     }
 
-    fn fail_if_waiting(&mut self, error: ClientError) -> Option<ClientEvent<'static>> {
+    fn fail_if_waiting(&mut self, error: ResponseError) -> Option<ClientEvent<'static>> {
         self.reading = Reading::Done;
         self.closing = true;
         if self.in_flight.is_empty() {
@@ -625,15 +731,89 @@ impl Client {
         Some(self.fail(error))
     }
 
-    fn fail(&mut self, error: ClientError) -> ClientEvent<'static> {
+    fn fail(&mut self, error: ResponseError) -> ClientEvent<'static> {
         self.reading = Reading::Done;
         self.closing = true;
+        self.sending = Sending::Idle;
         let waiting = self.in_flight.drain(..).map(|r| r.id).collect();
         ClientEvent::Failed { waiting, error }
     }
-}
 
-/// Methods whose requests usually carry content (RFC 9110 §9.3).
-fn method_may_have_body(method: &str) -> bool {
-    matches!(method, "POST" | "PUT" | "PATCH")
+    /// When [`handle_timeout`](Self::handle_timeout) must run next, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_timer().map(|(deadline, _)| deadline)
+    }
+
+    fn next_timer(&self) -> Option<(Instant, ClientExpired)> {
+        let mut earliest: Option<(Instant, ClientExpired)> = None;
+        let mut arm = |deadline: Option<Instant>, expired: ClientExpired| {
+            if let Some(deadline) = deadline {
+                if earliest.is_none_or(|(current, _)| deadline < current) {
+                    earliest = Some((deadline, expired));
+                }
+            }
+        };
+        if let Sending::Body {
+            held_until: Some(until),
+            ..
+        } = self.sending
+        {
+            arm(Some(until), ClientExpired::ExpectContinue);
+        }
+        match self.reading {
+            // The oldest request's response, once it is written whole and
+            // its turn has come.
+            Reading::Head if !self.peer_eof => {
+                if let (Some(front), Some(limit)) =
+                    (self.in_flight.front(), self.config.response_timeout)
+                {
+                    let since = match (front.sent, self.timers.front_since) {
+                        (Some(sent), Some(turn)) => Some(sent.max(turn)),
+                        (sent, _) => sent,
+                    };
+                    arm(since.map(|since| since + limit), ClientExpired::Response);
+                }
+            }
+            // Waiting on the server for body bytes (a paused reader means
+            // the caller is the slow one).
+            Reading::Body { .. }
+                if self.read_buf.is_empty() && !self.peer_eof && !self.timers.body_paused =>
+            {
+                if let (Some(since), Some(limit)) =
+                    (self.timers.body_progress, self.config.body_read_timeout)
+                {
+                    arm(Some(since + limit), ClientExpired::Body);
+                }
+            }
+            _ => {}
+        }
+        earliest
+    }
+
+    /// Applies the timer due at `now`, if one is: a held body is released;
+    /// a response head or body that did not come in time fails every
+    /// request waiting (a `Failed` event follows). Returns which expired.
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<ClientExpired> {
+        let (deadline, expired) = self.next_timer()?;
+        if now < deadline {
+            return None;
+        }
+        match expired {
+            ClientExpired::ExpectContinue => {
+                if let Sending::Body { held_until, .. } = &mut self.sending {
+                    *held_until = None;
+                }
+            }
+            ClientExpired::Response => {
+                self.reading = Reading::Done;
+                self.pending_failure = Some(ResponseError::TimedOut);
+            }
+            ClientExpired::Body => {
+                self.reading = Reading::Done;
+                let error = ResponseError::Body(BodyError::timed_out());
+                self.pending_failure = Some(error);
+            }
+        }
+        Some(expired)
+    }
 }

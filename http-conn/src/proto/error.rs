@@ -1,7 +1,9 @@
-//! The two kinds of error of a connection, the same in both roles: what the
-//! caller did wrong ([`LocalError`]: the call is refused, the connection
-//! goes on) and what the peer did wrong ([`PeerError`]: the connection
-//! ends, a server answering with the error's status first).
+//! The two kinds of error of a connection, split the same way in both
+//! roles: what the caller did wrong ([`LocalError`], either role: the call
+//! is refused, nothing is written, the connection goes on) and what the
+//! peer did wrong — a client's request ([`PeerError`]: the server answers
+//! with the error's status, then closes) or a server's response
+//! ([`ResponseError`]: every request waiting fails, the connection ends).
 
 use std::fmt;
 
@@ -34,6 +36,13 @@ pub enum LocalError {
     /// An interim (1xx) status where a final one is needed, or `101`
     /// without an upgrade request.
     InvalidStatus(u16),
+    /// A body of unknown size on HTTP/1.0, which has no chunked encoding.
+    UnknownSizeOnHttp10,
+    /// The previous request's body is not finished (requests go out whole,
+    /// one after the other), or no body is being sent.
+    BodyInProgress,
+    /// The connection is closed or closing: no more requests.
+    Closed,
 }
 
 impl fmt::Display for LocalError {
@@ -58,6 +67,9 @@ impl fmt::Display for LocalError {
                 body: None,
             } => write!(f, "Content-Length {declared:?} is not a valid length"),
             LocalError::InvalidStatus(s) => write!(f, "status {s} cannot be used here"),
+            LocalError::UnknownSizeOnHttp10 => f.write_str("body size unknown for HTTP/1.0"),
+            LocalError::BodyInProgress => f.write_str("a request body is being sent (or none is)"),
+            LocalError::Closed => f.write_str("the connection is closed"),
         }
     }
 }
@@ -134,6 +146,69 @@ impl std::error::Error for PeerError {
         match self {
             PeerError::Head(e) => Some(e),
             PeerError::Body(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What a server sent (or failed to send in time) that breaks the protocol,
+/// as the client role sees it. The connection ends: the request it is
+/// about, and every one behind it, fails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// A malformed response head.
+    Head(WireError),
+    /// A malformed, truncated or stalled response body.
+    Body(BodyError),
+    /// A response arrived with no request waiting for it.
+    UnsolicitedResponse,
+    /// The server closed the connection before responding.
+    ClosedBeforeResponse,
+    /// `101 Switching Protocols` to a request that did not ask to upgrade:
+    /// what follows is not HTTP.
+    UnexpectedSwitch,
+    /// More interim (1xx) responses to one request than the connection
+    /// accepts.
+    TooManyInterim {
+        /// The most accepted.
+        limit: usize,
+    },
+    /// The response head did not arrive within the response timeout.
+    TimedOut,
+    /// A response head the `http` types cannot carry.
+    Unrepresentable,
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponseError::Head(e) => write!(f, "malformed response: {e}"),
+            ResponseError::Body(e) => write!(f, "malformed response body: {e}"),
+            ResponseError::UnsolicitedResponse => {
+                f.write_str("response received with no request outstanding")
+            }
+            ResponseError::ClosedBeforeResponse => f.write_str("connection closed before response"),
+            ResponseError::UnexpectedSwitch => {
+                f.write_str("101 Switching Protocols to a request that did not ask to upgrade")
+            }
+            ResponseError::TooManyInterim { limit } => write!(
+                f,
+                "more than {limit} interim (1xx) responses to one request"
+            ),
+            ResponseError::TimedOut => f.write_str("timed out waiting for the response"),
+            ResponseError::Unrepresentable => {
+                f.write_str("malformed response: not representable as an http::Response")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ResponseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ResponseError::Head(e) => Some(e),
+            ResponseError::Body(e) => Some(e),
             _ => None,
         }
     }

@@ -67,6 +67,7 @@
 
 mod client;
 mod error;
+mod request;
 mod server;
 
 use gruvi_body::ChunkedLimits;
@@ -89,9 +90,10 @@ fn read_bound(limits: &Limits, chunked: &ChunkedLimits, in_body: bool) -> usize 
 }
 
 pub use client::{
-    Client, ClientConfig, ClientError, ClientEvent, ExchangeId, RequestBody, Response,
+    Client, ClientConfig, ClientEvent, ClientExpired, ExchangeId, RequestBodyState, Response,
 };
-pub use error::{LocalError, PeerError};
+pub use error::{LocalError, PeerError, ResponseError};
+pub use request::{FieldsIter, PreparedRequest, RequestFields};
 pub use server::{Expired, Request, RequestId, Server, ServerConfig, ServerEvent};
 
 /// What a message's body will be, as the caller sending it declares it:

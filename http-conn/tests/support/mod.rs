@@ -22,8 +22,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use bytes::{Buf, Bytes, BytesMut};
 use gruvi_body::{ChunkedLimits, Decoder, Frame};
 use gruvi_conn::proto::{
-    BodySize, Client, ClientConfig, ClientEvent, ExchangeId, RequestBody, Server, ServerConfig,
-    ServerEvent,
+    BodySize, Client, ClientConfig, ClientEvent, ExchangeId, Server, ServerConfig, ServerEvent,
 };
 use gruvi_wire::{BodyFraming, Limits, ResponseParser, Status, Version, response_framing};
 use http::HeaderMap;
@@ -297,14 +296,17 @@ const SENDS: [(&str, &str, Version, bool); 6] = [
 /// What a client connection made of its input, one line per event, data
 /// joined per exchange (so that any cut of the input must give the same).
 fn client_transcript(sends: &[u8], pieces: &[&[u8]], eof: bool) -> Vec<String> {
-    let mut client = Client::new(ClientConfig {
-        limits: Limits {
-            max_head_bytes: 512,
-            max_fields: 16,
-            ..Limits::default()
+    let mut client = Client::new(
+        ClientConfig {
+            limits: Limits {
+                max_head_bytes: 512,
+                max_fields: 16,
+                ..Limits::default()
+            },
+            ..ClientConfig::default()
         },
-        ..ClientConfig::default()
-    });
+        Instant::now(),
+    );
     let mut ids = Vec::new();
     for &pick in sends {
         let (method, target, version, upgrade) = SENDS[usize::from(pick) % SENDS.len()];
@@ -312,7 +314,14 @@ fn client_transcript(sends: &[u8], pieces: &[&[u8]], eof: bool) -> Vec<String> {
         if upgrade {
             fields.extend([("Upgrade", "websocket"), ("Connection", "upgrade")]);
         }
-        match client.send_request(method, target, version, &fields, RequestBody::Empty) {
+        match client.send_request(
+            method,
+            target,
+            version,
+            &fields,
+            BodySize::Empty,
+            Instant::now(),
+        ) {
             Ok(id) => ids.push(id),
             Err(_) => break,
         }
@@ -322,7 +331,7 @@ fn client_transcript(sends: &[u8], pieces: &[&[u8]], eof: bool) -> Vec<String> {
     let mut state: Vec<u8> = vec![0; ids.len()]; // 0 waiting, 1 head, 2 ended
     let mut failed = false;
     let mut pump = |client: &mut Client, transcript: &mut Vec<String>| {
-        while let Some(event) = client.poll_event() {
+        while let Some(event) = client.poll_event(Instant::now()) {
             assert!(!failed, "an event after the connection failed: {event:?}");
             let index = |id: ExchangeId| {
                 ids.iter()
