@@ -278,10 +278,12 @@ impl HttpClient {
             let uri = http::Uri::try_from(uri)
                 .map_err(|_| HttpError::misuse(format!("invalid URL {url}")))?;
             if let Some(origin) = &connected.connection.origin {
-                let host = headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case("host"))
-                    .map(|(_, v)| v.as_bytes());
+                let host = || {
+                    headers
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+                        .map(|(_, v)| v.as_bytes())
+                };
                 origin.admits(&uri, host)?;
             }
             uri

@@ -157,11 +157,43 @@ impl Origin {
         Some(Origin::new(self.tls, host, port))
     }
 
+    /// Whether `uri` (absolute) names this origin; no allocation.
+    fn is_named_by(&self, uri: &http::Uri) -> bool {
+        let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+            return false;
+        };
+        let tls = if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else {
+            return false;
+        };
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        tls == self.tls && port == self.port && host.eq_ignore_ascii_case(&self.host)
+    }
+
     /// Refuses a request that names another origin than this connection's,
     /// in its URI or in a `Host` field that disagrees with its URI: sent
     /// here, it would be answered by the wrong server. A `Host` with an
-    /// origin-form URI is the caller's virtual host, sent as given.
-    pub(crate) fn admits(&self, uri: &http::Uri, host: Option<&[u8]>) -> Result<(), HttpError> {
+    /// origin-form URI is the caller's virtual host, sent as given. `host`
+    /// is asked for only when the URI names an origin.
+    pub(crate) fn admits<'h>(
+        &self,
+        uri: &http::Uri,
+        host: impl Fn() -> Option<&'h [u8]>,
+    ) -> Result<(), HttpError> {
+        if uri.authority().is_none() {
+            return Ok(());
+        }
+        // The common case, a request for this origin, costs no allocation.
+        if self.is_named_by(uri) && host().is_none() {
+            return Ok(());
+        }
         let Some(named) = Origin::of_uri(uri)? else {
             return Ok(());
         };
@@ -171,7 +203,7 @@ impl Origin {
                  connect to that origin (or use a client that opens one per origin)"
             )));
         }
-        if let Some(value) = host {
+        if let Some(value) = host() {
             if named.of_host(value).as_ref() != Some(&named) {
                 return Err(HttpError::misuse(format!(
                     "Host {:?} disagrees with the request's URL {uri}",

@@ -95,8 +95,14 @@ where
     fn call(&mut self, request: http::Request<B>) -> HttpServiceFuture {
         let permit = self.permit.take();
         if let Some(origin) = &self.connection.origin {
-            let host = request.headers().get(http::header::HOST);
-            if let Err(error) = origin.admits(request.uri(), host.map(|h| h.as_bytes())) {
+            let host = || {
+                let headers = request.headers();
+                (!headers.is_empty())
+                    .then(|| headers.get(http::header::HOST))
+                    .flatten()
+                    .map(|h| h.as_bytes())
+            };
+            if let Err(error) = origin.admits(request.uri(), host) {
                 return HttpServiceFuture {
                     state: Sent::Refused(Some(error)),
                 };

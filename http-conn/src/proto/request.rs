@@ -130,18 +130,26 @@ impl PreparedRequest {
         // where `Host` goes (first, RFC 9110 §7.2): whether they ask to
         // upgrade, and whether they carry a Host.
         let (mut upgrade, mut has_host) = (false, false);
-        for (name, _) in fields {
+        // The head's size, to allocate it once: the start line, the fields,
+        // Host, the framing and connection fields we may add.
+        let mut size = method.len() + target.len() + 64;
+        for (name, value) in fields {
             let name = name.head_bytes().unwrap_or_default();
             upgrade |= name.eq_ignore_ascii_case(b"upgrade");
             has_host |= name.eq_ignore_ascii_case(b"host");
+            size += name.len() + value.head_bytes().map_or(0, |v| v.len()) + 4;
         }
-        let mut buf = BytesMut::with_capacity(256);
+        if let (Host::Derived(Some(host)), false) = (&host, has_host) {
+            size += host.len() + 8;
+        }
+        let mut buf = BytesMut::with_capacity(size);
         let mut head =
             HeadWriter::request(&mut buf, method, target, version).map_err(LocalError::Encode)?;
         match host {
             // RFC 9112 §3.2: Host is the target URI's authority.
+            // (An authority of `http::Uri` is visible ASCII: a valid value.)
             Host::Derived(Some(host)) if !has_host => {
-                head.field("Host", host).map_err(LocalError::Encode)?;
+                head.trusted_field(b"Host", host.as_bytes());
             }
             // Without an authority or a Host of the caller's, the request
             // goes as given (RFC 9112 §3.2 requires Host of HTTP/1.1: the
