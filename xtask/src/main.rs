@@ -13,6 +13,7 @@ mod load;
 mod peers;
 mod process;
 mod soak;
+mod tidy;
 
 use std::process::{Command, ExitCode};
 
