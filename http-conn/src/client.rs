@@ -625,42 +625,8 @@ where
                 // A `100 Continue` releases a held body: the state machine's.
                 ClientEvent::Interim { .. } => {}
                 ClientEvent::Response(response) => {
-                    let id = response.id;
-                    let (sender, body) = incoming(
-                        response.complete_body,
-                        response.body,
-                        self.options.body_buffer,
-                    );
-                    let complete = sender.is_none();
-                    let converted = convert::response(
-                        response.head,
-                        &response.bytes,
-                        body,
-                        self.options.received_head,
-                    );
-                    let reply = self.pop_waiting(id).and_then(|w| w.reply);
-                    let feed = match (reply, converted) {
-                        (Some(reply), Ok(response)) => reply
-                            .send(Ok(response))
-                            .ok()
-                            .and(sender)
-                            .map(|sender| Feed::new(id, sender)),
-                        (Some(reply), Err(_)) => {
-                            let error = ResponseError::Unrepresentable;
-                            let _ = reply.send(Err(RequestError::Response(error)));
-                            None
-                        }
-                        (None, _) => None,
-                    };
-                    if complete {
-                        self.answered();
-                    } else {
-                        // Nobody reads it: thrown away, within bounds.
-                        if feed.is_none() {
-                            self.proto.body_dropped(id);
-                        }
-                        self.receiving = Some((id, feed));
-                    }
+                    let arrived = Arrived::new(response, &self.options);
+                    self.deliver_response(arrived);
                 }
                 ClientEvent::Data { id, data } => {
                     if let Some((_, feed)) = self.receiving.as_mut().filter(|(r, _)| *r == id) {
@@ -680,64 +646,111 @@ where
                 }
                 ClientEvent::Upgraded { response, leftover } => {
                     let id = response.id;
+                    // The body of a switching response is the new protocol.
                     let converted = convert::response(
                         response.head,
                         &response.bytes,
                         Incoming::empty(),
                         self.options.received_head,
                     );
-                    // The state machine hands over only a request that asked
-                    // for it (Upgrade, or CONNECT).
-                    if let Some(reply) = self.pop_waiting(id).and_then(|w| w.reply) {
-                        match converted {
-                            Ok(mut response) => {
-                                let (tx, on_upgrade) = OnUpgrade::pair();
-                                response.extensions_mut().insert(on_upgrade);
-                                self.upgrade_to = Some((tx, leftover));
-                                let _ = reply.send(Ok(response));
-                            }
-                            Err(_) => {
-                                let error = ResponseError::Unrepresentable;
-                                let _ = reply.send(Err(RequestError::Response(error)));
-                            }
-                        }
-                    }
-                    self.answered();
-                    self.sending = None;
-                    self.break_off(RequestError::Response(ResponseError::ClosedBeforeResponse));
+                    self.hand_over_response(id, converted.ok(), leftover);
                     return true;
                 }
-                ClientEvent::Failed { waiting, error } => {
-                    let error = RequestError::Response(error);
-                    // The oldest request is the one the failure is about;
-                    // those behind it were simply never answered.
-                    let never_answered =
-                        RequestError::Response(ResponseError::ClosedBeforeResponse);
-                    for (n, id) in waiting.into_iter().enumerate() {
-                        let own = if n == 0 { &error } else { &never_answered };
-                        let reply = self.pop_waiting(id).and_then(|w| w.reply);
-                        if let Some(reply) = reply {
-                            let _ = reply.send(Err(own.clone()));
-                        }
-                        if let Some((_, Some(feed))) = self.receiving.take_if(|(r, _)| *r == id) {
-                            feed.abort(body_error(own));
-                        }
-                        self.answered();
-                    }
-                    self.sending = None;
-                    self.break_off(never_answered);
-                    // A server closing with requests unanswered is within
-                    // its rights; anything else is the connection's failure.
-                    if !matches!(
-                        error,
-                        RequestError::Response(ResponseError::ClosedBeforeResponse)
-                    ) {
-                        self.error.get_or_insert(error);
-                    }
-                }
+                ClientEvent::Failed { waiting, error } => self.connection_failed(waiting, error),
             }
         }
         progress
+    }
+
+    /// A final response head: to its caller, with its body (whole, or fed
+    /// as it comes).
+    fn deliver_response(&mut self, arrived: Arrived) {
+        let Arrived {
+            id,
+            response,
+            sender,
+        } = arrived;
+        let complete = sender.is_none();
+        let reply = self.pop_waiting(id).and_then(|w| w.reply);
+        let feed = match (reply, response) {
+            (Some(reply), Some(response)) => reply
+                .send(Ok(response))
+                .ok()
+                .and(sender)
+                .map(|sender| Feed::new(id, sender)),
+            (Some(reply), None) => {
+                let error = ResponseError::Unrepresentable;
+                let _ = reply.send(Err(RequestError::Response(error)));
+                None
+            }
+            (None, _) => None,
+        };
+        if complete {
+            self.answered();
+        } else {
+            // Nobody reads it: thrown away, within bounds.
+            if feed.is_none() {
+                self.proto.body_dropped(id);
+            }
+            self.receiving = Some((id, feed));
+        }
+    }
+
+    /// A switching response: to its caller with the connection's
+    /// hand-over; nothing else will be answered here.
+    fn hand_over_response(
+        &mut self,
+        id: ExchangeId,
+        response: Option<http::Response<Incoming>>,
+        leftover: Bytes,
+    ) {
+        // The state machine hands over only a request that asked for it
+        // (Upgrade, or CONNECT).
+        if let Some(reply) = self.pop_waiting(id).and_then(|w| w.reply) {
+            match response {
+                Some(mut response) => {
+                    let (tx, on_upgrade) = OnUpgrade::pair();
+                    response.extensions_mut().insert(on_upgrade);
+                    self.upgrade_to = Some((tx, leftover));
+                    let _ = reply.send(Ok(response));
+                }
+                None => {
+                    let error = ResponseError::Unrepresentable;
+                    let _ = reply.send(Err(RequestError::Response(error)));
+                }
+            }
+        }
+        self.answered();
+        self.sending = None;
+        self.break_off(RequestError::Response(ResponseError::ClosedBeforeResponse));
+    }
+
+    /// The connection failed: the oldest request waiting is the one the
+    /// failure is about; those behind it were simply never answered.
+    fn connection_failed(&mut self, waiting: Vec<ExchangeId>, error: ResponseError) {
+        let error = RequestError::Response(error);
+        let never_answered = RequestError::Response(ResponseError::ClosedBeforeResponse);
+        for (n, id) in waiting.into_iter().enumerate() {
+            let own = if n == 0 { &error } else { &never_answered };
+            let reply = self.pop_waiting(id).and_then(|w| w.reply);
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(own.clone()));
+            }
+            if let Some((_, Some(feed))) = self.receiving.take_if(|(r, _)| *r == id) {
+                feed.abort(body_error(own));
+            }
+            self.answered();
+        }
+        self.sending = None;
+        self.break_off(never_answered);
+        // A server closing with requests unanswered is within its rights;
+        // anything else is the connection's failure.
+        if !matches!(
+            error,
+            RequestError::Response(ResponseError::ClosedBeforeResponse)
+        ) {
+            self.error.get_or_insert(error);
+        }
     }
 
     /// One exchange is over (answered whole, or failed).
@@ -802,6 +815,29 @@ where
         self.break_off(RequestError::Closed);
         if let (Some(io), Some((to, leftover))) = (self.transport.take(), self.upgrade_to.take()) {
             let _ = to.send(Upgraded::new(Box::new(io), leftover));
+        }
+    }
+}
+
+/// A response head taken off the state machine (which lends it only until
+/// the next event), as its caller gets it.
+struct Arrived {
+    id: ExchangeId,
+    /// `None` when the `http` types cannot carry it.
+    response: Option<http::Response<Incoming>>,
+    /// Where its body is fed, when it comes after the head.
+    sender: Option<gruvi_body::Sender>,
+}
+
+impl Arrived {
+    fn new(response: proto::Response<'_>, options: &ClientOptions) -> Arrived {
+        let (sender, body) = incoming(response.complete_body, response.body, options.body_buffer);
+        let converted =
+            convert::response(response.head, &response.bytes, body, options.received_head);
+        Arrived {
+            id: response.id,
+            response: converted.ok(),
+            sender,
         }
     }
 }

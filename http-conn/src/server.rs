@@ -497,53 +497,8 @@ where
         progress = true;
         match event {
             ServerEvent::Request(request) => {
-                let id = request.id;
-                let (sender, body) = incoming(
-                    request.complete_body,
-                    request.body,
-                    this.options.body_buffer,
-                );
-                let span = tracing::debug_span!(
-                    "request",
-                    method = %latin1_text(request.head.method().of(&request.bytes)),
-                    target = %latin1_text(request.head.target().of(&request.bytes)),
-                    status = tracing::field::Empty,
-                    duration_us = tracing::field::Empty,
-                );
-                let hands_over = request.upgrade || request.connect;
-                let awaiting_read = request.expects_continue;
-                let converted = convert::request(
-                    request.head,
-                    &request.bytes,
-                    body,
-                    this.options.received_head,
-                );
-                let Ok(mut request) = converted else {
-                    // Answered 400 and closed by the state machine, as any
-                    // malformed request: nothing after it is parsed.
-                    this.proto.refuse_unrepresentable(id, now);
-                    continue;
-                };
-                if let Some(sender) = sender {
-                    *this.receiving = Some((Feed::new(id, sender), awaiting_read));
-                }
-                let upgrade = hands_over.then(|| {
-                    let (tx, on_upgrade) = OnUpgrade::pair();
-                    request.extensions_mut().insert(on_upgrade);
-                    tx
-                });
-                let mut slot = this
-                    .spare_slots
-                    .pop()
-                    .unwrap_or_else(|| Box::pin(Slot::Empty));
-                slot.set(Slot::Running(span.in_scope(|| this.handler.call(request))));
-                this.exchanges.push_back(Exchange {
-                    id,
-                    slot,
-                    upgrade,
-                    span,
-                    arrived: now,
-                });
+                let arrived = Arrived::new(request, this.options);
+                start_handler(this, arrived, now);
             }
             ServerEvent::Data { id, data } => {
                 if let Some((feed, _)) = this.receiving.as_mut().filter(|(f, _)| f.id == id) {
@@ -573,6 +528,84 @@ where
         }
     }
     progress
+}
+
+/// A request that arrived, taken off the state machine (which lends its
+/// head only until the next event): as the application gets it, with what
+/// the connection keeps of it.
+struct Arrived {
+    id: RequestId,
+    /// `None` when the `http` types cannot carry it.
+    request: Option<http::Request<Incoming>>,
+    /// Where its body is fed, when it comes after the head.
+    sender: Option<gruvi_body::Sender>,
+    span: tracing::Span,
+    hands_over: bool,
+    expects_continue: bool,
+}
+
+impl Arrived {
+    fn new(request: proto::Request<'_>, options: &ServerOptions) -> Arrived {
+        let (sender, body) = incoming(request.complete_body, request.body, options.body_buffer);
+        let span = tracing::debug_span!(
+            "request",
+            method = %latin1_text(request.head.method().of(&request.bytes)),
+            target = %latin1_text(request.head.target().of(&request.bytes)),
+            status = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+        );
+        let converted = convert::request(request.head, &request.bytes, body, options.received_head);
+        Arrived {
+            id: request.id,
+            request: converted.ok(),
+            sender,
+            span,
+            hands_over: request.upgrade || request.connect,
+            expects_continue: request.expects_continue,
+        }
+    }
+}
+
+/// A new request: its body goes to its [`Incoming`], and its handler is
+/// created (it runs when polled: [`send_responses`], [`poll_handlers`]).
+fn start_handler<T, H>(this: &mut Conn<'_, T, H>, arrived: Arrived, now: Instant)
+where
+    H: Handler,
+{
+    let Arrived {
+        id,
+        request,
+        sender,
+        span,
+        hands_over,
+        expects_continue,
+    } = arrived;
+    let Some(mut request) = request else {
+        // Answered 400 and closed by the state machine, as any malformed
+        // request: nothing after it is parsed.
+        this.proto.refuse_unrepresentable(id, now);
+        return;
+    };
+    if let Some(sender) = sender {
+        *this.receiving = Some((Feed::new(id, sender), expects_continue));
+    }
+    let upgrade = hands_over.then(|| {
+        let (tx, on_upgrade) = OnUpgrade::pair();
+        request.extensions_mut().insert(on_upgrade);
+        tx
+    });
+    let mut slot = this
+        .spare_slots
+        .pop()
+        .unwrap_or_else(|| Box::pin(Slot::Empty));
+    slot.set(Slot::Running(span.in_scope(|| this.handler.call(request))));
+    this.exchanges.push_back(Exchange {
+        id,
+        slot,
+        upgrade,
+        span,
+        arrived: now,
+    });
 }
 
 /// Drops the work of the requests the state machine will not have the

@@ -156,49 +156,16 @@ impl PreparedRequest {
             // server will say so).
             _ => {}
         }
-        let (mut close, mut asks_trailers, mut expects_continue) = (false, false, false);
-        let mut declared: Option<u64> = None;
-        for (name, value) in fields {
-            let (name, value) = check_field(&name, &value).map_err(LocalError::Encode)?;
-            // RFC 9110 §10.1.4: a client may say it accepts trailers with
-            // `TE: trailers` (the only TE value it can mean over HTTP/1.1
-            // without transfer codings of its own); `Connection: TE` is ours.
-            if is_te_trailers(&name, &value) {
-                asks_trailers = true;
-                head.trusted_field(&name, &value);
-                continue;
-            }
-            check_application_field(&name, &value, upgrade).map_err(LocalError::Encode)?;
-            if name.eq_ignore_ascii_case(b"connection") {
-                close |= list_contains(&value, b"close");
-            } else if name.eq_ignore_ascii_case(b"expect") {
-                expects_continue |= is_continue_expectation(&value);
-            } else if name.eq_ignore_ascii_case(b"content-length") {
-                // The framing field is ours to write; the caller's must be
-                // one plain decimal, however many lines carry it.
-                let n = parse_content_length(&value)
-                    .filter(|n| declared.is_none_or(|d| d == *n))
-                    .ok_or_else(|| LocalError::ContentLengthMismatch {
-                        declared: latin1_text(&value),
-                        body: None,
-                    })?;
-                declared = Some(n);
-                continue;
-            }
-            head.trusted_field(&name, &value);
-        }
-        if asks_trailers {
-            head.trusted_field(b"Connection", b"TE");
-        }
+        let said = write_fields(&mut head, fields, upgrade)?;
         // A body of unknown size sent with the caller's Content-Length is
         // that many bytes (checked as it goes), as a proxy would send it.
-        let size = match (body, declared) {
+        let size = match (body, said.content_length) {
             (BodySize::Unknown, Some(n)) => Some(n),
             (BodySize::Empty, _) => Some(0),
             (BodySize::Exact(n), _) => Some(n),
             (BodySize::Unknown, None) => None,
         };
-        if let (Some(declared), Some(size)) = (declared, size) {
+        if let (Some(declared), Some(size)) = (said.content_length, size) {
             if declared != size {
                 return Err(LocalError::ContentLengthMismatch {
                     declared: declared.to_string(),
@@ -236,17 +203,79 @@ impl PreparedRequest {
             framing,
             upgrade,
             // A held-back body needs a body to hold, and HTTP/1.1.
-            expects_continue: expects_continue
+            expects_continue: said.expects_continue
                 && framing != BodyFraming::Empty
                 && version == Version::Http11,
             // What follows a request that closes, upgrades or connects is
             // not ours to frame; HTTP/1.0 closes (we ask no keep-alive).
-            last: close
+            last: said.close
                 || upgrade
                 || method == RequestMethod::Connect
                 || version == Version::Http10,
         })
     }
+}
+
+/// What a request's fields say that the connection acts on.
+struct FieldsSay {
+    close: bool,
+    expects_continue: bool,
+    content_length: Option<u64>,
+}
+
+/// Checks and writes the caller's fields (all but Content-Length, which is
+/// the connection's to write), with `Connection: TE` when they accept
+/// trailers.
+fn write_fields<I, N, V>(
+    head: &mut HeadWriter<'_>,
+    fields: I,
+    upgrade: bool,
+) -> Result<FieldsSay, LocalError>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: HeadText,
+    V: HeadText,
+{
+    let mut said = FieldsSay {
+        close: false,
+        expects_continue: false,
+        content_length: None,
+    };
+    let mut asks_trailers = false;
+    for (name, value) in fields {
+        let (name, value) = check_field(&name, &value).map_err(LocalError::Encode)?;
+        // RFC 9110 §10.1.4: a client may say it accepts trailers with `TE:
+        // trailers` (the only TE value it can mean over HTTP/1.1 without
+        // transfer codings of its own); `Connection: TE` is ours.
+        if is_te_trailers(&name, &value) {
+            asks_trailers = true;
+            head.trusted_field(&name, &value);
+            continue;
+        }
+        check_application_field(&name, &value, upgrade).map_err(LocalError::Encode)?;
+        if name.eq_ignore_ascii_case(b"connection") {
+            said.close |= list_contains(&value, b"close");
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            said.expects_continue |= is_continue_expectation(&value);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            // The framing field is ours to write; the caller's must be one
+            // plain decimal, however many lines carry it.
+            let declared = said.content_length;
+            let n = parse_content_length(&value)
+                .filter(|n| declared.is_none_or(|d| d == *n))
+                .ok_or_else(|| LocalError::ContentLengthMismatch {
+                    declared: latin1_text(&value),
+                    body: None,
+                })?;
+            said.content_length = Some(n);
+            continue;
+        }
+        head.trusted_field(&name, &value);
+    }
+    if asks_trailers {
+        head.trusted_field(b"Connection", b"TE");
+    }
+    Ok(said)
 }
 
 /// Where a request's `Host` comes from when its fields have none.

@@ -66,23 +66,83 @@ impl Server {
         size: BodySize,
         now: Instant,
     ) -> Result<bool, LocalError> {
+        let decided = self.decide(id, status, fields, size)?;
+        let wall = self.wall_at(now);
+        let date = *self.date.value(wall);
+        let mut head = HeadWriter::response(self.write.head_buf(), decided.version, status, None)
+            .map_err(LocalError::Encode)?;
+        if !decided.app.date {
+            head.trusted_field(b"Date", &date);
+        }
+        if let (false, Some(server)) = (decided.app.server, &self.server_field) {
+            head.trusted_field(b"Server", server);
+        }
+        match fields {
+            Some(fields) => {
+                for (name, value) in fields {
+                    // Framing and connection fields are the connection's to
+                    // write (decided here), except what a 101 needs.
+                    let ours = name == http::header::CONTENT_LENGTH
+                        || (name == http::header::CONNECTION && status != 101);
+                    if !ours {
+                        head.http_field(name, value);
+                    }
+                }
+            }
+            None => {
+                head.trusted_field(b"Content-Type", b"text/plain; charset=utf-8");
+            }
+        }
+        decided.write_framing_fields(&mut head, status);
+        head.finish();
+
+        // After this head the bytes both ways belong to the new protocol.
+        self.switching = decided.hands_over;
+        if decided.closes {
+            self.end_after(id);
+        }
+        let head_only = decided.content != ResponseContent::Body;
+        let encoder = match decided.framing.body {
+            _ if head_only => Encoder::length(0),
+            BodyFraming::Length(n) => Encoder::length(n),
+            BodyFraming::Chunked => Encoder::chunked(),
+            _ => Encoder::until_close(),
+        };
+        if let Some(front) = self.in_flight.front_mut() {
+            if front.continue_.awaited() {
+                front.continue_ = Continue::Skipped;
+            }
+        }
+        self.timers.idle_since = None;
+        self.responding = Responding::Body {
+            id,
+            encoder,
+            head_only,
+        };
+        Ok(!head_only)
+    }
+
+    /// Everything decided about a response before its head is written: is
+    /// it valid, what may it carry, how is it framed, does it close.
+    fn decide(
+        &self,
+        id: RequestId,
+        status: u16,
+        fields: Option<&HeaderMap>,
+        size: BodySize,
+    ) -> Result<Decided, LocalError> {
         let Some(request) = self.in_flight.front() else {
             return Err(LocalError::NotCurrent(id));
         };
-        let (version, method, upgrade) = (request.version, request.method, request.upgrade);
-        // A body whose `100 Continue` this response skips may never come
-        // (RFC 9110 §10.1.1): the connection cannot be reused.
-        let skips_continue = request.continue_.awaited() && !request.body_done;
         let switching = status == 101;
-        if (100..200).contains(&status) && !(switching && upgrade) {
+        if (100..200).contains(&status) && !(switching && request.upgrade) {
             return Err(LocalError::InvalidStatus(status));
         }
-        let content = response_content(method.as_bytes(), status);
+        let content = response_content(request.method.as_bytes(), status);
         // RFC 9110 §9.3.6: a 2xx to CONNECT turns the connection into a
         // tunnel; like a 101, it has no body and no framing fields.
         let hands_over = switching || content == ResponseContent::Tunnel;
         let body_sent = content == ResponseContent::Body;
-
         let app = match fields {
             Some(fields) => AppFields::check(fields, switching)?,
             None => AppFields::default(),
@@ -101,7 +161,10 @@ impl Server {
             (BodySize::Empty, None) => Some(0),
             (BodySize::Unknown, None) => None,
         };
-        let framing = send_framing(version, size);
+        let framing = send_framing(request.version, size);
+        // A body whose `100 Continue` this response skips may never come
+        // (RFC 9110 §10.1.1): the connection cannot be reused.
+        let skips_continue = request.continue_.awaited() && !request.body_done;
         // RFC 9112 §9.3: the request's say (nothing after a request that
         // closes, upgrades or connects is read: `last`), the response's
         // (its `Connection: close`, a skipped `100 Continue`) and the
@@ -111,90 +174,16 @@ impl Server {
             !app.close && !skips_continue,
             framing.must_close && body_sent,
         );
-        let closes = !hands_over && !keeps_alive;
-
-        let wall = self.wall_at(now);
-        let date = *self.date.value(wall);
-        let mut head = HeadWriter::response(self.write.head_buf(), version, status, None)
-            .map_err(LocalError::Encode)?;
-        if !app.date {
-            head.trusted_field(b"Date", &date);
-        }
-        if let (false, Some(server)) = (app.server, &self.server_field) {
-            head.trusted_field(b"Server", server);
-        }
-        match fields {
-            Some(fields) => {
-                for (name, value) in fields {
-                    // Framing and connection fields are the connection's to
-                    // write (decided here), except what a 101 needs.
-                    let ours = name == http::header::CONTENT_LENGTH
-                        || (name == http::header::CONNECTION && !switching);
-                    if !ours {
-                        head.http_field(name, value);
-                    }
-                }
-            }
-            None => {
-                head.trusted_field(b"Content-Type", b"text/plain; charset=utf-8");
-            }
-        }
-        let no_body_status = (100..200).contains(&status) || matches!(status, 204 | 304);
-        if status == 304 {
-            // A 304's Content-Length describes the representation: only
-            // the application's is sent.
-            if let Some(n) = app.content_length {
-                head.content_length(n);
-            }
-        } else if body_sent {
-            match framing.body {
-                BodyFraming::Length(n) => {
-                    head.content_length(n);
-                }
-                BodyFraming::Chunked => {
-                    head.trusted_field(b"Transfer-Encoding", b"chunked");
-                }
-                _ => {}
-            }
-        } else if method.as_bytes() == b"HEAD" && !no_body_status {
-            // A HEAD response's length says what a GET would get.
-            if let Some(n) = size {
-                head.content_length(n);
-            }
-        }
-        if !hands_over {
-            if closes && version == Version::Http11 {
-                head.trusted_field(b"Connection", b"close");
-            } else if !closes && version == Version::Http10 {
-                head.trusted_field(b"Connection", b"keep-alive");
-            }
-        }
-        head.finish();
-
-        // After this head the bytes both ways belong to the new protocol.
-        self.switching = hands_over;
-        if closes {
-            self.end_after(id);
-        }
-        let head_only = content != ResponseContent::Body;
-        let encoder = match framing.body {
-            _ if head_only => Encoder::length(0),
-            BodyFraming::Length(n) => Encoder::length(n),
-            BodyFraming::Chunked => Encoder::chunked(),
-            _ => Encoder::until_close(),
-        };
-        if let Some(front) = self.in_flight.front_mut() {
-            if front.continue_.awaited() {
-                front.continue_ = Continue::Skipped;
-            }
-        }
-        self.timers.idle_since = None;
-        self.responding = Responding::Body {
-            id,
-            encoder,
-            head_only,
-        };
-        Ok(!head_only)
+        Ok(Decided {
+            version: request.version,
+            is_head: request.method.as_bytes() == b"HEAD",
+            content,
+            hands_over,
+            closes: !hands_over && !keeps_alive,
+            size,
+            framing,
+            app,
+        })
     }
 
     /// Sends body bytes of the response to `id` (dropped silently for a
@@ -368,6 +357,55 @@ impl Server {
             Err(_) => {
                 self.responding = Responding::Idle;
                 self.end_now();
+            }
+        }
+    }
+}
+
+/// What [`Server::decide`] decided about a response.
+struct Decided {
+    version: Version,
+    is_head: bool,
+    content: ResponseContent,
+    hands_over: bool,
+    closes: bool,
+    size: Option<u64>,
+    framing: gruvi_wire::Framing,
+    app: AppFields,
+}
+
+impl Decided {
+    /// The framing fields (RFC 9112 §6) and the `Connection` field the
+    /// decision needs.
+    fn write_framing_fields(&self, head: &mut HeadWriter<'_>, status: u16) {
+        let no_body_status = (100..200).contains(&status) || matches!(status, 204 | 304);
+        if status == 304 {
+            // A 304's Content-Length describes the representation: only
+            // the application's is sent.
+            if let Some(n) = self.app.content_length {
+                head.content_length(n);
+            }
+        } else if self.content == ResponseContent::Body {
+            match self.framing.body {
+                BodyFraming::Length(n) => {
+                    head.content_length(n);
+                }
+                BodyFraming::Chunked => {
+                    head.trusted_field(b"Transfer-Encoding", b"chunked");
+                }
+                _ => {}
+            }
+        } else if self.is_head && !no_body_status {
+            // A HEAD response's length says what a GET would get.
+            if let Some(n) = self.size {
+                head.content_length(n);
+            }
+        }
+        if !self.hands_over {
+            if self.closes && self.version == Version::Http11 {
+                head.trusted_field(b"Connection", b"close");
+            } else if !self.closes && self.version == Version::Http10 {
+                head.trusted_field(b"Connection", b"keep-alive");
             }
         }
     }
