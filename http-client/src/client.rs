@@ -270,29 +270,7 @@ impl HttpClient {
         let Some(connected) = &self.connection else {
             return Err(HttpError::misuse("not connected: call connect() first"));
         };
-        // The request's URI: an absolute URL on this connection's origin,
-        // or a path on it. `Host` is its authority.
-        let uri = if url.contains("://") {
-            let url = gruvi_wire::parse_url(url, "http")?;
-            let uri = format!("{}://{}{}", url.scheme(), url.authority(), url.target());
-            let uri = http::Uri::try_from(uri)
-                .map_err(|_| HttpError::misuse(format!("invalid URL {url}")))?;
-            if let Some(origin) = &connected.connection.origin {
-                let host = || {
-                    headers
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
-                        .map(|(_, v)| v.as_bytes())
-                };
-                origin.admits(&uri, host)?;
-            }
-            uri
-        } else {
-            let path = if url.is_empty() { "/" } else { url };
-            let uri = format!("{}{path}", connected.base);
-            http::Uri::try_from(uri)
-                .map_err(|_| HttpError::misuse(format!("invalid request target {url:?}")))?
-        };
+        let uri = request_uri(connected, url, headers)?;
         let method = http::Method::from_bytes(method.as_bytes())
             .map_err(|_| HttpError::misuse(format!("invalid method {method:?}")))?;
         let version = match self.version {
@@ -300,35 +278,7 @@ impl HttpClient {
             _ => Version::Http11,
         };
 
-        // The fields as given (order, case), as ISO-8859-1 bytes; the
-        // connection checks them.
-        let mut fields = Vec::with_capacity(headers.len() + 1);
-        let mut content_type = None;
-        for (name, value) in headers {
-            let latin1 = |text: &str| {
-                text.head_bytes()
-                    .map(|bytes| Bytes::from(bytes.into_owned()))
-                    .map_err(|c| {
-                        HttpError::misuse(format!(
-                            "invalid request: field {name:?} holds {c:?}, which ISO-8859-1 cannot express"
-                        ))
-                    })
-            };
-            let (name_bytes, value_bytes) = (latin1(name)?, latin1(value)?);
-            if name.eq_ignore_ascii_case("content-type") {
-                content_type = Some(value_bytes.clone());
-            }
-            fields.push((name_bytes, value_bytes));
-        }
-        if !headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
-        {
-            fields.push((
-                Bytes::from_static(b"User-Agent"),
-                Bytes::from_static(USER_AGENT.as_bytes()),
-            ));
-        }
+        let (fields, content_type) = fields_as_given(headers)?;
         let prepare = |size: BodySize| {
             PreparedRequest::from_http(&method, &uri, version, RequestFields::Given(&fields), size)
                 .map_err(|e| HttpError::from(RequestError::Local(e)))
@@ -402,6 +352,73 @@ impl HttpClient {
         self.unread = Some(response.unread_flag());
         Ok(response)
     }
+}
+
+/// The URI of a request on `connected`: an absolute URL on its origin (one
+/// for another is refused: it would reach the wrong server), or a path on
+/// it. `Host` is its authority.
+fn request_uri(
+    connected: &Connected,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<http::Uri, HttpError> {
+    if !url.contains("://") {
+        let path = if url.is_empty() { "/" } else { url };
+        let uri = format!("{}{path}", connected.base);
+        return http::Uri::try_from(uri)
+            .map_err(|_| HttpError::misuse(format!("invalid request target {url:?}")));
+    }
+    let url = gruvi_wire::parse_url(url, "http")?;
+    let uri = format!("{}://{}{}", url.scheme(), url.authority(), url.target());
+    let uri =
+        http::Uri::try_from(uri).map_err(|_| HttpError::misuse(format!("invalid URL {url}")))?;
+    if let Some(origin) = &connected.connection.origin {
+        let host = || {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+                .map(|(_, v)| v.as_bytes())
+        };
+        origin.admits(&uri, host)?;
+    }
+    Ok(uri)
+}
+
+/// Name and value pairs, in order.
+type Fields = Vec<(Bytes, Bytes)>;
+
+/// The fields as given (order, case) as ISO-8859-1 bytes — the connection
+/// checks them — with `User-Agent` added unless given; and the
+/// Content-Type, whose charset encodes a text body.
+fn fields_as_given(headers: &[(&str, &str)]) -> Result<(Fields, Option<Bytes>), HttpError> {
+    let mut fields = Vec::with_capacity(headers.len() + 1);
+    let mut content_type = None;
+    for (name, value) in headers {
+        let latin1 = |text: &str| {
+            text.head_bytes()
+                .map(|bytes| Bytes::from(bytes.into_owned()))
+                .map_err(|c| {
+                    HttpError::misuse(format!(
+                        "invalid request: field {name:?} holds {c:?}, which ISO-8859-1 cannot express"
+                    ))
+                })
+        };
+        let (name_bytes, value_bytes) = (latin1(name)?, latin1(value)?);
+        if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value_bytes.clone());
+        }
+        fields.push((name_bytes, value_bytes));
+    }
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+    {
+        fields.push((
+            Bytes::from_static(b"User-Agent"),
+            Bytes::from_static(USER_AGENT.as_bytes()),
+        ));
+    }
+    Ok((fields, content_type))
 }
 
 /// `future`, failing with a timeout error after `limit`.

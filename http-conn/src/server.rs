@@ -37,7 +37,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -369,37 +369,13 @@ where
         for _ in 0..MAX_TURNS {
             match *this.state {
                 State::Open => {}
-                State::ShuttingDown { until } => {
-                    match this.transport.poll_shutdown(cx) {
-                        // Lingering only when the peer may still be sending
-                        // (else the close frees the connection at once).
-                        Poll::Ready(Ok(())) if this.proto.peer_may_be_sending() => {
-                            let budget = LINGER_BYTES;
-                            *this.state = State::Lingering { budget, until };
-                        }
-                        Poll::Ready(Ok(())) => *this.state = State::Closed,
-                        Poll::Ready(Err(_)) => *this.state = State::Closed,
-                        // A peer that reads nothing holds it up to the
-                        // deadline, not forever.
-                        Poll::Pending => {
-                            if this.timer.poll_at(cx, until).is_pending() {
-                                return Poll::Pending;
-                            }
-                            *this.state = State::Closed;
-                        }
-                    }
-                    continue;
-                }
-                State::Lingering { mut budget, until } => {
-                    let drained = this.transport.poll_linger(cx, &mut budget).is_ready();
-                    *this.state = State::Lingering { budget, until };
-                    if !drained && this.timer.poll_at(cx, until).is_pending() {
+                State::Closed => return Poll::Ready(this.error.take().map_or(Ok(()), Err)),
+                _ => {
+                    if close(&mut this, cx).is_pending() {
                         return Poll::Pending;
                     }
-                    *this.state = State::Closed;
                     continue;
                 }
-                State::Closed => return Poll::Ready(this.error.take().map_or(Ok(()), Err)),
             }
             let now = now();
             // Read first: a wake-up is most often for new bytes, and what
@@ -458,6 +434,44 @@ where
         cx.waker().wake_by_ref();
         Poll::Pending
     }
+}
+
+/// Takes a closing connection a step on: our end of stream sent (for TLS,
+/// `close_notify`), then — when the peer may still be sending — unread
+/// bytes thrown away a while, so the close does not reset the last
+/// response. Ready once a step is done (`Closed` when all are).
+fn close<T, H>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>) -> Poll<()>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+    H: Handler,
+{
+    match *this.state {
+        State::ShuttingDown { until } => match this.transport.poll_shutdown(cx) {
+            // Lingering only when the peer may still be sending (else the
+            // close frees the connection at once).
+            Poll::Ready(Ok(())) if this.proto.peer_may_be_sending() => {
+                let budget = LINGER_BYTES;
+                *this.state = State::Lingering { budget, until };
+            }
+            Poll::Ready(_) => *this.state = State::Closed,
+            // A peer that reads nothing holds it up to the deadline, not
+            // forever.
+            Poll::Pending => {
+                ready!(this.timer.poll_at(cx, until));
+                *this.state = State::Closed;
+            }
+        },
+        State::Lingering { mut budget, until } => {
+            let drained = this.transport.poll_linger(cx, &mut budget).is_ready();
+            *this.state = State::Lingering { budget, until };
+            if !drained {
+                ready!(this.timer.poll_at(cx, until));
+            }
+            *this.state = State::Closed;
+        }
+        State::Open | State::Closed => {}
+    }
+    Poll::Ready(())
 }
 
 /// Acts on the state machine's events; `true` if anything happened.

@@ -591,27 +591,7 @@ impl Client {
                 }
                 return Some(self.fail(ResponseError::UnexpectedSwitch));
             }
-            let limit = self.config.max_interim_responses;
-            if let Some(front) = self.in_flight.front_mut() {
-                front.interim += 1;
-                if front.interim > limit {
-                    return Some(self.fail(ResponseError::TooManyInterim { limit }));
-                }
-            }
-            // RFC 9110 §10.1.1: `100 Continue` asks for the held body.
-            if status == 100 {
-                if let Sending::Body {
-                    id: sending,
-                    held_until,
-                    ..
-                } = &mut self.sending
-                {
-                    if *sending == id {
-                        *held_until = None;
-                    }
-                }
-            }
-            return Some(ClientEvent::Interim { id, status });
+            return Some(self.interim(id, status));
         }
         if framing.body == BodyFraming::Tunnel {
             return self.hand_over(id, bytes);
@@ -639,24 +619,7 @@ impl Client {
         if complete_body.is_some() {
             self.response_ended(close_after, now);
         } else {
-            let decoder = match framing.body {
-                BodyFraming::Empty | BodyFraming::Tunnel => Decoder::length(0),
-                BodyFraming::Length(n) => Decoder::length(n),
-                // RFC 9112 §5.2 ¶3: the trailers of a response follow the
-                // response field rules (obs-fold unfolded, bare LF accepted).
-                BodyFraming::Chunked => Decoder::chunked_response(self.config.chunked),
-                BodyFraming::UntilClose => Decoder::until_close(),
-            };
-            self.timers.body_progress = None;
-            self.reading = Reading::Body {
-                id,
-                decoder,
-                close_after,
-                drained: None,
-            };
-            if close_after {
-                self.closing = true;
-            }
+            self.read_body(id, framing.body, close_after);
         }
         let head = self.parser.completed()?;
         Some(ClientEvent::Response(Response {
@@ -666,6 +629,53 @@ impl Client {
             body: framing.body,
             complete_body,
         }))
+    }
+
+    /// An interim response to `id`: counted against the bound; a `100
+    /// Continue` releases the body held for it (RFC 9110 §10.1.1).
+    fn interim(&mut self, id: ExchangeId, status: u16) -> ClientEvent<'static> {
+        let limit = self.config.max_interim_responses;
+        if let Some(front) = self.in_flight.front_mut() {
+            front.interim += 1;
+            if front.interim > limit {
+                return self.fail(ResponseError::TooManyInterim { limit });
+            }
+        }
+        if status == 100 {
+            if let Sending::Body {
+                id: sending,
+                held_until,
+                ..
+            } = &mut self.sending
+            {
+                if *sending == id {
+                    *held_until = None;
+                }
+            }
+        }
+        ClientEvent::Interim { id, status }
+    }
+
+    /// The response to `id` has a body to decode, framed so.
+    fn read_body(&mut self, id: ExchangeId, framing: BodyFraming, close_after: bool) {
+        let decoder = match framing {
+            BodyFraming::Empty | BodyFraming::Tunnel => Decoder::length(0),
+            BodyFraming::Length(n) => Decoder::length(n),
+            // RFC 9112 §5.2 ¶3: the trailers of a response follow the
+            // response field rules (obs-fold unfolded, bare LF accepted).
+            BodyFraming::Chunked => Decoder::chunked_response(self.config.chunked),
+            BodyFraming::UntilClose => Decoder::until_close(),
+        };
+        self.timers.body_progress = None;
+        self.reading = Reading::Body {
+            id,
+            decoder,
+            close_after,
+            drained: None,
+        };
+        if close_after {
+            self.closing = true;
+        }
     }
 
     /// The oldest response is complete: read the next head, or stop

@@ -245,6 +245,35 @@ enum BodyNotice {
     Abandoned(RequestId),
 }
 
+/// What a request head says that the connection acts on (the wire's rules,
+/// RFC 9112 §6.3, §9.3; RFC 9110 §7.8, §10.1.1).
+struct HeadSays {
+    framing: gruvi_wire::Framing,
+    keep_alive: bool,
+    expects_continue: bool,
+    upgrade: bool,
+    method: Method,
+    version: Version,
+}
+
+impl HeadSays {
+    fn of(head: &RequestHead, bytes: &[u8]) -> Result<HeadSays, gruvi_wire::WireError> {
+        let method = match head.method().of(bytes) {
+            b"HEAD" => Method::Head,
+            b"CONNECT" => Method::Connect,
+            _ => Method::Other,
+        };
+        Ok(HeadSays {
+            framing: request_framing(head, bytes)?,
+            keep_alive: wants_keep_alive(head.version(), head.fields(), bytes),
+            expects_continue: expects_continue(head, bytes),
+            upgrade: is_upgrade_request(head, bytes),
+            method,
+            version: head.version(),
+        })
+    }
+}
+
 /// A request parsed (or rejected) and not answered yet.
 #[derive(Debug)]
 struct Exchange {
@@ -616,28 +645,22 @@ impl Server {
         self.timers.opened = None;
         // Everything decided from the head is taken first, so that the head
         // is borrowed again only to lend it in the event.
-        let decided = {
-            let head = self.parser.completed()?;
-            let method = match head.method().of(&bytes) {
-                b"HEAD" => Method::Head,
-                b"CONNECT" => Method::Connect,
-                _ => Method::Other,
-            };
-            request_framing(head, &bytes).map(|framing| {
-                (
-                    framing,
-                    wants_keep_alive(head.version(), head.fields(), &bytes),
-                    expects_continue(head, &bytes),
-                    is_upgrade_request(head, &bytes),
-                    method,
-                    head.version(),
-                )
-            })
-        };
-        let (framing, keep_alive, expects_continue, upgrade, method, version) = match decided {
+        let decided = match self
+            .parser
+            .completed()
+            .map(|head| HeadSays::of(head, &bytes))?
+        {
             Ok(decided) => decided,
             Err(error) => return Some(self.reject(PeerError::Head(error), now)),
         };
+        let HeadSays {
+            framing,
+            keep_alive,
+            expects_continue,
+            upgrade,
+            method,
+            version,
+        } = decided;
         if let (BodyFraming::Length(declared), Some(limit)) =
             (framing.body, self.config.max_body_bytes)
         {
@@ -647,30 +670,9 @@ impl Server {
                 return Some(self.reject(PeerError::ContentTooLarge { declared, limit }, now));
             }
         }
-
         let id = self.next_id;
         self.next_id = id.next();
-        let (body, complete_body, decoder) = match framing.body {
-            BodyFraming::Length(0) | BodyFraming::Empty => (BodyFraming::Empty, None, None),
-            // Already here whole: handed over with the head, nothing to
-            // decode (and no `100 Continue` to send for it).
-            BodyFraming::Length(n) if n <= self.read_buf.len() as u64 => {
-                // `n` fits: it is at most the buffer's length.
-                let whole = self.read_buf.split_to(n as usize).freeze();
-                (framing.body, Some(whole), None)
-            }
-            BodyFraming::Length(n) => (framing.body, None, Some(Decoder::length(n))),
-            BodyFraming::Chunked => {
-                let decoder = Decoder::chunked(self.config.chunked);
-                let decoder = match self.config.max_body_bytes {
-                    Some(limit) => decoder.limit(limit),
-                    None => decoder,
-                };
-                (framing.body, None, Some(decoder))
-            }
-            // Request framing never yields these.
-            BodyFraming::UntilClose | BodyFraming::Tunnel => (BodyFraming::Empty, None, None),
-        };
+        let (body, complete_body, decoder) = self.body_of(framing.body);
         let body_to_read = decoder.is_some();
         self.in_flight.push_back(Exchange {
             id,
@@ -715,6 +717,31 @@ impl Server {
             upgrade,
             connect: method == Method::Connect,
         }))
+    }
+
+    /// How the body after a head is taken: none; whole, when it is
+    /// length-framed and already here (handed over with the head: nothing
+    /// to decode, no `100 Continue` to send for it); or by a decoder.
+    fn body_of(&mut self, framing: BodyFraming) -> (BodyFraming, Option<Bytes>, Option<Decoder>) {
+        match framing {
+            BodyFraming::Length(0) | BodyFraming::Empty => (BodyFraming::Empty, None, None),
+            BodyFraming::Length(n) if n <= self.read_buf.len() as u64 => {
+                // `n` fits: it is at most the buffer's length.
+                let whole = self.read_buf.split_to(n as usize).freeze();
+                (framing, Some(whole), None)
+            }
+            BodyFraming::Length(n) => (framing, None, Some(Decoder::length(n))),
+            BodyFraming::Chunked => {
+                let decoder = Decoder::chunked(self.config.chunked);
+                let decoder = match self.config.max_body_bytes {
+                    Some(limit) => decoder.limit(limit),
+                    None => decoder,
+                };
+                (framing, None, Some(decoder))
+            }
+            // Request framing never yields these.
+            BodyFraming::UntilClose | BodyFraming::Tunnel => (BodyFraming::Empty, None, None),
+        }
     }
 
     /// A request that will never reach the application: the library
