@@ -35,78 +35,32 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use gruvi_body::{BodyError, BoxError, Incoming};
-use gruvi_wire::latin1_text;
+use gruvi_body::{BodyError, BoxError};
 use http::{HeaderMap, StatusCode};
 use http_body::Body;
 use pin_project::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
 
-use crate::body::{Feed, Pumped, Readiness, Sink, incoming, pump};
-use crate::convert;
+use crate::body::{Feed, Pumped, Readiness, Sink, pump};
 use crate::io::{Timer, Transport, deadline_after, earliest, now};
 pub use crate::proto::PeerError;
 use crate::proto::{self, BodySize, LocalError, RequestId, ServerConfig, ServerEvent};
 use crate::upgrade::{OnUpgrade, Upgraded};
 
+mod exchange;
+mod handler;
+
+use exchange::{Arrived, Exchange, HandlerSlot, MAX_SPARE_SLOTS, Slot};
+pub use handler::{Answered, ConnectionError, Handler};
+
 /// Turns of the poll loop before the task yields to others.
 const MAX_TURNS: usize = 16;
-
-/// The application behind a server connection: called once per request,
-/// in arrival order, possibly before earlier responses are finished
-/// (pipelining). Implemented for every `FnMut(Request<Incoming>) -> Future`
-/// whose future gives a response.
-pub trait Handler {
-    /// The response body.
-    type Body: Body;
-    /// The response when ready; an error if the application could not
-    /// produce one (the library then answers `500`).
-    type Future: Future<Output = Result<http::Response<Self::Body>, BoxError>>;
-
-    /// Starts handling `request`.
-    fn call(&mut self, request: http::Request<Incoming>) -> Self::Future;
-
-    /// The connection refused something its peer sent; it answers (or
-    /// closes) on its own. Called once per error, before the answer is
-    /// written: the place to count and log it. Does nothing by default.
-    fn peer_error(&mut self, error: &PeerError) {
-        let _ = error;
-    }
-}
-
-impl<F, Fut, B> Handler for F
-where
-    F: FnMut(http::Request<Incoming>) -> Fut,
-    Fut: Future<Output = http::Response<B>>,
-    B: Body,
-{
-    type Body = B;
-    type Future = Answered<Fut>;
-
-    fn call(&mut self, request: http::Request<Incoming>) -> Answered<Fut> {
-        Answered(self(request))
-    }
-}
-
-/// The future of a handler function: its response, which cannot fail.
-#[pin_project]
-#[derive(Debug)]
-pub struct Answered<F>(#[pin] F);
-
-impl<F: Future<Output = http::Response<B>>, B> Future for Answered<F> {
-    type Output = Result<http::Response<B>, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().0.poll(cx).map(Ok)
-    }
-}
 
 /// Settings of a server connection: the state machine's, and the driver's
 /// own (buffers and IO timing).
@@ -140,53 +94,6 @@ impl Default for ServerOptions {
             write_timeout: Some(Duration::from_secs(30)),
             linger: Duration::from_secs(1),
             received_head: true,
-        }
-    }
-}
-
-/// Why a server connection ended badly. Peer protocol errors are not among
-/// them: those are answered (400, 408, 431, ...) and end the connection
-/// normally.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ConnectionError {
-    /// The transport failed.
-    Io(io::Error),
-    /// A write made no progress within the write timeout.
-    WriteTimedOut,
-    /// A response body failed mid-way; the peer got a short (or
-    /// unterminated) body and the connection was closed.
-    ResponseBody(BoxError),
-}
-
-impl ConnectionError {
-    /// Returns `true` for a timeout.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, ConnectionError::WriteTimedOut)
-    }
-
-    /// Returns `true` for a transport failure.
-    pub fn is_io(&self) -> bool {
-        matches!(self, ConnectionError::Io(_))
-    }
-}
-
-impl fmt::Display for ConnectionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConnectionError::Io(e) => write!(f, "connection failed: {e}"),
-            ConnectionError::WriteTimedOut => f.write_str("timed out writing to the peer"),
-            ConnectionError::ResponseBody(e) => write!(f, "response body failed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ConnectionError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ConnectionError::Io(e) => Some(e),
-            ConnectionError::ResponseBody(e) => Some(&**e),
-            ConnectionError::WriteTimedOut => None,
         }
     }
 }
@@ -240,67 +147,6 @@ enum State {
 
 /// Unread bytes thrown away at most while lingering.
 const LINGER_BYTES: usize = 256 * 1024;
-
-/// One request's work on the application's side.
-struct Exchange<H: Handler> {
-    id: RequestId,
-    /// Its handler, then its response; empty once the response started.
-    slot: HandlerSlot<H>,
-    /// Where the transport goes if this exchange switches protocols.
-    upgrade: Option<oneshot::Sender<Upgraded>>,
-    /// Its `request` span (disabled unless a subscriber wants it).
-    span: tracing::Span,
-    /// When its head was parsed (the turn's clock).
-    arrived: Instant,
-}
-
-/// Where a handler future runs, and where its response waits for the
-/// earlier ones: pinned on the heap, emptied in place once the response is
-/// taken, and kept for a later request — a connection allocates as many
-/// slots as it runs handlers at once, not one per request.
-#[pin_project(project = SlotProj, project_replace = SlotOwn)]
-enum Slot<F: Future> {
-    Empty,
-    Running(#[pin] F),
-    Done(F::Output),
-}
-
-impl<F: Future> Slot<F> {
-    fn is_empty(&self) -> bool {
-        matches!(self, Slot::Empty)
-    }
-
-    /// Polls a running handler; its response stays in the slot.
-    fn poll_keep(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
-        let SlotProj::Running(future) = self.as_mut().project() else {
-            return false;
-        };
-        let Poll::Ready(response) = future.poll(cx) else {
-            return false;
-        };
-        self.set(Slot::Done(response));
-        true
-    }
-
-    /// The response, taken out (polling the handler if it still runs); the
-    /// slot is empty afterwards.
-    fn poll_take(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        if let SlotProj::Running(future) = self.as_mut().project() {
-            let response = std::task::ready!(future.poll(cx));
-            self.set(Slot::Empty);
-            return Poll::Ready(response);
-        }
-        match self.project_replace(Slot::Empty) {
-            SlotOwn::Done(response) => Poll::Ready(response),
-            SlotOwn::Running(_) | SlotOwn::Empty => Poll::Pending,
-        }
-    }
-}
-
-type HandlerSlot<H> = Pin<Box<Slot<<H as Handler>::Future>>>;
-
-/// Empty slots a connection keeps at most.
-const MAX_SPARE_SLOTS: usize = 16;
 
 impl<T, H> ServerConnection<T, H>
 where
@@ -542,42 +388,6 @@ where
         }
     }
     progress
-}
-
-/// A request that arrived, taken off the state machine (which lends its
-/// head only until the next event): as the application gets it, with what
-/// the connection keeps of it.
-struct Arrived {
-    id: RequestId,
-    /// `None` when the `http` types cannot carry it.
-    request: Option<http::Request<Incoming>>,
-    /// Where its body is fed, when it comes after the head.
-    sender: Option<gruvi_body::Sender>,
-    span: tracing::Span,
-    hands_over: bool,
-    expects_continue: bool,
-}
-
-impl Arrived {
-    fn new(request: proto::Request<'_>, options: &ServerOptions) -> Arrived {
-        let (sender, body) = incoming(request.complete_body, request.body, options.body_buffer);
-        let span = tracing::debug_span!(
-            "request",
-            method = %latin1_text(request.head.method().of(&request.bytes)),
-            target = %latin1_text(request.head.target().of(&request.bytes)),
-            status = tracing::field::Empty,
-            duration_us = tracing::field::Empty,
-        );
-        let converted = convert::request(request.head, &request.bytes, body, options.received_head);
-        Arrived {
-            id: request.id,
-            request: converted.ok(),
-            sender,
-            span,
-            hands_over: request.upgrade || request.connect,
-            expects_continue: request.expects_continue,
-        }
-    }
 }
 
 /// A new request: its body goes to its [`Incoming`], and its handler is

@@ -1,0 +1,289 @@
+//! The caller's side of a client connection: [`SendRequest`] checks and
+//! queues requests, [`ResponseFuture`] waits for each one's response, and
+//! [`RequestError`] says why one got none.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gruvi_body::{Incoming, Outgoing};
+use gruvi_wire::Version;
+use http_body::Body;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::proto::{BodySize, LocalError, PreparedRequest, RequestFields, ResponseError};
+
+/// Why a request got no response.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The request cannot be sent as given: the caller's mistake. Nothing
+    /// of it was written.
+    Local(LocalError),
+    /// The server broke the protocol, or did not answer in time.
+    Response(ResponseError),
+    /// The transport failed.
+    Io(Arc<io::Error>),
+    /// A write made no progress within the write timeout.
+    WriteTimedOut,
+    /// The request's body failed while being sent; the connection closed.
+    Body(Arc<dyn std::error::Error + Send + Sync>),
+    /// The connection closed before the request was sent.
+    Closed,
+}
+
+impl RequestError {
+    /// Returns `true` if the caller's request was at fault (invalid field,
+    /// body size unknown on HTTP/1.0, Content-Length disagreeing with the
+    /// body, or its body failed).
+    pub fn is_misuse(&self) -> bool {
+        matches!(self, RequestError::Local(_) | RequestError::Body(_))
+    }
+
+    /// Returns `true` if the server sent something that breaks HTTP.
+    pub fn is_protocol(&self) -> bool {
+        matches!(self, RequestError::Response(e) if !is_timeout(e))
+    }
+
+    /// Returns `true` for a timeout: a stalled write, or a response (head
+    /// or body) that did not come in time.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            RequestError::WriteTimedOut => true,
+            RequestError::Response(e) => is_timeout(e),
+            _ => false,
+        }
+    }
+
+    /// Returns `true` for a transport failure, or a connection that closed
+    /// before the request could be sent.
+    pub fn is_io(&self) -> bool {
+        matches!(self, RequestError::Io(_) | RequestError::Closed)
+    }
+}
+
+fn is_timeout(error: &ResponseError) -> bool {
+    match error {
+        ResponseError::TimedOut => true,
+        ResponseError::Body(e) => e.is_timeout(),
+        _ => false,
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::Local(e) => fmt::Display::fmt(e, f),
+            RequestError::Response(e) => fmt::Display::fmt(e, f),
+            RequestError::Io(e) => write!(f, "connection failed: {e}"),
+            RequestError::WriteTimedOut => f.write_str("timed out writing the request"),
+            RequestError::Body(e) => write!(f, "request body failed: {e}"),
+            RequestError::Closed => f.write_str("the connection is closed"),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RequestError::Local(e) => Some(e),
+            RequestError::Response(e) => Some(e),
+            RequestError::Io(e) => Some(&**e),
+            RequestError::Body(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+pub(super) type Reply = Result<http::Response<Incoming>, RequestError>;
+
+/// A request extension: the fields to send exactly as given — this order,
+/// this case, duplicates kept — instead of the request's `HeaderMap` (which
+/// lower-cases names). For callers that promise their peers the fields they
+/// wrote; every field is still checked before anything is sent.
+#[derive(Clone, Debug, Default)]
+pub struct FieldsAsGiven(pub Vec<(Bytes, Bytes)>);
+
+/// A request queued for the connection.
+pub(super) struct Envelope {
+    pub(super) request: PreparedRequest,
+    pub(super) body: Outgoing,
+    pub(super) reply: oneshot::Sender<Reply>,
+}
+
+/// What the handles of a connection know of it without asking its task:
+/// the signals a pool reads, kept up to date by the driver.
+#[derive(Debug)]
+pub(super) struct Signals {
+    /// The connection takes no new request (it closes after what is in
+    /// flight, failed, or the server closed its side).
+    pub(super) closing: AtomicBool,
+    /// Requests queued or in flight and not answered whole.
+    pub(super) in_flight: AtomicUsize,
+    /// Since when nothing is in flight, as nanoseconds after `epoch`;
+    /// `u64::MAX` while something is.
+    pub(super) idle_since: AtomicU64,
+    pub(super) epoch: Instant,
+}
+
+const BUSY: u64 = u64::MAX;
+
+impl Signals {
+    pub(super) fn set_idle(&self, since: Option<Instant>) {
+        let nanos = since.map_or(BUSY, |since| {
+            u64::try_from(since.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(BUSY)
+        });
+        if self.idle_since.load(Ordering::Relaxed) != nanos {
+            self.idle_since.store(nanos, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Checks and queues requests on one connection; clones share it. Cheap
+/// to ask what a pool needs: whether the connection takes requests, how
+/// many are in flight, since when it is idle.
+#[derive(Clone)]
+pub struct SendRequest {
+    pub(super) queue: mpsc::UnboundedSender<Envelope>,
+    pub(super) signals: Arc<Signals>,
+}
+
+impl SendRequest {
+    /// Queues `request`: it is written once the requests queued before it
+    /// are, without waiting for their responses. The future resolves to the
+    /// response head (its body streams through [`Incoming`]); a request
+    /// that cannot be sent resolves to its error at once (see
+    /// [`try_send`](Self::try_send)).
+    pub fn send(&self, request: http::Request<Outgoing>) -> ResponseFuture {
+        self.try_send(request)
+            .unwrap_or_else(ResponseFuture::failed)
+    }
+
+    /// [`send`](Self::send), with a request that cannot be sent refused
+    /// here, before anything is queued.
+    ///
+    /// The request's URI gives the target: its path and query (`/` when
+    /// empty), or its authority for CONNECT; `Host` is the URI's authority
+    /// when the request has none. Its fields are the header map's, or
+    /// [`FieldsAsGiven`] when the extension is set. The body's size hint
+    /// decides the framing: exact → Content-Length, unknown → chunked (an
+    /// error on HTTP/1.0) or the caller's Content-Length.
+    pub fn try_send(
+        &self,
+        request: http::Request<Outgoing>,
+    ) -> Result<ResponseFuture, RequestError> {
+        let (parts, body) = request.into_parts();
+        let version = match parts.version {
+            http::Version::HTTP_10 => Version::Http10,
+            _ => Version::Http11,
+        };
+        let size = body_size(&body);
+        let fields = match parts.extensions.get::<FieldsAsGiven>() {
+            Some(given) => RequestFields::Given(&given.0),
+            None => RequestFields::Map(&parts.headers),
+        };
+        let prepared = PreparedRequest::from_http(&parts.method, &parts.uri, version, fields, size)
+            .map_err(RequestError::Local)?;
+        Ok(self.send_prepared(prepared, body))
+    }
+
+    /// Queues a request already prepared (checked and written) with its
+    /// body.
+    pub fn send_prepared(&self, request: PreparedRequest, body: Outgoing) -> ResponseFuture {
+        let (reply, rx) = oneshot::channel();
+        self.signals.in_flight.fetch_add(1, Ordering::Relaxed);
+        // A closed connection drops the envelope: the future reports it.
+        let _ = self.queue.send(Envelope {
+            request,
+            body,
+            reply,
+        });
+        ResponseFuture {
+            rx: Some(rx),
+            error: None,
+        }
+    }
+
+    /// Returns `true` once the connection is closed: no request sent now
+    /// can be answered.
+    pub fn is_closed(&self) -> bool {
+        self.queue.is_closed()
+    }
+
+    /// Returns `true` while the connection takes new requests (it is not
+    /// closing after what is in flight, nor closed).
+    pub fn is_ready(&self) -> bool {
+        !self.signals.closing.load(Ordering::Relaxed) && !self.queue.is_closed()
+    }
+
+    /// Requests queued or in flight and not answered whole yet.
+    pub fn in_flight(&self) -> usize {
+        self.signals.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Since when the connection has had nothing in flight, if it has not.
+    pub fn idle_since(&self) -> Option<Instant> {
+        match self.signals.idle_since.load(Ordering::Relaxed) {
+            BUSY => None,
+            nanos => Some(self.signals.epoch + Duration::from_nanos(nanos)),
+        }
+    }
+}
+
+impl fmt::Debug for SendRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendRequest")
+            .field("closed", &self.is_closed())
+            .field("ready", &self.is_ready())
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}
+
+/// The size of a body to send, as its size hint says.
+fn body_size(body: &impl Body) -> BodySize {
+    if body.is_end_stream() {
+        return BodySize::Empty;
+    }
+    match body.size_hint().exact() {
+        Some(n) => BodySize::Exact(n),
+        None => BodySize::Unknown,
+    }
+}
+
+/// The response to one queued request.
+#[derive(Debug)]
+pub struct ResponseFuture {
+    rx: Option<oneshot::Receiver<Reply>>,
+    /// A request refused before it was queued.
+    error: Option<RequestError>,
+}
+
+impl ResponseFuture {
+    fn failed(error: RequestError) -> Self {
+        ResponseFuture {
+            rx: None,
+            error: Some(error),
+        }
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Reply;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        let Some(rx) = self.rx.as_mut() else {
+            return Poll::Ready(Err(self.error.take().unwrap_or(RequestError::Closed)));
+        };
+        match ready!(Pin::new(rx).poll(cx)) {
+            Ok(reply) => Poll::Ready(reply),
+            Err(_) => Poll::Ready(Err(RequestError::Closed)),
+        }
+    }
+}

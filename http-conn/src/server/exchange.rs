@@ -1,0 +1,115 @@
+//! A request's work on the application's side: its handler future, run
+//! in a slot reused across requests, and what the driver keeps of it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use gruvi_body::Incoming;
+use gruvi_wire::latin1_text;
+use pin_project::pin_project;
+use tokio::sync::oneshot;
+
+use super::{Handler, ServerOptions};
+use crate::body::incoming;
+use crate::convert;
+use crate::proto::{self, RequestId};
+use crate::upgrade::Upgraded;
+
+/// One request's work on the application's side.
+pub(super) struct Exchange<H: Handler> {
+    pub(super) id: RequestId,
+    /// Its handler, then its response; empty once the response started.
+    pub(super) slot: HandlerSlot<H>,
+    /// Where the transport goes if this exchange switches protocols.
+    pub(super) upgrade: Option<oneshot::Sender<Upgraded>>,
+    /// Its `request` span (disabled unless a subscriber wants it).
+    pub(super) span: tracing::Span,
+    /// When its head was parsed (the turn's clock).
+    pub(super) arrived: Instant,
+}
+
+/// Where a handler future runs, and where its response waits for the
+/// earlier ones: pinned on the heap, emptied in place once the response is
+/// taken, and kept for a later request — a connection allocates as many
+/// slots as it runs handlers at once, not one per request.
+#[pin_project(project = SlotProj, project_replace = SlotOwn)]
+pub(super) enum Slot<F: Future> {
+    Empty,
+    Running(#[pin] F),
+    Done(F::Output),
+}
+
+impl<F: Future> Slot<F> {
+    pub(super) fn is_empty(&self) -> bool {
+        matches!(self, Slot::Empty)
+    }
+
+    /// Polls a running handler; its response stays in the slot.
+    pub(super) fn poll_keep(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
+        let SlotProj::Running(future) = self.as_mut().project() else {
+            return false;
+        };
+        let Poll::Ready(response) = future.poll(cx) else {
+            return false;
+        };
+        self.set(Slot::Done(response));
+        true
+    }
+
+    /// The response, taken out (polling the handler if it still runs); the
+    /// slot is empty afterwards.
+    pub(super) fn poll_take(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        if let SlotProj::Running(future) = self.as_mut().project() {
+            let response = std::task::ready!(future.poll(cx));
+            self.set(Slot::Empty);
+            return Poll::Ready(response);
+        }
+        match self.project_replace(Slot::Empty) {
+            SlotOwn::Done(response) => Poll::Ready(response),
+            SlotOwn::Running(_) | SlotOwn::Empty => Poll::Pending,
+        }
+    }
+}
+
+pub(super) type HandlerSlot<H> = Pin<Box<Slot<<H as Handler>::Future>>>;
+
+/// Empty slots a connection keeps at most.
+pub(super) const MAX_SPARE_SLOTS: usize = 16;
+
+/// A request that arrived, taken off the state machine (which lends its
+/// head only until the next event): as the application gets it, with what
+/// the connection keeps of it.
+pub(super) struct Arrived {
+    pub(super) id: RequestId,
+    /// `None` when the `http` types cannot carry it.
+    pub(super) request: Option<http::Request<Incoming>>,
+    /// Where its body is fed, when it comes after the head.
+    pub(super) sender: Option<gruvi_body::Sender>,
+    pub(super) span: tracing::Span,
+    pub(super) hands_over: bool,
+    pub(super) expects_continue: bool,
+}
+
+impl Arrived {
+    pub(super) fn new(request: proto::Request<'_>, options: &ServerOptions) -> Arrived {
+        let (sender, body) = incoming(request.complete_body, request.body, options.body_buffer);
+        let span = tracing::debug_span!(
+            "request",
+            method = %latin1_text(request.head.method().of(&request.bytes)),
+            target = %latin1_text(request.head.target().of(&request.bytes)),
+            status = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+        );
+        let converted = convert::request(request.head, &request.bytes, body, options.received_head);
+        Arrived {
+            id: request.id,
+            request: converted.ok(),
+            sender,
+            span,
+            hands_over: request.upgrade || request.connect,
+            expects_continue: request.expects_continue,
+        }
+    }
+}
