@@ -1,9 +1,9 @@
 //! One HTTP/1.x connection, in either role.
 //!
-//! - [`proto`]: the sans-IO state machine of a connection — every transition
-//!   of the message cycle in one place, time passed in, no IO. It decides
-//!   framing, keep-alive, pipelining order, `100 Continue`, timeouts and when
-//!   to close.
+//! - [`proto`]: the sans-IO state machine of a connection — every rule of
+//!   the message cycle in one place, time passed in, no IO. It decides
+//!   framing, keep-alive, pipelining order, `100 Continue`, timeouts, the
+//!   library's own answers and when to close, in both roles.
 //! - [`server`]: the tokio driver of a server connection — reads, feeds
 //!   `proto`, runs the application's [`Handler`](server::Handler) for each
 //!   request, writes the responses in batches.
@@ -16,6 +16,33 @@
 //!   copying, ready for one vectored write.
 //! - [`ReceivedHead`]: a message's head as received (field case and order),
 //!   in the extensions of the `http` requests and responses handed out.
+//!
+//! The drivers own only IO, tasks, the application's futures and waking;
+//! they never read a header or choose a status (a `tidy` test keeps it so).
+//!
+//! # Where each rule lives
+//!
+//! | rule | where |
+//! |---|---|
+//! | head and field syntax, target characters, head limits | `gruvi-wire`, `parse.rs`: `Parser::parse` |
+//! | how a received body is framed (RFC 9112 §6.3) | `gruvi-wire`, `framing.rs`: `framing` |
+//! | whether a response may carry a body (method + status), both directions | `gruvi-wire`, `framing.rs`: `response_content` |
+//! | how a sent body is framed (length, chunked, until close) | `gruvi-wire`, `framing.rs`: `send_framing` |
+//! | one message's keep-alive, one exchange's (RFC 9112 §9.3) | `gruvi-wire`, `connection.rs`: `wants_keep_alive`, `exchange_keeps_alive` |
+//! | which fields an application may send | `gruvi-wire`, `encode.rs`: `check_field`, `check_application_field` |
+//! | chunk syntax, trailer rules, a body's size limit | `gruvi-body`, `decode.rs` / `encode.rs`: `Decoder`, `Encoder` |
+//! | how much may be buffered before reading stops | `proto/mod.rs`: `read_bound` |
+//! | parse-ahead, pipeline depth, body before the next head, draining | `proto/server/read.rs`: `Server::poll_event`, `parse_head` |
+//! | requests refused before the application (413 included) | `proto/server/read.rs`: `reject`, `body_failed` |
+//! | a response's framing fields, `Date`, `Server`, `Connection` | `proto/server/respond.rs`: `Server::decide`, `write_head` |
+//! | the library's own answers | `proto/server/respond.rs`: `write_library_answer` |
+//! | `100 Continue`, server | `proto/server.rs`: `body_wanted`; `respond.rs`: `write_continue_if_due` |
+//! | when a server connection ends | `proto/server.rs`: `end_after`, `end_now` |
+//! | server timers (head, first request, idle, body, response) | `proto/server/timers.rs`: `next_timer`, `handle_timeout` |
+//! | a request to send: target, `Host`, framing, `Expect`, HTTP/1.0 | `proto/request.rs`: `PreparedRequest` |
+//! | a response framed by its request, 1xx, upgrades | `proto/client.rs`: `Client::parse_head`, `interim` |
+//! | `100 Continue`, client (holding the body) | `proto/client.rs`: `request_body`, `interim` |
+//! | client timers (continue, response head, body) | `proto/client/timers.rs` |
 
 #![deny(missing_docs)]
 

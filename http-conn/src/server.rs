@@ -4,7 +4,7 @@
 //! Each turn of [`ServerConnection`]'s poll does the same small things, in
 //! order: read the socket when the state machine wants more, act on its
 //! events (a new request starts its handler at once, so pipelined requests
-//! are processed together; body bytes go to the request's [`Incoming`]),
+//! are processed together; body bytes go to the request's [`Incoming`](gruvi_body::Incoming)),
 //! move the oldest handler's response into the write buffer (then the
 //! next, while they are ready), poll the handlers behind it, and write
 //! everything buffered in one vectored write. Turns are bounded: after a
