@@ -90,3 +90,20 @@ proptest! {
         support::fuzz_client(&data);
     }
 }
+
+/// Regression, found by the liveness check of the fuzz body: a head with no
+/// end that fills the buffer to exactly the head limit (here 64 bytes, fed
+/// 16 at a time) must be answered, not leave a server that neither reads
+/// nor answers.
+#[test]
+fn regression_a_head_filling_the_limit_is_answered() {
+    let mut head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: ".to_vec();
+    head.resize(80, b'a');
+    // Knobs 0: a 64-byte head limit; each control byte 0xf0 feeds 16 bytes.
+    let mut data = vec![0u8];
+    for piece in head.chunks(16) {
+        data.push(0xf0);
+        data.extend_from_slice(piece);
+    }
+    support::fuzz_server(&data);
+}
