@@ -1102,3 +1102,31 @@ fn the_peer_may_be_sending_only_after_a_cut() {
     h.server.received_eof();
     assert!(!h.server.peer_may_be_sending());
 }
+
+/// A body trickled just fast enough to pass the body-read timeout still
+/// ends by the body deadline, when one is set (it is off by default):
+/// answered 408 like a stalled one.
+#[test]
+fn a_trickled_body_meets_the_body_deadline() {
+    assert_eq!(ServerConfig::default().body_deadline, None);
+    let mut h = Harness::with(ServerConfig {
+        body_deadline: Some(Duration::from_secs(10)),
+        // (Else the default 8 MiB maximum refuses this length at once.)
+        max_body_bytes: None,
+        ..ServerConfig::default()
+    });
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000000000\r\n\r\n");
+    let start = h.now;
+    // A byte every 5 s: within the 30 s body-read timeout each time.
+    for _ in 0..2 {
+        h.now += Duration::from_secs(5) - Duration::from_millis(1);
+        assert_eq!(h.server.handle_timeout(h.now), None);
+        h.feed(b"x");
+    }
+    let deadline = h.server.poll_timeout().unwrap();
+    assert_eq!(deadline, start + Duration::from_secs(10));
+    assert_eq!(h.server.handle_timeout(deadline), Some(Expired::Body));
+    assert_eq!(h.events(), [Ev::BodyFailed(0)]);
+    assert!(h.written().starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+    assert!(h.server.is_done());
+}

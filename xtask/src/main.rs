@@ -150,3 +150,35 @@ fn cargo() -> Command {
     command.current_dir(workspace_root());
     command
 }
+
+#[cfg(test)]
+mod tests {
+    use super::task_help;
+
+    /// Every task answers `--help` with its own lines, and only those.
+    #[test]
+    fn every_task_has_its_help() {
+        for task in [
+            "ci",
+            "fuzz",
+            "bench",
+            "soak",
+            "hyper-hello",
+            "load",
+            "client-load",
+            "bulk-server",
+            "bulk-client",
+            "help",
+        ] {
+            let text = task_help(task).unwrap_or_else(|| panic!("no help for {task}"));
+            assert!(text.starts_with(task), "{task}: {text}");
+            // No other task's entry (two spaces, then its name).
+            let other = text
+                .lines()
+                .skip(1)
+                .any(|line| line.starts_with("  ") && !line.starts_with("   "));
+            assert!(!other, "{task}: only its own lines: {text}");
+        }
+        assert!(task_help("nope").is_none());
+    }
+}
