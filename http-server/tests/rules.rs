@@ -542,3 +542,28 @@ async fn an_endless_chunked_body_is_cut_at_the_default_maximum() {
     drop(client);
     server.close().await;
 }
+
+/// Regression: after a first request was answered, a pipelined POST whose
+/// chunked body turned out malformed (`0x2`) was closed without an answer,
+/// where the same request first on its connection got `400`. Now both get
+/// `400`, and nothing behind it is processed.
+#[tokio::test]
+async fn a_malformed_body_behind_an_answered_request_gets_400() {
+    let (service, calls) = counted_echo();
+    let mut server = HttpServer::new(service);
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let mut client = Client::connect(addr).await;
+    assert_eq!(client.exchange(get("/first")).await.status, 200);
+    let mut bytes =
+        b"POST /second HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\nhi\r\n0\r\n\r\n"
+            .to_vec();
+    bytes.extend_from_slice(SMUGGLED.as_bytes());
+    client.send(&bytes).await;
+    let response = client.response().await;
+    assert_eq!(response.status, 400, "{response:?}");
+    assert!(response.closes());
+    client.expect_eof().await;
+    assert_eq!(calls.get(), 2, "nothing behind it reached the application");
+    drop(client);
+    server.close().await;
+}
