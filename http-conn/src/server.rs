@@ -41,13 +41,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use gruvi_body::{BodyError, BoxError};
+use gruvi_wire::latin1_text;
 use http::{HeaderMap, StatusCode};
 use http_body::Body;
 use pin_project::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
 
-use crate::body::{Feed, Pumped, Readiness, Sink, pump};
+use crate::body::{Feed, Pumped, Readiness, Sink, incoming, pump};
+use crate::convert;
 use crate::io::{Timer, Transport, deadline_after, earliest, now};
 pub use crate::proto::PeerError;
 use crate::proto::{self, BodySize, LocalError, RequestId, ServerConfig, ServerEvent};
@@ -56,7 +58,7 @@ use crate::upgrade::{OnUpgrade, Upgraded};
 mod exchange;
 mod handler;
 
-use exchange::{Arrived, Exchange, HandlerSlot, MAX_SPARE_SLOTS, Slot};
+use exchange::{Exchange, HandlerSlot, MAX_SPARE_SLOTS, Slot};
 pub use handler::{Answered, ConnectionError, Handler};
 
 /// Turns of the poll loop before the task yields to others.
@@ -357,8 +359,21 @@ where
         progress = true;
         match event {
             ServerEvent::Request(request) => {
-                let arrived = Arrived::new(request, this.options);
-                start_handler(this, arrived, now);
+                let id = request.id;
+                // The head is lent by the state machine for this event only:
+                // the request is built and handed over in place (no moves).
+                let app = Application {
+                    handler: &mut *this.handler,
+                    exchanges: &mut *this.exchanges,
+                    spare_slots: &mut *this.spare_slots,
+                    receiving: &mut *this.receiving,
+                    options: &*this.options,
+                };
+                if !app.start(request, now) {
+                    // Answered 400 and closed by the state machine, as any
+                    // malformed request: nothing after it is parsed.
+                    this.proto.refuse_unrepresentable(id, now);
+                }
             }
             ServerEvent::Data { id, data } => {
                 if let Some((feed, _)) = this.receiving.as_mut().filter(|(f, _)| f.id == id) {
@@ -390,46 +405,66 @@ where
     progress
 }
 
-/// A new request: its body goes to its [`Incoming`], and its handler is
-/// created (it runs when polled: [`send_responses`], [`poll_handlers`]).
-fn start_handler<T, H>(this: &mut Conn<'_, T, H>, arrived: Arrived, now: Instant)
-where
-    H: Handler,
-{
-    let Arrived {
-        id,
-        request,
-        sender,
-        span,
-        hands_over,
-        expects_continue,
-    } = arrived;
-    let Some(mut request) = request else {
-        // Answered 400 and closed by the state machine, as any malformed
-        // request: nothing after it is parsed.
-        this.proto.refuse_unrepresentable(id, now);
-        return;
-    };
-    if let Some(sender) = sender {
-        *this.receiving = Some((Feed::new(id, sender), expects_continue));
+/// The application's side of a connection, lent to start a request.
+struct Application<'a, H: Handler> {
+    handler: &'a mut H,
+    exchanges: &'a mut VecDeque<Exchange<H>>,
+    spare_slots: &'a mut Vec<HandlerSlot<H>>,
+    receiving: &'a mut Option<(Feed<RequestId>, bool)>,
+    options: &'a ServerOptions,
+}
+
+impl<H: Handler> Application<'_, H> {
+    /// A new request: its body goes to its [`Incoming`](gruvi_body::Incoming),
+    /// and its handler is created (it runs when polled: [`send_responses`],
+    /// [`poll_handlers`]). `false` if the `http` types cannot carry it.
+    fn start(self, request: proto::Request<'_>, now: Instant) -> bool {
+        let id = request.id;
+        let (sender, body) = incoming(
+            request.complete_body,
+            request.body,
+            self.options.body_buffer,
+        );
+        let span = tracing::debug_span!(
+            "request",
+            method = %latin1_text(request.head.method().of(&request.bytes)),
+            target = %latin1_text(request.head.target().of(&request.bytes)),
+            status = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+        );
+        let converted = convert::request(
+            request.head,
+            &request.bytes,
+            body,
+            self.options.received_head,
+        );
+        let Ok(mut converted) = converted else {
+            return false;
+        };
+        if let Some(sender) = sender {
+            *self.receiving = Some((Feed::new(id, sender), request.expects_continue));
+        }
+        let upgrade = (request.upgrade || request.connect).then(|| {
+            let (tx, on_upgrade) = OnUpgrade::pair();
+            converted.extensions_mut().insert(on_upgrade);
+            tx
+        });
+        let mut slot = self
+            .spare_slots
+            .pop()
+            .unwrap_or_else(|| Box::pin(Slot::Empty));
+        slot.set(Slot::Running(
+            span.in_scope(|| self.handler.call(converted)),
+        ));
+        self.exchanges.push_back(Exchange {
+            id,
+            slot,
+            upgrade,
+            span,
+            arrived: now,
+        });
+        true
     }
-    let upgrade = hands_over.then(|| {
-        let (tx, on_upgrade) = OnUpgrade::pair();
-        request.extensions_mut().insert(on_upgrade);
-        tx
-    });
-    let mut slot = this
-        .spare_slots
-        .pop()
-        .unwrap_or_else(|| Box::pin(Slot::Empty));
-    slot.set(Slot::Running(span.in_scope(|| this.handler.call(request))));
-    this.exchanges.push_back(Exchange {
-        id,
-        slot,
-        upgrade,
-        span,
-        arrived: now,
-    });
 }
 
 /// Drops the work of the requests the state machine will not have the

@@ -118,6 +118,7 @@ where
         abort: None,
         abort_signal: abort,
         tracked: &open.tracked,
+        registered: None,
     }
 }
 
@@ -133,6 +134,9 @@ pub(crate) struct Serve<'a, T, H: Handler> {
     abort: Option<Watch>,
     abort_signal: &'a Signal,
     tracked: &'a Tracked,
+    /// The waker the tracked connection was last told (a shed wakes it):
+    /// told again only when the task's waker changes.
+    registered: Option<std::task::Waker>,
 }
 
 impl<T, H> Future for Serve<'_, T, H>
@@ -148,7 +152,14 @@ where
         // The signals first: a response finished in the same wake-up must
         // already know it is the last (and say `Connection: close`).
         if this.abort.is_none() {
-            this.tracked.waker.register(cx.waker());
+            if !this
+                .registered
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()))
+            {
+                this.tracked.waker.register(cx.waker());
+                *this.registered = Some(cx.waker().clone());
+            }
             let shed = this.tracked.shed.load(Ordering::Acquire);
             if shed || this.shutdown.as_mut().poll(cx).is_ready() {
                 this.connection.as_mut().graceful_shutdown();
@@ -161,9 +172,10 @@ where
             }
         }
         let polled = this.connection.as_mut().poll(cx);
-        this.tracked
-            .idle
-            .store(this.connection.is_idle(), Ordering::Release);
+        let idle = this.connection.is_idle();
+        if this.tracked.idle.load(Ordering::Relaxed) != idle {
+            this.tracked.idle.store(idle, Ordering::Release);
+        }
         polled
     }
 }

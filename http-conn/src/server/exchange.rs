@@ -6,15 +6,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use gruvi_body::Incoming;
-use gruvi_wire::latin1_text;
 use pin_project::pin_project;
 use tokio::sync::oneshot;
 
-use super::{Handler, ServerOptions};
-use crate::body::incoming;
-use crate::convert;
-use crate::proto::{self, RequestId};
+use super::Handler;
+use crate::proto::RequestId;
 use crate::upgrade::Upgraded;
 
 /// One request's work on the application's side.
@@ -77,39 +73,3 @@ pub(super) type HandlerSlot<H> = Pin<Box<Slot<<H as Handler>::Future>>>;
 
 /// Empty slots a connection keeps at most.
 pub(super) const MAX_SPARE_SLOTS: usize = 16;
-
-/// A request that arrived, taken off the state machine (which lends its
-/// head only until the next event): as the application gets it, with what
-/// the connection keeps of it.
-pub(super) struct Arrived {
-    pub(super) id: RequestId,
-    /// `None` when the `http` types cannot carry it.
-    pub(super) request: Option<http::Request<Incoming>>,
-    /// Where its body is fed, when it comes after the head.
-    pub(super) sender: Option<gruvi_body::Sender>,
-    pub(super) span: tracing::Span,
-    pub(super) hands_over: bool,
-    pub(super) expects_continue: bool,
-}
-
-impl Arrived {
-    pub(super) fn new(request: proto::Request<'_>, options: &ServerOptions) -> Arrived {
-        let (sender, body) = incoming(request.complete_body, request.body, options.body_buffer);
-        let span = tracing::debug_span!(
-            "request",
-            method = %latin1_text(request.head.method().of(&request.bytes)),
-            target = %latin1_text(request.head.target().of(&request.bytes)),
-            status = tracing::field::Empty,
-            duration_us = tracing::field::Empty,
-        );
-        let converted = convert::request(request.head, &request.bytes, body, options.received_head);
-        Arrived {
-            id: request.id,
-            request: converted.ok(),
-            sender,
-            span,
-            hands_over: request.upgrade || request.connect,
-            expects_continue: request.expects_continue,
-        }
-    }
-}
