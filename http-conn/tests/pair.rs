@@ -237,15 +237,7 @@ impl Pair {
             }
             moved = true;
         }
-        let buf = self.client.write_buf();
-        while buf.has_remaining() {
-            let chunk = buf.chunk();
-            self.to_server.extend(chunk);
-            let n = chunk.len();
-            buf.advance(n);
-            moved = true;
-        }
-        moved
+        moved | drain(self.client.write_buf(), &mut self.to_server)
     }
 
     /// A piece of what the client wrote reaches the server, if it reads.
@@ -321,15 +313,7 @@ impl Pair {
             self.answered += 1;
             moved = true;
         }
-        let buf = self.server.write_buf();
-        while buf.has_remaining() {
-            let chunk = buf.chunk();
-            self.to_client.extend(chunk);
-            let n = chunk.len();
-            buf.advance(n);
-            moved = true;
-        }
-        moved
+        moved | drain(self.server.write_buf(), &mut self.to_client)
     }
 
     /// A piece of what the server wrote reaches the client; once the server
@@ -437,6 +421,18 @@ impl Pair {
         }
         panic!("the pair did not settle");
     }
+}
+
+/// Moves what a side wrote onto the wire toward the other; `true` if any.
+fn drain(buf: &mut gruvi_conn::WriteBuf, wire: &mut VecDeque<u8>) -> bool {
+    let moved = buf.has_remaining();
+    while buf.has_remaining() {
+        let chunk = buf.chunk();
+        wire.extend(chunk);
+        let n = chunk.len();
+        buf.advance(n);
+    }
+    moved
 }
 
 fn check(exchanges: Vec<Exchange>, weather: Weather) {
