@@ -142,6 +142,15 @@ impl Origin {
         Ok(Some(Origin::new(tls, host, port)))
     }
 
+    /// Where to connect for this origin.
+    pub(crate) fn target(&self) -> Target {
+        Target::Host {
+            host: self.host.clone(),
+            port: self.port,
+            tls: self.tls,
+        }
+    }
+
     /// The origin a `Host` value names, for a request in this origin's
     /// scheme (RFC 9110 §7.2: `uri-host [ ":" port ]`).
     fn of_host(&self, value: &[u8]) -> Option<Origin> {
@@ -338,9 +347,10 @@ async fn secure(
     connector: &Connector,
 ) -> Result<Connection, HttpError> {
     use tokio_rustls::rustls::pki_types::ServerName;
-    let config = connector.tls.clone().ok_or_else(|| {
-        HttpError::misuse("an https target needs a TLS configuration (Connector::tls)")
-    })?;
+    let config = match connector.tls.clone() {
+        Some(config) => config,
+        None => default_tls()?,
+    };
     let name = ServerName::try_from(host.to_owned())
         .map_err(|_| HttpError::misuse(format!("{host:?} cannot name a TLS server")))?;
     let stream = tokio_rustls::TlsConnector::from(config)
@@ -348,6 +358,27 @@ async fn secure(
         .await
         .map_err(|e| HttpError::io("the TLS handshake", e))?;
     Ok(start(stream, connector.options.clone()))
+}
+
+/// The TLS configuration used when none is given: the Mozilla root
+/// certificates of `webpki-roots` (the ecosystem's standard bundle: the
+/// same on every machine, whatever its own trust store holds), made once.
+#[cfg(feature = "tls")]
+fn default_tls() -> Result<Arc<tokio_rustls::rustls::ClientConfig>, HttpError> {
+    use std::sync::OnceLock;
+    use tokio_rustls::rustls;
+    static DEFAULT: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    let made = DEFAULT.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|builder| Arc::new(builder.with_root_certificates(roots).with_no_client_auth()))
+            .map_err(|e| e.to_string())
+    });
+    made.clone()
+        .map_err(|e| HttpError::misuse(format!("the default TLS configuration: {e}")))
 }
 
 #[cfg(not(feature = "tls"))]

@@ -21,6 +21,7 @@
 mod client;
 mod connect;
 mod error;
+mod pool;
 mod response;
 mod service;
 
@@ -29,6 +30,7 @@ pub use connect::{Connector, Target};
 pub use error::HttpError;
 pub use gruvi_body::{Incoming, Outgoing};
 pub use gruvi_conn::client::ClientOptions;
+pub use pool::{Client, ClientBuilder, PoolStats};
 pub use response::HttpResponse;
 pub use service::{HttpService, HttpServiceFuture};
 /// The TLS library `Connector::tls` takes its configuration from.

@@ -48,8 +48,8 @@ use crate::upgrade::{OnUpgrade, Upgraded};
 
 mod handle;
 
+pub use handle::{ConnectionWatch, FieldsAsGiven, RequestError, ResponseFuture, SendRequest};
 use handle::{Envelope, Reply, Signals};
-pub use handle::{FieldsAsGiven, RequestError, ResponseFuture, SendRequest};
 
 /// Turns of the poll loop before the task yields to others.
 const MAX_TURNS: usize = 16;
@@ -98,6 +98,7 @@ where
         in_flight: AtomicUsize::new(0),
         idle_since: AtomicU64::new(0),
         epoch: now,
+        changed: tokio::sync::Notify::new(),
     });
     let connection = ClientConnection {
         transport: Transport::new(io, options.write_timeout),
@@ -489,6 +490,7 @@ where
     /// One exchange is over (answered whole, or failed).
     fn answered(&self) {
         self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.signals.changed.notify_waiters();
     }
 
     fn pop_waiting(&mut self, id: ExchangeId) -> Option<Waiting> {
@@ -500,6 +502,7 @@ where
     /// `error`, a body being received is cut, and nothing more is queued.
     fn break_off(&mut self, error: RequestError) {
         self.signals.closing.store(true, Ordering::Relaxed);
+        self.signals.changed.notify_waiters();
         for waiting in self.waiting.drain(..) {
             if let Some(reply) = waiting.reply {
                 let _ = reply.send(Err(error.clone()));

@@ -130,6 +130,9 @@ pub(super) struct Signals {
     /// `u64::MAX` while something is.
     pub(super) idle_since: AtomicU64,
     pub(super) epoch: Instant,
+    /// Woken each time an exchange ends or the connection closes: the
+    /// moments it may take a request it could not take before.
+    pub(super) changed: tokio::sync::Notify,
 }
 
 const BUSY: u64 = u64::MAX;
@@ -227,6 +230,14 @@ impl SendRequest {
         self.signals.in_flight.load(Ordering::Relaxed)
     }
 
+    /// A watch on the connection that does not keep it open (it holds no
+    /// request queue): for a pool that wants to know when it has room.
+    pub fn watch(&self) -> ConnectionWatch {
+        ConnectionWatch {
+            signals: Arc::clone(&self.signals),
+        }
+    }
+
     /// Since when the connection has had nothing in flight, if it has not.
     pub fn idle_since(&self) -> Option<Instant> {
         match self.signals.idle_since.load(Ordering::Relaxed) {
@@ -285,5 +296,25 @@ impl Future for ResponseFuture {
             Ok(reply) => Poll::Ready(reply),
             Err(_) => Poll::Ready(Err(RequestError::Closed)),
         }
+    }
+}
+
+/// Watches a client connection without keeping it open (see
+/// [`SendRequest::watch`]).
+#[derive(Clone, Debug)]
+pub struct ConnectionWatch {
+    signals: Arc<Signals>,
+}
+
+impl ConnectionWatch {
+    /// Completes the next time an exchange on the connection ends, or the
+    /// connection closes: the moments it may take a request it could not.
+    pub async fn changed(&self) {
+        self.signals.changed.notified().await;
+    }
+
+    /// Returns `true` once the connection takes no new request.
+    pub fn is_closing(&self) -> bool {
+        self.signals.closing.load(Ordering::Relaxed)
     }
 }
