@@ -108,3 +108,106 @@ async fn an_error_prints_the_responses_before_it_then_fails() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.starts_with("error: "), "{stderr}");
 }
+
+async fn fetch(args: &[String]) -> (Vec<Value>, std::process::Output) {
+    let output = timeout(LIMIT, Command::new(example("fetch")).args(args).output())
+        .await
+        .unwrap()
+        .unwrap();
+    let lines = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (lines, output)
+}
+
+/// URLs on two origins: each origin's requests are pipelined on its own
+/// connection (each server waits for both heads before answering), and
+/// the responses print in the order of the URLs.
+#[tokio::test]
+async fn urls_on_several_origins_print_in_their_order() {
+    let a = one_shot(
+        2,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\na1HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\na2",
+    )
+    .await;
+    let b = one_shot(
+        2,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nb1HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nb2",
+    )
+    .await;
+    let urls = [
+        format!("http://{a}/1"),
+        format!("http://{b}/1"),
+        format!("http://{a}/2"),
+        format!("http://{b}/2"),
+    ];
+    let mut args = vec!["--json".to_owned()];
+    args.extend(urls);
+    let (lines, output) = fetch(&args).await;
+    assert!(output.status.success(), "{output:?}");
+    let bodies: Vec<&str> = lines.iter().map(|l| l["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, ["a1", "b1", "a2", "b2"]);
+}
+
+/// `--location` follows a redirect to another origin and prints where it
+/// landed; `--compressed` asks for and decodes gzip.
+#[tokio::test]
+async fn location_follows_redirects_across_origins_and_compressed_decodes() {
+    let landed = one_shot(1, b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nlanded").await;
+    let redirect: &'static [u8] = Box::leak(
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://{landed}/there\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+        .into_boxed_slice(),
+    );
+    let first = one_shot(1, redirect).await;
+    let (lines, output) = fetch(&[
+        "--json".to_owned(),
+        "--location".to_owned(),
+        format!("http://{first}/here"),
+    ])
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["body"], "landed");
+
+    // A gzip body, and the request must have asked for it.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let head = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+        assert!(
+            head.contains("accept-encoding: gzip, deflate, br"),
+            "{head}"
+        );
+        use std::io::Write as _;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+        gzip.write_all(b"unzipped").unwrap();
+        let body = gzip.finish().unwrap();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body).await.unwrap();
+    });
+    let (lines, output) = fetch(&[
+        "--json".to_owned(),
+        "--compressed".to_owned(),
+        format!("http://{address}/zipped"),
+    ])
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(lines[0]["body"], "unzipped");
+    server.await.unwrap();
+}
