@@ -280,7 +280,8 @@ impl HttpClient {
 
         let (fields, content_type) = fields_as_given(headers)?;
         let prepare = |size: BodySize| {
-            PreparedRequest::from_http(&method, &uri, version, RequestFields::Given(&fields), size)
+            let fields = RequestFields::Given(&fields);
+            PreparedRequest::from_http(&method, &uri, version, fields, size, false)
                 .map_err(|e| HttpError::from(RequestError::Local(e)))
         };
 

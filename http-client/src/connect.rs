@@ -1,15 +1,22 @@
-//! Where a client connects, and opening the connection: the transport,
-//! then the `gruvi-conn` driver on a task of its own.
+//! Where a client connects, and opening the connection: the transport
+//! (directly or through an HTTP proxy), then the `gruvi-conn` driver on a
+//! task of its own.
 
 use std::fmt;
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 #[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::Duration;
 
+use gruvi_body::Outgoing;
 use gruvi_conn::client::{ClientOptions, RequestError, SendRequest, handshake};
+use gruvi_conn::upgrade::OnUpgrade;
 use gruvi_wire::parse_url;
+use http::HeaderValue;
+use http::header::{HOST, PROXY_AUTHORIZATION};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::task::JoinHandle;
@@ -140,6 +147,25 @@ impl Origin {
         };
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         Ok(Some(Origin::new(tls, host, port)))
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Lower case; an IPv6 literal without its brackets.
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// `host:port`, as a `CONNECT` names it (RFC 9112 §3.2.3), the host in
+    /// brackets when an IPv6 literal.
+    fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 
     /// Where to connect for this origin.
@@ -321,14 +347,79 @@ pub(crate) async fn open(target: &Target, connector: &Connector) -> Result<Conne
             }
         }
     };
-    let mut connection = match connector.timeout {
-        Some(limit) => tokio::time::timeout(limit, connecting)
-            .await
-            .map_err(|_| HttpError::timeout("the connection"))??,
-        None => connecting.await?,
-    };
+    let mut connection = within(connector.timeout, connecting).await?;
     connection.origin = target.origin();
     Ok(connection)
+}
+
+/// Opens a connection to `origin` through the HTTP proxy at `proxy`: for
+/// an `http` origin, a connection to the proxy, whose requests go in
+/// absolute-form; for `https`, a tunnel the proxy opens on `CONNECT`
+/// (RFC 9110 §9.3.6), the TLS handshake made with the origin inside it.
+/// `connector`'s timeout bounds reaching the proxy and, again, the tunnel.
+pub(crate) async fn open_through(
+    origin: &Origin,
+    proxy: &Target,
+    authorization: Option<&HeaderValue>,
+    connector: &Connector,
+) -> Result<Connection, HttpError> {
+    let mut connection = if origin.is_tls() {
+        let to_proxy = open(proxy, connector).await?;
+        within(
+            connector.timeout,
+            tunnel(to_proxy, origin, authorization, connector),
+        )
+        .await?
+    } else {
+        open(proxy, connector).await?
+    };
+    connection.origin = Some(origin.clone());
+    Ok(connection)
+}
+
+/// Asks the proxy at the other end of `to_proxy` for a tunnel to `origin`,
+/// and makes the TLS handshake with the origin through it.
+async fn tunnel(
+    to_proxy: Connection,
+    origin: &Origin,
+    authorization: Option<&HeaderValue>,
+    connector: &Connector,
+) -> Result<Connection, HttpError> {
+    const DOING: &str = "opening a tunnel through the proxy";
+    let authority = origin.authority();
+    // RFC 9112 §3.2.3: authority-form; RFC 9110 §7.2: Host all the same.
+    let mut request = http::Request::connect(authority.as_str()).header(HOST, authority.as_str());
+    if let Some(value) = authorization {
+        request = request.header(PROXY_AUTHORIZATION, value.clone());
+    }
+    let request = request
+        .body(Outgoing::empty())
+        .map_err(|e| HttpError::misuse(format!("{authority}: {e}")))?;
+    let mut response = to_proxy.send.try_send(request)?.await?;
+    // RFC 9110 §9.3.6: any 2xx answer opens the tunnel.
+    if !response.status().is_success() {
+        let refusal = format!("the proxy answered {}", response.status());
+        return Err(HttpError::io(DOING, io::Error::other(refusal)));
+    }
+    let on_upgrade = OnUpgrade::take(response.extensions_mut())
+        .ok_or_else(|| HttpError::io(DOING, io::Error::other("no tunnel handed over")))?;
+    let tunnel = on_upgrade
+        .await
+        .map_err(|e| HttpError::io(DOING, io::Error::other(e)))?;
+    secure(tunnel, origin.host(), connector).await
+}
+
+/// `step`, failed as a timeout when it takes longer than `limit`.
+async fn within<T>(
+    limit: Option<Duration>,
+    step: impl Future<Output = Result<T, HttpError>>,
+) -> Result<T, HttpError> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, step)
+            .await
+            .map_err(|_| HttpError::timeout("the connection"))?,
+        None => step.await,
+    }
 }
 
 fn nodelay(stream: &TcpStream) -> Result<(), HttpError> {
@@ -341,11 +432,10 @@ fn nodelay(stream: &TcpStream) -> Result<(), HttpError> {
 /// The TLS handshake, naming the server by `host` (SNI and the
 /// certificate check).
 #[cfg(feature = "tls")]
-async fn secure(
-    stream: TcpStream,
-    host: &str,
-    connector: &Connector,
-) -> Result<Connection, HttpError> {
+async fn secure<T>(stream: T, host: &str, connector: &Connector) -> Result<Connection, HttpError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     use tokio_rustls::rustls::pki_types::ServerName;
     let config = match connector.tls.clone() {
         Some(config) => config,
@@ -382,7 +472,7 @@ fn default_tls() -> Result<Arc<tokio_rustls::rustls::ClientConfig>, HttpError> {
 }
 
 #[cfg(not(feature = "tls"))]
-async fn secure(_: TcpStream, _: &str, _: &Connector) -> Result<Connection, HttpError> {
+async fn secure<T>(_: T, _: &str, _: &Connector) -> Result<Connection, HttpError> {
     Err(HttpError::misuse(
         "https needs TLS: build gruvi-client with the `tls` feature",
     ))

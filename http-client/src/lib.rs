@@ -31,6 +31,7 @@ mod client;
 mod connect;
 mod error;
 mod pool;
+mod proxy;
 mod response;
 mod service;
 
@@ -40,6 +41,7 @@ pub use error::HttpError;
 pub use gruvi_body::{Incoming, Outgoing};
 pub use gruvi_conn::client::ClientOptions;
 pub use pool::{Client, ClientBuilder, PoolStats};
+pub use proxy::Proxy;
 pub use response::HttpResponse;
 pub use service::{HttpService, HttpServiceFuture};
 /// The TLS library `Connector::tls` takes its configuration from.

@@ -13,13 +13,17 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gruvi_body::{BoxError, Incoming, Outgoing};
-use gruvi_conn::client::{ConnectionWatch, RequestError, ResponseFuture, SendRequest};
+use gruvi_conn::client::{
+    ConnectionWatch, RequestError, ResponseFuture, SendRequest, ThroughProxy,
+};
 use gruvi_conn::proto::{LocalError, ResponseError};
+use http::header::PROXY_AUTHORIZATION;
 use tokio::sync::Notify;
 use tower_service::Service;
 
-use crate::connect::{Connector, Origin, Target, open};
+use crate::connect::{Connector, Origin, open, open_through};
 use crate::error::HttpError;
+use crate::proxy::Proxy;
 
 /// A client for any `http` or `https` URL: a `tower::Service` whose
 /// connections are pooled per origin (scheme, host, port).
@@ -87,6 +91,7 @@ pub struct ClientBuilder {
     wait_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
     pipeline: Option<usize>,
+    proxy: Option<Proxy>,
 }
 
 impl Default for ClientBuilder {
@@ -99,6 +104,7 @@ impl Default for ClientBuilder {
             wait_timeout: Some(Duration::from_secs(30)),
             request_timeout: None,
             pipeline: None,
+            proxy: None,
         }
     }
 }
@@ -148,6 +154,14 @@ impl ClientBuilder {
     /// up to `depth` in flight on one. Default off.
     pub fn pipeline(mut self, depth: Option<usize>) -> Self {
         self.pipeline = depth.filter(|&d| d > 1);
+        self
+    }
+
+    /// Sends requests through HTTP proxies ([`Proxy::from_env`] reads
+    /// them from the environment). Default: none, every origin reached
+    /// directly.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(proxy);
         self
     }
 
@@ -379,8 +393,18 @@ impl<B> Client<B> {
                 request.uri()
             )));
         };
-        let target = origin.target();
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        let proxy = self.shared.settings.proxy.as_ref();
+        // An http request to a proxy names its origin in its target
+        // (RFC 9112 §3.2.2) and carries the proxy's credentials; an https
+        // one goes through a tunnel, where the proxy sees neither.
+        let forwarded = !origin.is_tls() && proxy.and_then(|p| p.for_origin(&origin)).is_some();
+        if let (true, Some(value)) = (forwarded, proxy.and_then(Proxy::authorization_value)) {
+            parts
+                .headers
+                .entry(PROXY_AUTHORIZATION)
+                .or_insert_with(|| value.clone());
+        }
         // RFC 9110 §9.2.2: an idempotent request may be sent again — here
         // only one without a body, which needs no replay.
         let replayable = is_idempotent(&parts.method) && http_body::Body::is_end_stream(&body);
@@ -396,17 +420,17 @@ impl<B> Client<B> {
         let mut request = Some(http::Request::from_parts(parts, body));
         let mut retried = false;
         loop {
-            let request = match request.take() {
+            let mut request = match request.take() {
                 Some(request) => request,
                 None => match &again {
                     Some(again) => again.clone().map(|()| Outgoing::empty()),
                     None => unreachable!("only a replayable request is sent again"),
                 },
             };
-            let outcome = self
-                .dispatch(&origin, &target, pipelinable, request)
-                .await?
-                .await;
+            if forwarded {
+                request.extensions_mut().insert(ThroughProxy);
+            }
+            let outcome = self.dispatch(&origin, pipelinable, request).await?.await;
             match outcome {
                 Ok(response) => return Ok(response),
                 // Nothing was written: the connection closed first. Any
@@ -438,7 +462,6 @@ impl<B> Client<B> {
     async fn dispatch(
         &self,
         origin: &Origin,
-        target: &Target,
         pipelinable: bool,
         request: http::Request<Outgoing>,
     ) -> Result<ResponseFuture, HttpError> {
@@ -472,7 +495,7 @@ impl<B> Client<B> {
                 }
             };
             let Some(room) = room else {
-                return self.open(origin, target, request).await;
+                return self.open(origin, request).await;
             };
             self.shared.stats.waiting.fetch_add(1, Ordering::Relaxed);
             let waited = match settings.wait_timeout {
@@ -513,15 +536,22 @@ impl<B> Client<B> {
         Ok(response)
     }
 
-    /// Opens a connection to `origin`, adds it to the pool, and queues
-    /// `request` on it.
+    /// Opens a connection to `origin`, directly or through its proxy, adds
+    /// it to the pool, and queues `request` on it.
     async fn open(
         &self,
         origin: &Origin,
-        target: &Target,
         request: http::Request<Outgoing>,
     ) -> Result<ResponseFuture, HttpError> {
-        let opened = open(target, &self.shared.settings.connector).await;
+        let settings = &self.shared.settings;
+        let proxy = settings.proxy.as_ref();
+        let opened = match proxy.and_then(|p| p.for_origin(origin)) {
+            Some(via) => {
+                let authorization = proxy.and_then(Proxy::authorization_value);
+                open_through(origin, via, authorization, &settings.connector).await
+            }
+            None => open(&origin.target(), &settings.connector).await,
+        };
         let mut origins = self.shared.lock();
         let pool = origins.entry(origin.clone()).or_default();
         pool.opening -= 1;

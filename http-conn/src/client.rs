@@ -48,7 +48,9 @@ use crate::upgrade::{OnUpgrade, Upgraded};
 
 mod handle;
 
-pub use handle::{ConnectionWatch, FieldsAsGiven, RequestError, ResponseFuture, SendRequest};
+pub use handle::{
+    ConnectionWatch, FieldsAsGiven, RequestError, ResponseFuture, SendRequest, ThroughProxy,
+};
 use handle::{Envelope, Reply, Signals};
 
 /// Turns of the poll loop before the task yields to others.

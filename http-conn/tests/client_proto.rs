@@ -592,6 +592,42 @@ fn te_trailers_is_the_one_te_a_caller_may_send() {
     );
 }
 
+#[test]
+fn proxy_credentials_go_only_to_a_proxy() {
+    // RFC 9110 §11.7.2: a request for a proxy (absolute-form, or CONNECT's
+    // authority-form) may carry Proxy-Authorization; one for an origin
+    // server may not.
+    let credentials = [("Proxy-Authorization", "Basic dTpw")];
+    for (method, target) in [("GET", "http://o.test/x"), ("CONNECT", "o.test:443")] {
+        let mut c = Client::new(ClientConfig::default(), Instant::now());
+        let now = Instant::now();
+        c.send_request(
+            method,
+            target,
+            Version::Http11,
+            &credentials,
+            BodySize::Empty,
+            now,
+        )
+        .unwrap();
+        let head = written(&mut c);
+        assert!(
+            head.contains("\r\nProxy-Authorization: Basic dTpw\r\n"),
+            "{head}"
+        );
+    }
+    let mut c = Client::new(ClientConfig::default(), Instant::now());
+    let refused = c.send_request(
+        "GET",
+        "/x",
+        Version::Http11,
+        &credentials,
+        BodySize::Empty,
+        Instant::now(),
+    );
+    assert!(matches!(refused, Err(LocalError::Encode(_))), "{refused:?}");
+}
+
 /// A response head's status, and its body if it came whole with it.
 type Head = (u16, Option<Vec<u8>>);
 

@@ -117,6 +117,11 @@ pub(super) struct Envelope {
     pub(super) reply: oneshot::Sender<Reply>,
 }
 
+/// A request extension: the connection is to an HTTP proxy, so the
+/// request's target goes in absolute-form (RFC 9112 §3.2.2).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThroughProxy;
+
 /// What the handles of a connection know of it without asking its task:
 /// the signals a pool reads, kept up to date by the driver.
 #[derive(Debug)]
@@ -191,8 +196,16 @@ impl SendRequest {
             Some(given) => RequestFields::Given(&given.0),
             None => RequestFields::Map(&parts.headers),
         };
-        let prepared = PreparedRequest::from_http(&parts.method, &parts.uri, version, fields, size)
-            .map_err(RequestError::Local)?;
+        let through_proxy = parts.extensions.get::<ThroughProxy>().is_some();
+        let prepared = PreparedRequest::from_http(
+            &parts.method,
+            &parts.uri,
+            version,
+            fields,
+            size,
+            through_proxy,
+        )
+        .map_err(RequestError::Local)?;
         Ok(self.send_prepared(prepared, body))
     }
 

@@ -51,22 +51,31 @@ impl PreparedRequest {
     /// §3.2); `Host` is the URI's authority as written, without userinfo
     /// (RFC 9110 §7.2), unless `fields` has one. `fields` are the caller's
     /// (see [`new`](Self::new) for what they may hold).
+    ///
+    /// `through_proxy` sends the target in absolute-form (RFC 9112 §3.2.2),
+    /// as a request to an HTTP proxy must be.
     pub fn from_http(
         method: &http::Method,
         uri: &http::Uri,
         version: Version,
         fields: RequestFields<'_>,
         body: BodySize,
+        through_proxy: bool,
     ) -> Result<PreparedRequest, LocalError> {
-        let target = if *method == http::Method::CONNECT {
-            uri.authority().map_or("", |a| a.as_str())
-        } else {
-            uri.path_and_query().map_or("/", |p| p.as_str())
-        };
         let host = uri.authority().map(|authority| {
             let text = authority.as_str();
             text.rsplit_once('@').map_or(text, |(_, host)| host)
         });
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let absolute;
+        let target = if *method == http::Method::CONNECT {
+            uri.authority().map_or("", |a| a.as_str())
+        } else if let (true, Some(scheme), Some(host)) = (through_proxy, uri.scheme_str(), host) {
+            absolute = format!("{scheme}://{host}{path}");
+            &absolute
+        } else {
+            path
+        };
         Self::write(
             method.as_str(),
             target,
@@ -82,10 +91,12 @@ impl PreparedRequest {
     ///
     /// `fields` are checked (ISO-8859-1 text, valid names and values) and
     /// may hold no hop-by-hop field but `Connection: close`, `TE: trailers`
-    /// (the connection adds `Connection: TE`) and, with `Upgrade`, what an
-    /// upgrade needs. A Content-Length among them must be a plain decimal
-    /// that agrees with `body`; with a body of unknown size it makes the
-    /// body that long (checked as it is sent). The framing fields are the
+    /// (the connection adds `Connection: TE`), with `Upgrade` what an
+    /// upgrade needs, and with a target for a proxy (CONNECT's
+    /// authority-form or absolute-form) `Proxy-Authorization`. A
+    /// Content-Length among them must be a plain decimal that agrees with
+    /// `body`; with a body of unknown size it makes the body that long
+    /// (checked as it is sent). The framing fields are the
     /// connection's: Content-Length for an exact size (and `0` for an
     /// empty POST, PUT or PATCH, RFC 9110 §8.6), else chunked — which
     /// HTTP/1.0 does not have (an error there).
@@ -156,7 +167,10 @@ impl PreparedRequest {
             // server will say so).
             _ => {}
         }
-        let said = write_fields(&mut head, fields, upgrade)?;
+        // A CONNECT or an absolute-form target is addressed to a proxy
+        // (RFC 9112 §3.2.2, §3.2.3), which may ask for credentials.
+        let to_proxy = method == "CONNECT" || !(target.starts_with('/') || target == "*");
+        let said = write_fields(&mut head, fields, upgrade, to_proxy)?;
         // A body of unknown size sent with the caller's Content-Length is
         // that many bytes (checked as it goes), as a proxy would send it.
         let size = match (body, said.content_length) {
@@ -230,6 +244,7 @@ fn write_fields<I, N, V>(
     head: &mut HeadWriter<'_>,
     fields: I,
     upgrade: bool,
+    to_proxy: bool,
 ) -> Result<FieldsSay, LocalError>
 where
     I: IntoIterator<Item = (N, V)>,
@@ -252,7 +267,11 @@ where
             head.trusted_field(&name, &value);
             continue;
         }
-        check_application_field(&name, &value, upgrade).map_err(LocalError::Encode)?;
+        // RFC 9110 §11.7.2: the client of a proxy gives its credentials.
+        let to_proxy = to_proxy && name.eq_ignore_ascii_case(b"proxy-authorization");
+        if !to_proxy {
+            check_application_field(&name, &value, upgrade).map_err(LocalError::Encode)?;
+        }
         if name.eq_ignore_ascii_case(b"connection") {
             said.close |= list_contains(&value, b"close");
         } else if name.eq_ignore_ascii_case(b"expect") {
