@@ -20,6 +20,7 @@ use http::header::{HOST, PROXY_AUTHORIZATION};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::error::HttpError;
 
@@ -347,7 +348,9 @@ pub(crate) async fn open(target: &Target, connector: &Connector) -> Result<Conne
             }
         }
     };
-    let mut connection = within(connector.timeout, connecting).await?;
+    // The connection's span, which its driver's events are in.
+    let span = tracing::debug_span!(parent: None, "connection", to = %target.base_url());
+    let mut connection = within(connector.timeout, connecting.instrument(span)).await?;
     connection.origin = target.origin();
     Ok(connection)
 }
@@ -365,11 +368,14 @@ pub(crate) async fn open_through(
 ) -> Result<Connection, HttpError> {
     let mut connection = if origin.is_tls() {
         let to_proxy = open(proxy, connector).await?;
-        within(
-            connector.timeout,
-            tunnel(to_proxy, origin, authorization, connector),
-        )
-        .await?
+        let tunnelling = tunnel(to_proxy, origin, authorization, connector);
+        let span = tracing::debug_span!(
+            parent: None,
+            "connection",
+            to = %origin,
+            through = %proxy.base_url()
+        );
+        within(connector.timeout, tunnelling.instrument(span)).await?
     } else {
         open(proxy, connector).await?
     };
@@ -484,9 +490,10 @@ where
 {
     let (send, driver) = handshake(io, options);
     // Spawned as it is (an `async` block awaiting it would give the task
-    // room for two copies of it). Each caller gets the connection's failure
-    // through its own response: nobody reads the task's outcome.
-    let task = tokio::spawn(driver);
+    // room for two copies of it), in the connection's span. Each caller
+    // gets the connection's failure through its own response: nobody reads
+    // the task's outcome.
+    let task = tokio::spawn(driver.instrument(tracing::Span::current()));
     Connection {
         send,
         task,

@@ -20,6 +20,7 @@ use gruvi_conn::proto::{LocalError, ResponseError};
 use http::header::PROXY_AUTHORIZATION;
 use tokio::sync::Notify;
 use tower_service::Service;
+use tracing::Instrument;
 
 use crate::connect::{Connector, Origin, open, open_through};
 use crate::error::HttpError;
@@ -239,6 +240,14 @@ impl Pooled {
     fn is_idle(&self) -> bool {
         self.send.is_ready() && self.send.in_flight() == 0
     }
+
+    /// Idle past the client's idle timeout at `now`.
+    fn idle_too_long(&self, settings: &ClientBuilder, now: Instant) -> bool {
+        let (Some(limit), Some(since)) = (settings.idle_timeout, self.send.idle_since()) else {
+            return false;
+        };
+        now.saturating_duration_since(since) >= limit
+    }
 }
 
 impl OriginPool {
@@ -246,13 +255,7 @@ impl OriginPool {
     /// idle ones beyond the most kept.
     fn sweep(&mut self, settings: &ClientBuilder, now: Instant) {
         self.connections.retain(|c| !c.is_gone());
-        if let Some(limit) = settings.idle_timeout {
-            self.connections.retain(|c| {
-                c.send
-                    .idle_since()
-                    .is_none_or(|since| now.saturating_duration_since(since) < limit)
-            });
-        }
+        self.connections.retain(|c| !c.idle_too_long(settings, now));
         let mut idle = 0;
         self.connections.retain(|c| {
             if c.is_idle() {
@@ -372,7 +375,12 @@ where
         &self,
         request: http::Request<B>,
     ) -> Result<http::Response<Incoming>, HttpError> {
-        let sending = self.send(request.map(Outgoing::from_body));
+        // Boxed: the exchange's future is large (the request, its copy
+        // for a retry, waiting for room) and would be copied whole each
+        // time the caller's future moves; a box moves as a pointer.
+        let span =
+            tracing::debug_span!("request", method = %request.method(), uri = %request.uri());
+        let sending = Box::pin(self.send(request.map(Outgoing::from_body)).instrument(span));
         match self.shared.settings.request_timeout {
             Some(limit) => tokio::time::timeout(limit, sending)
                 .await
@@ -446,6 +454,7 @@ impl<B> Client<B> {
                     RequestError::Response(ResponseError::ClosedBeforeResponse)
                     | RequestError::Io(_),
                 ) if again.is_some() && !retried => {
+                    tracing::debug!("the pooled connection was closed: sending again");
                     retried = true;
                     self.shared.stats.retried.fetch_add(1, Ordering::Relaxed);
                 }
@@ -470,11 +479,18 @@ impl<B> Client<B> {
         loop {
             let room = {
                 let mut origins = self.shared.lock();
-                let pool = origins.entry(origin.clone()).or_default();
-                pool.sweep(settings, Instant::now());
-                if let Some(pooled) = pool.connections.iter_mut().find(|c| c.is_idle()) {
+                let pool = match origins.get_mut(origin) {
+                    Some(pool) => pool,
+                    None => origins.entry(origin.clone()).or_default(),
+                };
+                // The common case first, without a sweep: an idle
+                // connection, not idle for too long.
+                let now = Instant::now();
+                let fresh = |c: &&mut Pooled| c.is_idle() && !c.idle_too_long(settings, now);
+                if let Some(pooled) = pool.connections.iter_mut().find(fresh) {
                     return self.queue(pooled, &pool.room, request);
                 }
+                pool.sweep(settings, now);
                 if let (Some(depth), true) = (settings.pipeline, pipelinable) {
                     let has_room =
                         |c: &&mut Pooled| c.send.is_ready() && c.send.in_flight() < depth;
@@ -495,7 +511,10 @@ impl<B> Client<B> {
                 }
             };
             let Some(room) = room else {
-                return self.open(origin, request).await;
+                // Boxed: opening (connect, TLS, tunnel) is a large future
+                // and a rare one; kept inline, every request's future would
+                // be that large, and moved as often.
+                return Box::pin(self.open(origin, request)).await;
             };
             self.shared.stats.waiting.fetch_add(1, Ordering::Relaxed);
             let waited = match settings.wait_timeout {
@@ -558,12 +577,14 @@ impl<B> Client<B> {
         let connection = match opened {
             Ok(connection) => connection,
             Err(error) => {
+                tracing::debug!(%error, "connecting failed");
                 // Someone waiting may try in its place.
                 pool.room.notify_one();
                 return Err(error);
             }
         };
         self.shared.stats.opened.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(%origin, "connection opened");
         tokio::spawn(tell_room(connection.send.watch(), Arc::clone(&pool.room)));
         pool.connections.push(Pooled {
             send: connection.send,

@@ -317,3 +317,60 @@ async fn a_relative_url_is_refused() {
     let error = client.get("ftp://127.0.0.1/x").await.unwrap_err();
     assert!(error.is_misuse(), "{error}");
 }
+
+/// Log lines a test's subscriber wrote.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A span per request (method, URL) and per connection (where to): what
+/// happens to a connection is logged in its span, what happens to a
+/// request in its own.
+#[tokio::test]
+async fn requests_and_connections_have_spans() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let (_server, url) = origin("a").await;
+    let client = Client::new();
+    let response = timeout(LIMIT, client.get(&format!("{url}/close")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(text(response).await, "a /close");
+    // The server closes after it: the connection's end is logged.
+    timeout(LIMIT, async {
+        while !String::from_utf8_lossy(&captured.0.lock().unwrap()).contains("connection closed") {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the connection's end is logged");
+    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let request = format!("request{{method=GET uri={url}/close}}");
+    assert!(
+        log.contains(&format!("{request}: gruvi_client::pool: connection opened")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "connection{{to={url}}}: gruvi_conn::client: connection closed"
+        )),
+        "{log}"
+    );
+}

@@ -519,6 +519,7 @@ where
     }
 
     fn fail(&mut self, error: RequestError) -> Poll<Result<(), RequestError>> {
+        tracing::debug!(%error, "connection failed");
         self.sending = None;
         self.break_off(error.clone());
         self.closed = true;
@@ -545,6 +546,7 @@ where
             let _ = envelope.reply.send(Err(error));
         }
         self.closed = true;
+        tracing::debug!("connection closed");
         Poll::Ready(self.error.clone().map_or(Ok(()), Err))
     }
 

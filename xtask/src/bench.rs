@@ -200,27 +200,62 @@ fn servers(setup: &Setup) -> Result<Section, String> {
     Ok((md, json!(runs)))
 }
 
-/// Our client beside hyper's, both loading our `hello`.
+/// Our clients beside hyper's, both loading our `hello`: one connection
+/// per caller (`HttpService` beside `client::conn::http1`), then the pooled
+/// clients (`Client` beside hyper-util's legacy `Client`), 32 callers
+/// sharing one.
 fn clients(setup: &Setup) -> Result<Section, String> {
     let mut md = table("hyper");
     let mut runs = Vec::new();
-    // Connections, and our depth: hyper's is always 1.
-    let modes = [
-        ("1 connection, 1 request at a time", 1, 1),
-        ("32 connections, 1 request at a time each", 32, 1),
+    // Callers (connections for the unpooled ones), our client and depth,
+    // hyper's client (always 1 deep).
+    let modes: [(&str, usize, &[&str], usize, &str); 5] = [
+        (
+            "1 connection, 1 request at a time",
+            1,
+            &["gruvi"],
+            1,
+            "hyper",
+        ),
+        (
+            "32 connections, 1 request at a time each",
+            32,
+            &["gruvi"],
+            1,
+            "hyper",
+        ),
         (
             "1 connection, ours pipelined 16 deep, hyper 1 at a time (it cannot pipeline)",
             1,
+            &["gruvi"],
             16,
+            "hyper",
+        ),
+        (
+            "pooled, 32 callers on one origin (hyper-util's legacy Client)",
+            32,
+            &["gruvi-pool"],
+            1,
+            "hyper-pool",
+        ),
+        (
+            "pooled, 32 callers, ours pipelining 8 deep (hyper-util cannot)",
+            32,
+            &["gruvi-pool", "--pipeline", "8"],
+            1,
+            "hyper-pool",
         ),
     ];
     let server = setup.start_hello(HELLO_SERVERS[0])?;
-    for (mode, connections, our_depth) in modes {
+    for (mode, callers, ours, our_depth, theirs) in modes {
         let mut pair = Vec::new();
-        for (client, depth) in [("gruvi", our_depth), ("hyper", 1)] {
-            let generator = ["client-load", "--client", client];
-            let result = setup.load(&server, &generator, connections, depth, setup.load_cpu)?;
-            eprintln!("client, {mode} — {client}: {result}");
+        for (client, depth) in [(ours, our_depth), (&[theirs][..], 1)] {
+            let generator: Vec<&str> = ["client-load", "--client"]
+                .into_iter()
+                .chain(client.iter().copied())
+                .collect();
+            let result = setup.load(&server, &generator, callers, depth, setup.load_cpu)?;
+            eprintln!("client, {mode} — {}: {result}", client.join(" "));
             pair.push(result);
         }
         push_rows(

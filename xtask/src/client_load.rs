@@ -6,8 +6,15 @@
 //! `gruvi_client::HttpService` (up to `--depth` calls outstanding, which
 //! pipelines them) or hyper's `client::conn::http1` (one at a time: it
 //! cannot pipeline), reads every response body to its end and checks its
-//! length against Content-Length, so both clients do the same work. One
-//! current-thread runtime, as the servers have. Prints the load
+//! length against Content-Length, so both clients do the same work.
+//!
+//! With `--client gruvi-pool` or `hyper-pool` the clients are the pooled
+//! ones, `gruvi_client::Client` and hyper-util's legacy `Client`:
+//! `--connections` callers share one client, each sending `GET /` and
+//! reading the response in turn, and the pool decides how many connections
+//! they use; `--pipeline N` lets ours pipeline up to N deep on a connection.
+//!
+//! One current-thread runtime, as the servers have. Prints the load
 //! generator's JSON ([`Outcome`]; latency is per request, sent to body
 //! read) plus `cpu_s`, this process's CPU time, and `user_cpu_s`, the
 //! user-space part of it, from which the bench tells client CPU per
@@ -27,7 +34,7 @@ use futures::TryFutureExt;
 use futures::stream::{FuturesOrdered, StreamExt};
 use gruvi_client::{Connector, HttpService};
 use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 use tower::{Service, ServiceExt};
 
@@ -38,23 +45,43 @@ use crate::{flag, number_flag};
 /// Whose client sends the requests.
 #[derive(Debug, Clone, Copy)]
 enum Client {
+    /// One connection per caller.
+    Connection(Connection),
+    /// `gruvi_client::Client`, pipelining this deep when `Some`.
+    GruviPool(Option<usize>),
+    /// hyper-util's legacy `Client`.
+    HyperPool,
+}
+
+/// Whose client drives one connection.
+#[derive(Debug, Clone, Copy)]
+enum Connection {
     Gruvi,
     Hyper,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let addr = flag(args, "--addr").ok_or("--addr HOST:PORT is required")?;
-    let client = match flag(args, "--client").unwrap_or("gruvi") {
-        "gruvi" => Client::Gruvi,
-        "hyper" => Client::Hyper,
-        other => return Err(format!("--client takes gruvi or hyper, not {other:?}")),
-    };
     let number = |name: &str, default: u64| number_flag(args, name, default);
+    let client = match flag(args, "--client").unwrap_or("gruvi") {
+        "gruvi" => Client::Connection(Connection::Gruvi),
+        "hyper" => Client::Connection(Connection::Hyper),
+        "gruvi-pool" => {
+            let pipeline = number("--pipeline", 1)? as usize;
+            Client::GruviPool((pipeline > 1).then_some(pipeline))
+        }
+        "hyper-pool" => Client::HyperPool,
+        other => {
+            return Err(format!(
+                "--client takes gruvi, hyper, gruvi-pool or hyper-pool, not {other:?}"
+            ));
+        }
+    };
     let connections = number("--connections", 1)? as usize;
     let depth = number("--depth", 1)?.max(1) as usize;
     let seconds = number("--seconds", 5)?;
-    if matches!(client, Client::Hyper) && depth > 1 {
-        return Err("hyper's HTTP/1 client cannot pipeline: --depth 1 only".to_owned());
+    if !matches!(client, Client::Connection(Connection::Gruvi)) && depth > 1 {
+        return Err("only --client gruvi takes --depth: hyper's HTTP/1 client cannot pipeline, and the pooled clients' callers send one request at a time".to_owned());
     }
     let outcome = current_thread()?.block_on(generate(
         client,
@@ -90,9 +117,41 @@ async fn generate(
 ) -> Result<Outcome, String> {
     let start = Instant::now();
     let deadline = start + duration;
-    let runs = (0..connections).map(|_| one_connection(client, addr, depth, deadline));
+    let url = format!("http://{addr}/");
+    let runs: Vec<Vec<Duration>> = match client {
+        Client::Connection(client) => {
+            let runs = (0..connections).map(|_| one_connection(client, addr, depth, deadline));
+            futures::future::try_join_all(runs).await?
+        }
+        Client::GruviPool(pipeline) => {
+            let pool = gruvi_client::Client::builder()
+                .pipeline(pipeline)
+                .build()
+                .for_body::<Empty<Bytes>>();
+            let runs = (0..connections).map(|_| {
+                send_until(deadline, 1, async || {
+                    let request = http::Request::get(url.as_str()).body(Empty::new());
+                    let request = request.map_err(|e| e.to_string())?;
+                    Ok(pool.request(request).map_err(|e| e.to_string()))
+                })
+            });
+            futures::future::try_join_all(runs).await?
+        }
+        Client::HyperPool => {
+            let pool = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                .build_http::<Empty<Bytes>>();
+            let runs = (0..connections).map(|_| {
+                send_until(deadline, 1, async || {
+                    let request = http::Request::get(url.as_str()).body(Empty::new());
+                    let request = request.map_err(|e| e.to_string())?;
+                    Ok(pool.request(request).map_err(|e| e.to_string()))
+                })
+            });
+            futures::future::try_join_all(runs).await?
+        }
+    };
     let mut latencies = Vec::new();
-    for mut run in futures::future::try_join_all(runs).await? {
+    for mut run in runs {
         latencies.append(&mut run);
     }
     let requests = latencies.len() as u64;
@@ -106,7 +165,7 @@ async fn generate(
 /// One connection of `client`, sending until `deadline`; returns each
 /// request's latency.
 async fn one_connection(
-    client: Client,
+    client: Connection,
     addr: &str,
     depth: usize,
     deadline: Instant,
@@ -118,7 +177,7 @@ async fn one_connection(
             .expect("a GET with a Host field is a valid request")
     };
     match client {
-        Client::Gruvi => {
+        Connection::Gruvi => {
             // Like hyper's, it reads only the `http` types: no `ReceivedHead`.
             let mut connector = Connector::default();
             connector.options.received_head = false;
@@ -134,7 +193,7 @@ async fn one_connection(
             })
             .await
         }
-        Client::Hyper => {
+        Connection::Hyper => {
             let stream = TcpStream::connect(addr)
                 .await
                 .map_err(|e| format!("connecting to {addr}: {e}"))?;

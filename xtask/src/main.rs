@@ -39,9 +39,11 @@ Tasks:
                           the hyper hello server the bench measures against
   load --addr A [--connections N] [--depth D] [--seconds S]
                           the bench's load generator (prints JSON)
-  client-load --addr A [--client gruvi|hyper] [--connections N] [--depth D] [--seconds S]
-                          the bench's client load: our client (pipelined D deep) or
-                          hyper's (D = 1) sending GET / (prints JSON)
+  client-load --addr A [--client gruvi|hyper|gruvi-pool|hyper-pool] [--connections N]
+              [--depth D] [--pipeline P] [--seconds S]
+                          the bench's client load: our connection (pipelined D deep) or
+                          hyper's (D = 1), or N callers sharing our pooled client
+                          (pipelining P deep) or hyper-util's, sending GET / (prints JSON)
   bulk-server [--kind gruvi|tcp] [--addr A]
                           the bench's large-body server: ours (GET /bytes/N, POST /sink)
                           or a plain TCP source/sink
