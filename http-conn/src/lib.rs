@@ -39,7 +39,7 @@
 //! | `100 Continue`, server | `proto/server.rs`: `body_wanted`; `respond.rs`: `write_continue_if_due` |
 //! | when a server connection ends | `proto/server.rs`: `end_after`, `end_now` |
 //! | server timers (head, first request, idle, body, response) | `proto/server/timers.rs`: `next_timer`, `handle_timeout` |
-//! | a request to send: target, `Host`, framing, `Expect`, HTTP/1.0 | `proto/request.rs`: `PreparedRequest` |
+//! | a request to send: target (absolute-form to a proxy), `Host`, framing, `Expect`, HTTP/1.0, proxy credentials | `proto/request.rs`: `PreparedRequest` |
 //! | a response framed by its request, 1xx, upgrades | `proto/client.rs`: `Client::parse_head`, `interim` |
 //! | `100 Continue`, client (holding the body) | `proto/client.rs`: `request_body`, `interim` |
 //! | client timers (continue, response head, body) | `proto/client/timers.rs` |
