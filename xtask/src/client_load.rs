@@ -128,26 +128,14 @@ async fn generate(
                 .pipeline(pipeline)
                 .build()
                 .for_body::<Empty<Bytes>>();
-            let runs = (0..connections).map(|_| {
-                send_until(deadline, 1, async || {
-                    let request = http::Request::get(url.as_str()).body(Empty::new());
-                    let request = request.map_err(|e| e.to_string())?;
-                    Ok(pool.request(request).map_err(|e| e.to_string()))
-                })
-            });
-            futures::future::try_join_all(runs).await?
+            let send = |request| pool.request(request).map_err(|e| e.to_string());
+            share(connections, deadline, &url, send).await?
         }
         Client::HyperPool => {
             let pool = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
                 .build_http::<Empty<Bytes>>();
-            let runs = (0..connections).map(|_| {
-                send_until(deadline, 1, async || {
-                    let request = http::Request::get(url.as_str()).body(Empty::new());
-                    let request = request.map_err(|e| e.to_string())?;
-                    Ok(pool.request(request).map_err(|e| e.to_string()))
-                })
-            });
-            futures::future::try_join_all(runs).await?
+            let send = |request| pool.request(request).map_err(|e| e.to_string());
+            share(connections, deadline, &url, send).await?
         }
     };
     let mut latencies = Vec::new();
@@ -160,6 +148,29 @@ async fn generate(
         start.elapsed().as_secs_f64(),
         latencies,
     ))
+}
+
+/// `callers` callers sharing a pooled client (`send`), each sending `GET
+/// url` and reading its response in turn until `deadline`; returns each
+/// caller's latencies.
+async fn share<F, B>(
+    callers: usize,
+    deadline: Instant,
+    url: &str,
+    send: impl Fn(http::Request<Empty<Bytes>>) -> F,
+) -> Result<Vec<Vec<Duration>>, String>
+where
+    F: Future<Output = Result<http::Response<B>, String>>,
+    B: http_body::Body,
+    B::Error: Display,
+{
+    let runs = (0..callers).map(|_| {
+        send_until(deadline, 1, async || {
+            let request = http::Request::get(url).body(Empty::new());
+            Ok(send(request.map_err(|e| e.to_string())?))
+        })
+    });
+    futures::future::try_join_all(runs).await
 }
 
 /// One connection of `client`, sending until `deadline`; returns each
