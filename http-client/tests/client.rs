@@ -13,6 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
+
+mod support;
 use tower::ServiceExt;
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -476,42 +478,19 @@ fn http_body_full(text: String) -> Incoming {
     Incoming::full(Bytes::from(text))
 }
 
-fn testdata(name: &str) -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/tls")
-        .join(name)
-}
-
 #[tokio::test]
 async fn https_with_custom_roots_and_the_host_as_server_name() {
-    use gruvi_client::rustls::pki_types::pem::PemObject;
-    use gruvi_client::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use gruvi_client::rustls::{ClientConfig, RootCertStore, ServerConfig};
+    use gruvi_client::rustls::{ClientConfig, RootCertStore};
 
-    let certs = CertificateDer::pem_file_iter(testdata("server.pem"))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(testdata("server.key")).unwrap();
-    let server_config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
     let mut server = gruvi_server::HttpServer::new(tower::service_fn(echo_service));
     let address = server
-        .listen_tls("127.0.0.1:0", Arc::new(server_config))
+        .listen_tls("127.0.0.1:0", support::server_config())
         .await
         .unwrap();
     let port = address.to_string().rsplit(':').next().unwrap().to_owned();
 
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(testdata("ca.pem")).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let tls = ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let mut client = HttpClient::new().timeout(LIMIT).tls_config(Arc::new(tls));
+    let tls = support::trusting_the_test_root();
+    let mut client = HttpClient::new().timeout(LIMIT).tls_config(tls);
     client
         .connect(format!("https://localhost:{port}").as_str())
         .await

@@ -7,15 +7,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gruvi_client::rustls::pki_types::pem::PemObject;
-use gruvi_client::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use gruvi_client::rustls::{ClientConfig, RootCertStore, ServerConfig};
 use gruvi_client::{Client, Connector, Incoming, Outgoing, Proxy};
 use gruvi_server::HttpServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
+
+mod support;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -134,31 +133,16 @@ async fn http_requests_are_forwarded_in_absolute_form() {
     }
 }
 
-fn testdata(name: &str) -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/tls")
-        .join(name)
-}
-
 /// An origin over TLS, for the name `localhost`, that answers each request
 /// with its method and target.
 async fn tls_origin() -> (HttpServer<impl Clone>, SocketAddr) {
-    let certs = CertificateDer::pem_file_iter(testdata("server.pem"))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(testdata("server.key")).unwrap();
-    let config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
     let service = tower::service_fn(|request: http::Request<Incoming>| async move {
         let said = format!("{} {}", request.method(), request.uri());
         Ok::<_, Infallible>(http::Response::new(Outgoing::full(said)))
     });
     let mut server = HttpServer::new(service);
     let address = server
-        .listen_tls("127.0.0.1:0", Arc::new(config))
+        .listen_tls("127.0.0.1:0", support::server_config())
         .await
         .unwrap();
     let gruvi_server::Address::Tcp(address) = address else {
@@ -168,15 +152,8 @@ async fn tls_origin() -> (HttpServer<impl Clone>, SocketAddr) {
 }
 
 fn test_roots() -> Connector {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(testdata("ca.pem")).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let tls = ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
     Connector {
-        tls: Some(Arc::new(tls)),
+        tls: Some(support::trusting_the_test_root()),
         ..Connector::default()
     }
 }

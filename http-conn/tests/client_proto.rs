@@ -90,6 +90,19 @@ fn written(client: &mut Client) -> String {
 
 const NO_FIELDS: &[(&str, &str)] = &[];
 
+/// Asserts that `client` takes no further request: it is closing.
+fn assert_takes_no_more(client: &mut Client) {
+    let refused = client.send_request(
+        "GET",
+        "/",
+        Version::Http11,
+        NO_FIELDS,
+        BodySize::Empty,
+        Instant::now(),
+    );
+    assert_eq!(refused, Err(LocalError::Closed));
+}
+
 fn send(client: &mut Client, method: &str, target: &str) -> ExchangeId {
     client
         .send_request(
@@ -271,17 +284,7 @@ fn upgrades_hand_over_the_leftover_bytes() {
     // Nothing can be pipelined behind a CONNECT.
     let mut c = Client::new(ClientConfig::default(), Instant::now());
     send(&mut c, "CONNECT", "example.com:443");
-    assert_eq!(
-        c.send_request(
-            "GET",
-            "/",
-            Version::Http11,
-            NO_FIELDS,
-            BodySize::Empty,
-            Instant::now()
-        ),
-        Err(LocalError::Closed)
-    );
+    assert_takes_no_more(&mut c);
 }
 
 #[test]
@@ -400,17 +403,7 @@ fn a_request_asking_to_close_is_the_last() {
     )
     .unwrap();
     assert!(!c.can_send());
-    assert_eq!(
-        c.send_request(
-            "GET",
-            "/",
-            Version::Http11,
-            NO_FIELDS,
-            BodySize::Empty,
-            Instant::now()
-        ),
-        Err(LocalError::Closed)
-    );
+    assert_takes_no_more(&mut c);
 }
 
 #[test]
