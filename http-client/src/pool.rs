@@ -152,7 +152,9 @@ impl ClientBuilder {
     }
 
     /// Pipelines idempotent requests without a body on busy connections,
-    /// up to `depth` in flight on one. Default off.
+    /// up to `depth` in flight on one, filling the busiest connection with
+    /// room first (requests queued together leave in one write). Default
+    /// off.
     pub fn pipeline(mut self, depth: Option<usize>) -> Self {
         self.pipeline = depth.filter(|&d| d > 1);
         self
@@ -483,21 +485,33 @@ impl<B> Client<B> {
                     Some(pool) => pool,
                     None => origins.entry(origin.clone()).or_default(),
                 };
-                // The common case first, without a sweep: an idle
-                // connection, not idle for too long.
                 let now = Instant::now();
+                // Pipelining fills the busiest connection with room first:
+                // requests queued together leave in one write, and their
+                // responses come back together (spread over connections,
+                // each would go alone).
+                if let (Some(depth), true) = (settings.pipeline, pipelinable) {
+                    let has_room = |c: &&mut Pooled| {
+                        c.send.is_ready()
+                            && c.send.in_flight() < depth
+                            && !c.idle_too_long(settings, now)
+                    };
+                    let fullest = pool
+                        .connections
+                        .iter_mut()
+                        .filter(has_room)
+                        .max_by_key(|c| c.send.in_flight());
+                    if let Some(pooled) = fullest {
+                        return self.queue(pooled, &pool.room, request);
+                    }
+                }
+                // Else, still without a sweep: an idle connection, not idle
+                // for too long.
                 let fresh = |c: &&mut Pooled| c.is_idle() && !c.idle_too_long(settings, now);
                 if let Some(pooled) = pool.connections.iter_mut().find(fresh) {
                     return self.queue(pooled, &pool.room, request);
                 }
                 pool.sweep(settings, now);
-                if let (Some(depth), true) = (settings.pipeline, pipelinable) {
-                    let has_room =
-                        |c: &&mut Pooled| c.send.is_ready() && c.send.in_flight() < depth;
-                    if let Some(pooled) = pool.connections.iter_mut().find(has_room) {
-                        return self.queue(pooled, &pool.room, request);
-                    }
-                }
                 // With pipelining, a connection being opened will do.
                 let opening_will_do =
                     pipelinable && settings.pipeline.is_some() && pool.opening > 0;

@@ -250,6 +250,31 @@ async fn pipelining_shares_a_connection_when_asked_for() {
     a.close().await;
 }
 
+/// Pipelining fills the busiest connection with room before an idle one:
+/// requests that go together leave together.
+#[tokio::test]
+async fn pipelining_fills_the_busiest_connection_first() {
+    let (mut a, a_url) = origin("a").await;
+    let client = Client::builder().pipeline(Some(4)).build();
+    // Two POSTs at once (never pipelined) leave two idle connections.
+    let to_post = format!("{a_url}/p");
+    let post = || client.post(&to_post, "x");
+    let (one, two) = tokio::join!(post(), post());
+    text(one.unwrap()).await;
+    text(two.unwrap()).await;
+    assert_eq!((client.stats().open, client.stats().idle), (2, 2));
+    let slow = format!("{a_url}/slow");
+    let (first, second, during) = tokio::join!(client.get(&slow), client.get(&slow), async {
+        // Both GETs are queued in their first poll, before this one.
+        tokio::task::yield_now().await;
+        client.stats()
+    });
+    assert_eq!(text(first.unwrap()).await, "a /slow");
+    assert_eq!(text(second.unwrap()).await, "a /slow");
+    assert_eq!(during.idle, 1, "both on one connection: {during:?}");
+    a.close().await;
+}
+
 /// A `tower::Service` whose body type is fixed: `ready()` needs no
 /// annotation, and the client runs under tower's layers.
 #[tokio::test]
