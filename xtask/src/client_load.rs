@@ -10,9 +10,10 @@
 //!
 //! With `--client gruvi-pool` or `hyper-pool` the clients are the pooled
 //! ones, `gruvi_client::Client` and hyper-util's legacy `Client`:
-//! `--connections` callers share one client, each sending `GET /` and
-//! reading the response in turn, and the pool decides how many connections
-//! they use; `--pipeline N` lets ours pipeline up to N deep on a connection.
+//! `--connections` callers share one client, each a task of its own (as
+//! concurrent callers in an application are) sending `GET /` and reading
+//! the response in turn, and the pool decides how many connections they
+//! use; `--pipeline N` lets ours pipeline up to N deep on a connection.
 //!
 //! One current-thread runtime, as the servers have. Prints the load
 //! generator's JSON ([`Outcome`]; latency is per request, sent to body
@@ -128,13 +129,16 @@ async fn generate(
                 .pipeline(pipeline)
                 .build()
                 .for_body::<Empty<Bytes>>();
-            let send = |request| pool.request(request).map_err(|e| e.to_string());
+            let send = move |request| {
+                let pool = pool.clone();
+                async move { pool.request(request).await.map_err(|e| e.to_string()) }
+            };
             share(connections, deadline, &url, send).await?
         }
         Client::HyperPool => {
             let pool = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
                 .build_http::<Empty<Bytes>>();
-            let send = |request| pool.request(request).map_err(|e| e.to_string());
+            let send = move |request| pool.request(request).map_err(|e| e.to_string());
             share(connections, deadline, &url, send).await?
         }
     };
@@ -150,25 +154,36 @@ async fn generate(
     ))
 }
 
-/// `callers` callers sharing a pooled client (`send`), each sending `GET
-/// url` and reading its response in turn until `deadline`; returns each
-/// caller's latencies.
-async fn share<F, B>(
+/// `callers` callers sharing a pooled client (`send`), each a task sending
+/// `GET url` and reading its response in turn until `deadline`; returns
+/// each caller's latencies.
+async fn share<S, F, B>(
     callers: usize,
     deadline: Instant,
     url: &str,
-    send: impl Fn(http::Request<Empty<Bytes>>) -> F,
+    send: S,
 ) -> Result<Vec<Vec<Duration>>, String>
 where
-    F: Future<Output = Result<http::Response<B>, String>>,
-    B: http_body::Body,
+    S: Fn(http::Request<Empty<Bytes>>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<http::Response<B>, String>> + Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
     B::Error: Display,
 {
     let runs = (0..callers).map(|_| {
-        send_until(deadline, 1, async || {
-            let request = http::Request::get(url).body(Empty::new());
-            Ok(send(request.map_err(|e| e.to_string())?))
-        })
+        let (send, url) = (send.clone(), url.to_owned());
+        let caller = tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let request = http::Request::get(url.as_str()).body(Empty::new());
+                let response = send(request.map_err(|e| e.to_string())?).await?;
+                read_response(response).await?;
+                latencies.push(sent.elapsed());
+            }
+            Ok::<_, String>(latencies)
+        });
+        async move { caller.await.map_err(|e| e.to_string())? }
     });
     futures::future::try_join_all(runs).await
 }
