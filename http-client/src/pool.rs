@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gruvi_body::{BoxError, Incoming, Outgoing};
-use gruvi_conn::client::{
-    ConnectionWatch, RequestError, ResponseFuture, SendRequest, ThroughProxy,
-};
+use gruvi_conn::client::{RequestError, ResponseFuture, SendRequest, ThroughProxy};
 use gruvi_conn::proto::{LocalError, ResponseError};
 use http::header::PROXY_AUTHORIZATION;
 use tokio::sync::Notify;
@@ -599,7 +597,7 @@ impl<B> Client<B> {
         };
         self.shared.stats.opened.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%origin, "connection opened");
-        tokio::spawn(tell_room(connection.send.watch(), Arc::clone(&pool.room)));
+        connection.send.notify_room(Arc::clone(&pool.room));
         pool.connections.push(Pooled {
             send: connection.send,
             served: 0,
@@ -607,18 +605,6 @@ impl<B> Client<B> {
         let room = Arc::clone(&pool.room);
         let pooled = pool.connections.last_mut().expect("just pushed");
         self.queue(pooled, &room, request)
-    }
-}
-
-/// Wakes the next caller waiting for a connection to the origin each time
-/// this connection may have room, until it closes.
-async fn tell_room(watch: ConnectionWatch, room: Arc<Notify>) {
-    loop {
-        watch.changed().await;
-        room.notify_one();
-        if watch.is_closing() {
-            return;
-        }
     }
 }
 

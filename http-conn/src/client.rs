@@ -101,6 +101,7 @@ where
         idle_since: AtomicU64::new(0),
         epoch: now,
         changed: tokio::sync::Notify::new(),
+        room: std::sync::OnceLock::new(),
     });
     let connection = ClientConnection {
         transport: Transport::new(io, options.write_timeout),
@@ -492,7 +493,7 @@ where
     /// One exchange is over (answered whole, or failed).
     fn answered(&self) {
         self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.signals.changed.notify_waiters();
+        self.signals.announce_change();
     }
 
     fn pop_waiting(&mut self, id: ExchangeId) -> Option<Waiting> {
@@ -504,7 +505,7 @@ where
     /// `error`, a body being received is cut, and nothing more is queued.
     fn break_off(&mut self, error: RequestError) {
         self.signals.closing.store(true, Ordering::Relaxed);
-        self.signals.changed.notify_waiters();
+        self.signals.announce_change();
         for waiting in self.waiting.drain(..) {
             if let Some(reply) = waiting.reply {
                 let _ = reply.send(Err(error.clone()));

@@ -6,8 +6,8 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
@@ -138,11 +138,22 @@ pub(super) struct Signals {
     /// Woken each time an exchange ends or the connection closes: the
     /// moments it may take a request it could not take before.
     pub(super) changed: tokio::sync::Notify,
+    /// Also told at those moments, one waiter at a time: a pool's callers
+    /// waiting for room ([`SendRequest::notify_room`]).
+    pub(super) room: OnceLock<Arc<tokio::sync::Notify>>,
 }
 
 const BUSY: u64 = u64::MAX;
 
 impl Signals {
+    /// An exchange ended or the connection closes: tells who watches.
+    pub(super) fn announce_change(&self) {
+        self.changed.notify_waiters();
+        if let Some(room) = self.room.get() {
+            room.notify_one();
+        }
+    }
+
     pub(super) fn set_idle(&self, since: Option<Instant>) {
         let nanos = since.map_or(BUSY, |since| {
             u64::try_from(since.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(BUSY)
@@ -241,6 +252,14 @@ impl SendRequest {
     /// Requests queued or in flight and not answered whole yet.
     pub fn in_flight(&self) -> usize {
         self.signals.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Calls `room.notify_one()` each time an exchange on the connection
+    /// ends or the connection closes, from the connection's own task: a
+    /// pool's callers waiting for room are woken without a task of the
+    /// pool's per connection. Set once; later calls are ignored.
+    pub fn notify_room(&self, room: Arc<tokio::sync::Notify>) {
+        let _ = self.signals.room.set(room);
     }
 
     /// A watch on the connection that does not keep it open (it holds no
