@@ -48,10 +48,8 @@ use crate::upgrade::{OnUpgrade, Upgraded};
 
 mod handle;
 
-pub use handle::{
-    ConnectionWatch, FieldsAsGiven, RequestError, ResponseFuture, SendRequest, ThroughProxy,
-};
 use handle::{Envelope, Reply, Signals};
+pub use handle::{FieldsAsGiven, RequestError, ResponseFuture, SendRequest, ThroughProxy};
 
 /// Turns of the poll loop before the task yields to others.
 const MAX_TURNS: usize = 16;
@@ -100,7 +98,6 @@ where
         in_flight: AtomicUsize::new(0),
         idle_since: AtomicU64::new(0),
         epoch: now,
-        changed: tokio::sync::Notify::new(),
         room: std::sync::OnceLock::new(),
     });
     let connection = ClientConnection {

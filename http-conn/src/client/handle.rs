@@ -135,20 +135,18 @@ pub(super) struct Signals {
     /// `u64::MAX` while something is.
     pub(super) idle_since: AtomicU64,
     pub(super) epoch: Instant,
-    /// Woken each time an exchange ends or the connection closes: the
-    /// moments it may take a request it could not take before.
-    pub(super) changed: tokio::sync::Notify,
-    /// Also told at those moments, one waiter at a time: a pool's callers
-    /// waiting for room ([`SendRequest::notify_room`]).
+    /// Told, one waiter at a time, each time an exchange ends or the
+    /// connection closes (the moments it may take a request it could not
+    /// take before): a pool's callers waiting for room
+    /// ([`SendRequest::notify_room`]).
     pub(super) room: OnceLock<Arc<tokio::sync::Notify>>,
 }
 
 const BUSY: u64 = u64::MAX;
 
 impl Signals {
-    /// An exchange ended or the connection closes: tells who watches.
+    /// An exchange ended or the connection closes: tells the pool, if any.
     pub(super) fn announce_change(&self) {
-        self.changed.notify_waiters();
         if let Some(room) = self.room.get() {
             room.notify_one();
         }
@@ -262,14 +260,6 @@ impl SendRequest {
         let _ = self.signals.room.set(room);
     }
 
-    /// A watch on the connection that does not keep it open (it holds no
-    /// request queue): for a pool that wants to know when it has room.
-    pub fn watch(&self) -> ConnectionWatch {
-        ConnectionWatch {
-            signals: Arc::clone(&self.signals),
-        }
-    }
-
     /// Since when the connection has had nothing in flight, if it has not.
     pub fn idle_since(&self) -> Option<Instant> {
         match self.signals.idle_since.load(Ordering::Relaxed) {
@@ -328,25 +318,5 @@ impl Future for ResponseFuture {
             Ok(reply) => Poll::Ready(reply),
             Err(_) => Poll::Ready(Err(RequestError::Closed)),
         }
-    }
-}
-
-/// Watches a client connection without keeping it open (see
-/// [`SendRequest::watch`]).
-#[derive(Clone, Debug)]
-pub struct ConnectionWatch {
-    signals: Arc<Signals>,
-}
-
-impl ConnectionWatch {
-    /// Completes the next time an exchange on the connection ends, or the
-    /// connection closes: the moments it may take a request it could not.
-    pub async fn changed(&self) {
-        self.signals.changed.notified().await;
-    }
-
-    /// Returns `true` once the connection takes no new request.
-    pub fn is_closing(&self) -> bool {
-        self.signals.closing.load(Ordering::Relaxed)
     }
 }
