@@ -441,17 +441,14 @@ impl<B> Client<B> {
             let outcome = self.dispatch(&origin, pipelinable, request).await?.await;
             match outcome {
                 Ok(response) => return Ok(response),
-                // Nothing was written: the connection closed first. Any
-                // request may go on another.
-                Err(RequestError::Closed | RequestError::Local(LocalError::Closed))
-                    if again.is_some() || !retried =>
-                {
-                    retried = true;
-                }
-                // The pooled connection turned out closed before any byte of
-                // the response: once, if it may be sent again.
+                // The pooled connection turned out closed, before the
+                // request was written or before any byte of its response:
+                // sent again once, if it may be (its body, if any, went
+                // with the first try).
                 Err(
-                    RequestError::Response(ResponseError::ClosedBeforeResponse)
+                    RequestError::Closed
+                    | RequestError::Local(LocalError::Closed)
+                    | RequestError::Response(ResponseError::ClosedBeforeResponse)
                     | RequestError::Io(_),
                 ) if again.is_some() && !retried => {
                     tracing::debug!("the pooled connection was closed: sending again");

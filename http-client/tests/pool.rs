@@ -226,6 +226,36 @@ async fn an_idempotent_request_is_retried_once_and_a_post_never() {
     assert_eq!(client.stats().retried, 0, "a POST is never sent twice");
 }
 
+/// A server that closes every connection at once: each request fails with
+/// an error (a POST is not sent again, a GET once), the pool does not loop.
+#[tokio::test]
+async fn connections_closed_at_once_fail_the_request() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            drop(stream);
+        }
+    });
+    let client = Client::new();
+    for _ in 0..20 {
+        let error = timeout(LIMIT, client.post(&format!("{url}/p"), "b"))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(error.is_protocol() || error.is_io(), "{error}");
+    }
+    let posts = client.stats().opened;
+    assert_eq!(posts, 20, "one connection per POST");
+    let error = timeout(LIMIT, client.get(&format!("{url}/g")))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(error.is_protocol() || error.is_io(), "{error}");
+    assert!(client.stats().opened - posts <= 2, "{:?}", client.stats());
+    server.abort();
+}
+
 /// With pipelining on, concurrent idempotent requests share one
 /// connection (it is off by default: each gets its own).
 #[tokio::test]
