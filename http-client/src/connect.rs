@@ -3,7 +3,6 @@
 //! task of its own.
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +21,7 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use crate::client::within;
 use crate::error::HttpError;
 
 /// Where to connect: `"host:port"`, `"http://host[:port]"`,
@@ -350,7 +350,12 @@ pub(crate) async fn open(target: &Target, connector: &Connector) -> Result<Conne
     };
     // The connection's span, which its driver's events are in.
     let span = tracing::debug_span!(parent: None, "connection", to = %target.base_url());
-    let mut connection = within(connector.timeout, connecting.instrument(span)).await?;
+    let mut connection = within(
+        connector.timeout,
+        "the connection",
+        connecting.instrument(span),
+    )
+    .await??;
     connection.origin = target.origin();
     Ok(connection)
 }
@@ -375,7 +380,12 @@ pub(crate) async fn open_through(
             to = %origin,
             through = %proxy.base_url()
         );
-        within(connector.timeout, tunnelling.instrument(span)).await?
+        within(
+            connector.timeout,
+            "the connection",
+            tunnelling.instrument(span),
+        )
+        .await??
     } else {
         open(proxy, connector).await?
     };
@@ -413,19 +423,6 @@ async fn tunnel(
         .await
         .map_err(|e| HttpError::io(DOING, io::Error::other(e)))?;
     secure(tunnel, origin.host(), connector).await
-}
-
-/// `step`, failed as a timeout when it takes longer than `limit`.
-async fn within<T>(
-    limit: Option<Duration>,
-    step: impl Future<Output = Result<T, HttpError>>,
-) -> Result<T, HttpError> {
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, step)
-            .await
-            .map_err(|_| HttpError::timeout("the connection"))?,
-        None => step.await,
-    }
 }
 
 fn nodelay(stream: &TcpStream) -> Result<(), HttpError> {

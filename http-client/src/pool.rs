@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use tower_service::Service;
 use tracing::Instrument;
 
+use crate::client::within;
 use crate::connect::{Connector, Origin, open, open_through};
 use crate::error::HttpError;
 use crate::proxy::Proxy;
@@ -381,12 +382,12 @@ where
         let span =
             tracing::debug_span!("request", method = %request.method(), uri = %request.uri());
         let sending = Box::pin(self.send(request.map(Outgoing::from_body)).instrument(span));
-        match self.shared.settings.request_timeout {
-            Some(limit) => tokio::time::timeout(limit, sending)
-                .await
-                .map_err(|_| HttpError::timeout("the response"))?,
-            None => sending.await,
-        }
+        within(
+            self.shared.settings.request_timeout,
+            "the response",
+            sending,
+        )
+        .await?
     }
 }
 

@@ -22,7 +22,7 @@ pub struct HttpResponse {
     reason: String,
     headers: Vec<(String, String)>,
     timeout: Option<Duration>,
-    /// The most bytes `read_to_end` and `readlines` collect.
+    /// The most bytes `read_to_end` collects.
     max_body: Option<u64>,
     /// Shared with the client: set while body bytes remain to be read.
     unread: Arc<AtomicBool>,

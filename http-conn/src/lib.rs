@@ -27,7 +27,7 @@
 //! | head and field syntax, target characters, head limits | `gruvi-wire`, `parse.rs`: `Parser::parse` |
 //! | how a received body is framed (RFC 9112 §6.3) | `gruvi-wire`, `framing.rs`: `framing` |
 //! | whether a response may carry a body (method + status), both directions | `gruvi-wire`, `framing.rs`: `response_content` |
-//! | how a sent body is framed (length, chunked, until close) | `gruvi-wire`, `framing.rs`: `send_framing` |
+//! | how a sent body is framed (length, chunked, until close) | responses: `gruvi-wire`, `framing.rs`: `send_framing`; requests: `proto/request.rs`: `PreparedRequest::write` |
 //! | one message's keep-alive, one exchange's (RFC 9112 §9.3) | `gruvi-wire`, `connection.rs`: `wants_keep_alive`, `exchange_keeps_alive` |
 //! | which fields an application may send | `gruvi-wire`, `encode.rs`: `check_field`, `check_application_field` |
 //! | chunk syntax, trailer rules, a body's size limit | `gruvi-body`, `decode.rs` / `encode.rs`: `Decoder`, `Encoder` |

@@ -281,11 +281,6 @@ impl Client {
         self.closing || self.peer_eof
     }
 
-    /// Returns `true` once the server closed its sending side.
-    pub fn peer_closed(&self) -> bool {
-        self.peer_eof
-    }
-
     /// Requests sent and not yet fully answered.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()

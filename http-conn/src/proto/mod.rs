@@ -119,8 +119,9 @@
 //! - A response with no request waiting is an error; after a response that
 //!   closes the connection, or any error, every request still waiting fails
 //!   with a clear error — never another request's response.
-//! - What a pool asks is cheap: [`Client::can_send`], [`Client::is_closing`],
-//!   [`Client::peer_closed`], [`Client::in_flight`], [`Client::idle_since`].
+//! - What a pool needs is cheap to ask: [`Client::can_send`],
+//!   [`Client::is_closing`], [`Client::in_flight`], [`Client::idle_since`]
+//!   (the driver mirrors them where a pool's handles read them).
 //!
 //! # Errors
 //!
