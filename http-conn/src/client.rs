@@ -39,7 +39,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::body::{Feed, Pumped, Readiness, Sink, incoming, pump};
-use crate::convert;
+use crate::convert::Converter;
 use crate::io::{Timer, Transport, deadline_after, earliest, now};
 use crate::proto::{
     self, ClientConfig, ClientEvent, ExchangeId, LocalError, RequestBodyState, ResponseError,
@@ -103,6 +103,7 @@ where
     let connection = ClientConnection {
         transport: Transport::new(io, options.write_timeout),
         proto: proto::Client::new(options.proto, now),
+        converter: Converter::new(options.received_head),
         options,
         queue: incoming,
         signals: Arc::clone(&signals),
@@ -124,6 +125,9 @@ where
 pub struct ClientConnection<T> {
     transport: Transport<T>,
     proto: proto::Client,
+    /// Makes `http` responses of the parsed heads, with the field names of
+    /// the ones before.
+    converter: Converter,
     options: ClientOptions,
     queue: mpsc::UnboundedReceiver<Envelope>,
     signals: Arc<Signals>,
@@ -359,7 +363,8 @@ where
                 // A `100 Continue` releases a held body: the state machine's.
                 ClientEvent::Interim { .. } => {}
                 ClientEvent::Response(response) => {
-                    let arrived = Arrived::new(response, &self.options);
+                    let arrived =
+                        Arrived::new(response, &mut self.converter, self.options.body_buffer);
                     self.deliver_response(arrived);
                 }
                 ClientEvent::Data { id, data } => {
@@ -381,12 +386,9 @@ where
                 ClientEvent::Upgraded { response, leftover } => {
                     let id = response.id;
                     // The body of a switching response is the new protocol.
-                    let converted = convert::response(
-                        response.head,
-                        &response.bytes,
-                        Incoming::empty(),
-                        self.options.received_head,
-                    );
+                    let converted =
+                        self.converter
+                            .response(response.head, &response.bytes, Incoming::empty());
                     self.hand_over_response(id, converted.ok(), leftover);
                     return true;
                 }
@@ -568,10 +570,13 @@ struct Arrived {
 }
 
 impl Arrived {
-    fn new(response: proto::Response<'_>, options: &ClientOptions) -> Arrived {
-        let (sender, body) = incoming(response.complete_body, response.body, options.body_buffer);
-        let converted =
-            convert::response(response.head, &response.bytes, body, options.received_head);
+    fn new(
+        response: proto::Response<'_>,
+        converter: &mut Converter,
+        body_buffer: usize,
+    ) -> Arrived {
+        let (sender, body) = incoming(response.complete_body, response.body, body_buffer);
+        let converted = converter.response(response.head, &response.bytes, body);
         Arrived {
             id: response.id,
             response: converted.ok(),

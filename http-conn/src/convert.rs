@@ -102,67 +102,274 @@ fn version(v: Version) -> http::Version {
     }
 }
 
-fn header_map(fields: &Fields, bytes: &Bytes) -> Result<HeaderMap, Unrepresentable> {
-    let mut map = HeaderMap::with_capacity(fields.len());
-    for field in fields {
-        let name = HeaderName::from_bytes(field.name(bytes)).map_err(|_| Unrepresentable)?;
-        // Zero-copy: a `Bytes` slice becomes the value as it is.
-        // SAFETY: `HeaderValue` requires every byte to be HTAB or at least
-        // 0x20 and not DEL. The parser ends a field value at the first
-        // other byte (`skip_text_bytes`) and accepts HTAB alone of them,
-        // and unfolding (responses) replaces each fold with spaces. Debug
-        // builds check again (the conformance corpus and the fuzz bodies
-        // run there).
-        let value = unsafe { HeaderValue::from_maybe_shared_unchecked(field.value_bytes(bytes)) };
-        map.append(name, value);
-    }
-    Ok(map)
+/// Field names of the last head converted, by position: a peer sends the
+/// same fields in the same order on each message of a connection, so most
+/// names are found here by one comparison of the received bytes instead of
+/// being looked up and lower-cased again.
+#[derive(Debug, Default)]
+pub(crate) struct NameCache {
+    /// The received names, one after the other.
+    raw: Vec<u8>,
+    /// Where each name ends in `raw`, and its `HeaderName`.
+    names: Vec<(usize, HeaderName)>,
 }
 
-/// A request head as `http::Request<B>`, with [`ReceivedHead`] in its
-/// extensions when `received_head`.
-pub(crate) fn request<B>(
-    head: &RequestHead,
-    bytes: &Bytes,
-    body: B,
-    received_head: bool,
-) -> Result<http::Request<B>, Unrepresentable> {
-    let method = Method::from_bytes(head.method().of(bytes)).map_err(|_| Unrepresentable)?;
-    let uri = Uri::from_maybe_shared(head.target().slice(bytes)).map_err(|_| Unrepresentable)?;
-    let headers = header_map(head.fields(), bytes)?;
-    let mut request = http::Request::new(body);
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = version(head.version());
-    *request.headers_mut() = headers;
-    if received_head {
-        request.extensions_mut().insert(ReceivedHead {
-            bytes: bytes.clone(),
-            role: Role::Request,
-        });
+impl NameCache {
+    /// Names a connection remembers at most (the rest are looked up).
+    const MAX_NAMES: usize = 32;
+    /// Bytes of names it remembers at most.
+    const MAX_BYTES: usize = 1024;
+
+    /// The `HeaderName` of the `index`th field, received as `name`.
+    fn name(&mut self, index: usize, name: &[u8]) -> Result<HeaderName, Unrepresentable> {
+        let start = match index.checked_sub(1) {
+            None => 0,
+            Some(before) => match self.names.get(before) {
+                Some(&(end, _)) => end,
+                None => return HeaderName::from_bytes(name).map_err(|_| Unrepresentable),
+            },
+        };
+        if let Some((end, known)) = self.names.get(index) {
+            if self.raw.get(start..*end) == Some(name) {
+                return Ok(known.clone());
+            }
+        }
+        let looked_up = HeaderName::from_bytes(name).map_err(|_| Unrepresentable)?;
+        // This field differs from the last head's: what followed it there
+        // is forgotten, and this one remembered in its place.
+        self.names.truncate(index);
+        self.raw.truncate(start);
+        if index < Self::MAX_NAMES && start + name.len() <= Self::MAX_BYTES {
+            self.raw.extend_from_slice(name);
+            self.names.push((self.raw.len(), looked_up.clone()));
+        }
+        Ok(looked_up)
     }
-    Ok(request)
 }
 
-/// A response head as `http::Response<B>`, with [`ReceivedHead`] in its
-/// extensions when `received_head`.
-pub(crate) fn response<B>(
-    head: &ResponseHead,
-    bytes: &Bytes,
-    body: B,
+/// Converts a connection's received heads into `http` types, reusing what
+/// one conversion leaves for the next: the names of its fields, and a
+/// header map given back emptied (the response's, after its head is
+/// written), so the next head fills it without allocating.
+#[derive(Debug, Default)]
+pub(crate) struct Converter {
+    names: NameCache,
+    spare: Option<HeaderMap>,
+    /// Put a [`ReceivedHead`] in the extensions of every converted head.
     received_head: bool,
-) -> Result<http::Response<B>, Unrepresentable> {
-    let status = StatusCode::from_u16(head.status()).map_err(|_| Unrepresentable)?;
-    let headers = header_map(head.fields(), bytes)?;
-    let mut response = http::Response::new(body);
-    *response.status_mut() = status;
-    *response.version_mut() = version(head.version());
-    *response.headers_mut() = headers;
-    if received_head {
-        response.extensions_mut().insert(ReceivedHead {
-            bytes: bytes.clone(),
-            role: Role::Response,
-        });
+}
+
+/// A header map given back larger than this many fields is not kept.
+const MAX_SPARE_FIELDS: usize = 64;
+
+impl Converter {
+    pub(crate) fn new(received_head: bool) -> Converter {
+        Converter {
+            received_head,
+            ..Converter::default()
+        }
     }
-    Ok(response)
+
+    /// Keeps `map`, emptied, for the next head (one map: a connection
+    /// answering one request at a time reuses it every time).
+    pub(crate) fn recycle(&mut self, mut map: HeaderMap) {
+        if self.spare.is_none() && map.capacity() <= MAX_SPARE_FIELDS {
+            map.clear();
+            self.spare = Some(map);
+        }
+    }
+
+    fn header_map(&mut self, fields: &Fields, bytes: &Bytes) -> Result<HeaderMap, Unrepresentable> {
+        let mut map = match self.spare.take() {
+            Some(mut map) => {
+                map.reserve(fields.len());
+                map
+            }
+            None => HeaderMap::with_capacity(fields.len()),
+        };
+        for (index, field) in fields.iter().enumerate() {
+            let name = self.names.name(index, field.name(bytes))?;
+            // Zero-copy: a `Bytes` slice becomes the value as it is.
+            // SAFETY: `HeaderValue` requires every byte to be HTAB or at least
+            // 0x20 and not DEL. The parser ends a field value at the first
+            // other byte (`skip_text_bytes`) and accepts HTAB alone of them,
+            // and unfolding (responses) replaces each fold with spaces. Debug
+            // builds check again (the conformance corpus and the fuzz bodies
+            // run there).
+            let value =
+                unsafe { HeaderValue::from_maybe_shared_unchecked(field.value_bytes(bytes)) };
+            map.append(name, value);
+        }
+        Ok(map)
+    }
+
+    /// A request head as `http::Request<B>`.
+    pub(crate) fn request<B>(
+        &mut self,
+        head: &RequestHead,
+        bytes: &Bytes,
+        body: B,
+    ) -> Result<http::Request<B>, Unrepresentable> {
+        let method = Method::from_bytes(head.method().of(bytes)).map_err(|_| Unrepresentable)?;
+        let uri =
+            Uri::from_maybe_shared(head.target().slice(bytes)).map_err(|_| Unrepresentable)?;
+        let headers = self.header_map(head.fields(), bytes)?;
+        let mut request = http::Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.version_mut() = version(head.version());
+        *request.headers_mut() = headers;
+        if self.received_head {
+            request.extensions_mut().insert(ReceivedHead {
+                bytes: bytes.clone(),
+                role: Role::Request,
+            });
+        }
+        Ok(request)
+    }
+
+    /// A response head as `http::Response<B>`.
+    pub(crate) fn response<B>(
+        &mut self,
+        head: &ResponseHead,
+        bytes: &Bytes,
+        body: B,
+    ) -> Result<http::Response<B>, Unrepresentable> {
+        let status = StatusCode::from_u16(head.status()).map_err(|_| Unrepresentable)?;
+        let headers = self.header_map(head.fields(), bytes)?;
+        let mut response = http::Response::new(body);
+        *response.status_mut() = status;
+        *response.version_mut() = version(head.version());
+        *response.headers_mut() = headers;
+        if self.received_head {
+            response.extensions_mut().insert(ReceivedHead {
+                bytes: bytes.clone(),
+                role: Role::Response,
+            });
+        }
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gruvi_wire::{Limits, parse_request};
+    use proptest::prelude::*;
+
+    /// `fields` as a request head.
+    fn head(fields: &[(&str, &str)]) -> Bytes {
+        let mut head = String::from("GET / HTTP/1.1\r\n");
+        for (name, value) in fields {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        Bytes::from(head)
+    }
+
+    fn convert(converter: &mut Converter, bytes: &Bytes) -> http::Request<()> {
+        let Ok(Status::Complete(parsed, _)) = parse_request(bytes, &Limits::default()) else {
+            panic!("not a complete request: {bytes:?}");
+        };
+        converter
+            .request(&parsed, bytes, ())
+            .expect("representable")
+    }
+
+    /// The fields as a fresh lookup names them, in order.
+    fn expected(fields: &[(&str, &str)]) -> Vec<(HeaderName, String)> {
+        fields
+            .iter()
+            .map(|(n, v)| (HeaderName::from_bytes(n.as_bytes()).unwrap(), v.to_string()))
+            .collect()
+    }
+
+    fn got(request: &http::Request<()>) -> Vec<(HeaderName, String)> {
+        request
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.clone(), v.to_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn names_are_right_whatever_the_order_and_case_of_the_last_head() {
+        let heads: [&[(&str, &str)]; 5] = [
+            &[("Host", "a"), ("Accept", "*/*"), ("X-One", "1")],
+            &[("Host", "a"), ("Accept", "*/*"), ("X-One", "1")],
+            &[
+                ("Host", "a"),
+                ("X-One", "1"),
+                ("Accept", "*/*"),
+                ("X-Two", "2"),
+            ],
+            &[("HOST", "a"), ("x-one", "1")],
+            &[("Host", "a")],
+        ];
+        let mut converter = Converter::new(false);
+        for fields in heads {
+            let request = convert(&mut converter, &head(fields));
+            let mut want = expected(fields);
+            let mut have = got(&request);
+            want.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+            have.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+            assert_eq!(have, want, "{fields:?}");
+        }
+    }
+
+    #[test]
+    fn a_recycled_map_brings_nothing_of_its_last_message() {
+        let mut converter = Converter::new(false);
+        let mut response_fields = HeaderMap::new();
+        response_fields.insert("set-cookie", HeaderValue::from_static("secret=1"));
+        response_fields.insert("x-private", HeaderValue::from_static("yes"));
+        converter.recycle(response_fields);
+        let request = convert(&mut converter, &head(&[("Host", "a")]));
+        assert_eq!(got(&request), expected(&[("Host", "a")]));
+    }
+
+    #[test]
+    fn a_large_map_is_not_kept() {
+        let mut converter = Converter::new(false);
+        let mut large = HeaderMap::new();
+        for i in 0..MAX_SPARE_FIELDS + 1 {
+            large.insert(
+                HeaderName::from_bytes(format!("x-{i}").as_bytes()).unwrap(),
+                HeaderValue::from_static("v"),
+            );
+        }
+        converter.recycle(large);
+        assert!(converter.spare.is_none());
+    }
+
+    proptest! {
+        /// Any sequence of heads on one connection converts as each would
+        /// on its own.
+        #[test]
+        fn a_connection_converts_each_head_as_a_fresh_converter_would(
+            heads in prop::collection::vec(
+                prop::collection::vec(
+                    (
+                        prop::sample::select(vec!["Accept", "ACCEPT", "X-A", "x-a", "X-Bb", "Cookie", "Te"]),
+                        "[a-z]{0,3}",
+                    ),
+                    0..8,
+                ),
+                1..6,
+            )
+        ) {
+            let mut converter = Converter::new(false);
+            for fields in &heads {
+                // One Host, which HTTP/1.1 requires, at any place.
+                let mut fields: Vec<(&str, &str)> =
+                    fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                fields.insert(fields.len() / 2, ("Host", "h"));
+                let bytes = head(&fields);
+                let request = convert(&mut converter, &bytes);
+                let fresh = convert(&mut Converter::new(false), &bytes);
+                prop_assert_eq!(got(&request), got(&fresh));
+                converter.recycle(request.into_parts().0.headers);
+            }
+        }
+    }
 }

@@ -49,7 +49,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
 
 use crate::body::{Feed, Pumped, Readiness, Sink, incoming, pump};
-use crate::convert;
+use crate::convert::Converter;
 use crate::io::{Timer, Transport, deadline_after, earliest, now};
 pub use crate::proto::PeerError;
 use crate::proto::{self, BodySize, LocalError, RequestId, ServerConfig, ServerEvent};
@@ -114,6 +114,9 @@ pub struct ServerConnection<T, H: Handler> {
     exchanges: VecDeque<Exchange<H>>,
     /// Emptied handler slots, kept for the next requests.
     spare_slots: Vec<HandlerSlot<H>>,
+    /// Makes `http` requests of the parsed heads, with what earlier ones
+    /// left (their field names, a response's emptied header map).
+    converter: Converter,
     /// The request body being received, and whether its reader has yet to
     /// ask for it (`100 Continue`).
     receiving: Option<(Feed<RequestId>, bool)>,
@@ -161,6 +164,7 @@ where
         ServerConnection {
             transport: Transport::new(io, options.write_timeout),
             proto: proto::Server::new(options.proto.clone(), now(), SystemTime::now()),
+            converter: Converter::new(options.received_head),
             handler,
             options,
             exchanges: VecDeque::new(),
@@ -366,8 +370,9 @@ where
                     handler: &mut *this.handler,
                     exchanges: &mut *this.exchanges,
                     spare_slots: &mut *this.spare_slots,
+                    converter: &mut *this.converter,
                     receiving: &mut *this.receiving,
-                    options: &*this.options,
+                    body_buffer: this.options.body_buffer,
                 };
                 if !app.start(request, now) {
                     // Answered 400 and closed by the state machine, as any
@@ -410,8 +415,9 @@ struct Application<'a, H: Handler> {
     handler: &'a mut H,
     exchanges: &'a mut VecDeque<Exchange<H>>,
     spare_slots: &'a mut Vec<HandlerSlot<H>>,
+    converter: &'a mut Converter,
     receiving: &'a mut Option<(Feed<RequestId>, bool)>,
-    options: &'a ServerOptions,
+    body_buffer: usize,
 }
 
 impl<H: Handler> Application<'_, H> {
@@ -420,11 +426,7 @@ impl<H: Handler> Application<'_, H> {
     /// [`poll_handlers`]). `false` if the `http` types cannot carry it.
     fn start(self, request: proto::Request<'_>, now: Instant) -> bool {
         let id = request.id;
-        let (sender, body) = incoming(
-            request.complete_body,
-            request.body,
-            self.options.body_buffer,
-        );
+        let (sender, body) = incoming(request.complete_body, request.body, self.body_buffer);
         let span = tracing::debug_span!(
             "request",
             method = %latin1_text(request.head.method().of(&request.bytes)),
@@ -432,12 +434,7 @@ impl<H: Handler> Application<'_, H> {
             status = tracing::field::Empty,
             duration_us = tracing::field::Empty,
         );
-        let converted = convert::request(
-            request.head,
-            &request.bytes,
-            body,
-            self.options.received_head,
-        );
+        let converted = self.converter.request(request.head, &request.bytes, body);
         let Ok(mut converted) = converted else {
             return false;
         };
@@ -578,6 +575,8 @@ fn start_response<T, H>(
     if let Some(front) = this.exchanges.front() {
         front.span.record("status", status.as_u16());
     }
+    // Its fields are written: the map holds the next request's.
+    this.converter.recycle(parts.headers);
     match started {
         Ok(true) => {
             this.sending.set(Some(body));
