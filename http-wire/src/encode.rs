@@ -309,6 +309,15 @@ impl<'a> HeadWriter<'a> {
             ),
         };
         let start = dst.len();
+        // The status line of nearly every response, in one copy.
+        if version == Version::Http11 && status == 200 && *reason == *b"OK" {
+            dst.put_slice(b"HTTP/1.1 200 OK\r\n");
+            return Ok(HeadWriter {
+                dst,
+                start,
+                finished: false,
+            });
+        }
         dst.reserve(reason.len() + 15);
         dst.put_slice(version.as_str().as_bytes());
         dst.put_slice(&[
@@ -386,12 +395,27 @@ impl<'a> HeadWriter<'a> {
         self
     }
 
+    /// `name: value CRLF`, in one reservation, the separators stored
+    /// directly (every response writes a few of these).
     fn put_field(&mut self, name: &[u8], value: &[u8]) {
-        self.dst.reserve(name.len() + value.len() + 4);
-        self.dst.put_slice(name);
-        self.dst.put_slice(b": ");
-        self.dst.put_slice(value);
-        self.dst.put_slice(b"\r\n");
+        let len = name.len() + value.len() + 4;
+        self.dst.reserve(len);
+        let at = self.dst.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        // SAFETY: `reserve` made room for `len` bytes after the buffer's
+        // length, and the four copies fill exactly those `len` bytes (the
+        // sources are other memory: `&mut self.dst` excludes any borrow of
+        // it), so `set_len` covers only initialised bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(name.as_ptr(), at, name.len());
+            let at = at.add(name.len());
+            at.cast::<[u8; 2]>().write_unaligned(*b": ");
+            let at = at.add(2);
+            std::ptr::copy_nonoverlapping(value.as_ptr(), at, value.len());
+            at.add(value.len())
+                .cast::<[u8; 2]>()
+                .write_unaligned(*b"\r\n");
+            self.dst.set_len(self.dst.len() + len);
+        }
     }
 
     /// Ends the head with the empty line and keeps it in the buffer.
