@@ -45,8 +45,8 @@ pub struct Incoming {
     source: Source,
     /// Bytes taken from the source but not handed out yet.
     leftover: Option<Bytes>,
-    /// Set once the end was reached (empty when there were no trailers).
-    trailers: Option<Trailers>,
+    /// Set once the end was reached.
+    trailers: End,
     /// `poll_frame` handed out the trailers frame (or there was none).
     trailers_sent: bool,
     /// `Body` / `Stream` polling reported the failure once.
@@ -56,6 +56,29 @@ pub struct Incoming {
     /// Body bytes taken from the source so far.
     taken: u64,
 }
+
+/// Whether the end was reached, and with which trailers: boxed, as few
+/// bodies have any and a request moves its body a few times on its way to
+/// the application.
+#[derive(Debug)]
+enum End {
+    NotYet,
+    NoTrailers,
+    Trailers(Box<Trailers>),
+}
+
+impl End {
+    fn of(trailers: Trailers) -> End {
+        if trailers.is_empty() {
+            End::NoTrailers
+        } else {
+            End::Trailers(Box::new(trailers))
+        }
+    }
+}
+
+/// What [`Incoming::trailers`] lends when there were none.
+static NO_TRAILERS: Trailers = Trailers::EMPTY;
 
 enum Source {
     /// Nothing more to come.
@@ -110,7 +133,7 @@ impl Incoming {
         Incoming {
             source,
             leftover: None,
-            trailers: done.then(Trailers::new),
+            trailers: if done { End::NoTrailers } else { End::NotYet },
             trailers_sent: done,
             error_reported: false,
             length,
@@ -121,7 +144,11 @@ impl Incoming {
     /// The trailers, once the whole body has been read (empty when the peer
     /// sent none); `None` before the end.
     pub fn trailers(&self) -> Option<&Trailers> {
-        self.trailers.as_ref()
+        match &self.trailers {
+            End::NotYet => None,
+            End::NoTrailers => Some(&NO_TRAILERS),
+            End::Trailers(trailers) => Some(trailers),
+        }
     }
 
     /// Returns `true` once every byte has been handed out.
@@ -247,7 +274,7 @@ impl Incoming {
                 let Source::Full(data) = std::mem::replace(&mut self.source, Source::Done) else {
                     unreachable!("matched Full just above")
                 };
-                self.trailers = Some(Trailers::new());
+                self.trailers = End::NoTrailers;
                 Ok(Some(data))
             }
             Source::Channel(channel) => match channel.poll_take(cx) {
@@ -256,7 +283,7 @@ impl Incoming {
                 Poll::Ready(Taken::End(trailers)) => {
                     self.source = Source::Done;
                     self.trailers_sent = trailers.is_empty();
-                    self.trailers = Some(trailers);
+                    self.trailers = End::of(trailers);
                     Ok(None)
                 }
                 Poll::Ready(Taken::Failed(error)) => {
@@ -290,8 +317,7 @@ impl http_body::Body for Incoming {
             Poll::Ready(Ok(None)) if !this.trailers_sent => {
                 this.trailers_sent = true;
                 let map = this
-                    .trailers
-                    .as_ref()
+                    .trailers()
                     .map(Trailers::to_header_map)
                     .unwrap_or_default();
                 Poll::Ready(Some(Ok(http_body::Frame::trailers(map))))

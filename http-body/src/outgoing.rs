@@ -47,7 +47,9 @@ enum Kind {
     Full(Bytes),
     Stream(BoxStream),
     Body(BoxBody),
-    Channel(Incoming),
+    /// Boxed, as the rare kind: every response moves its body a few times
+    /// on its way to the connection, and the other kinds are small.
+    Channel(Box<Incoming>),
 }
 
 impl Outgoing {
@@ -144,7 +146,7 @@ impl Outgoing {
                 sized: length.is_some(),
             },
             Outgoing {
-                kind: Kind::Channel(body),
+                kind: Kind::Channel(Box::new(body)),
             },
         )
     }
@@ -196,7 +198,7 @@ impl http_body::Body for Outgoing {
                 .poll_next(cx)
                 .map(|item| item.map(|data| data.map(http_body::Frame::data))),
             Kind::Body(body) => body.as_mut().poll_frame(cx),
-            Kind::Channel(body) => Pin::new(body)
+            Kind::Channel(body) => Pin::new(&mut **body)
                 .poll_frame(cx)
                 .map(|frame| frame.map(|frame| frame.map_err(BoxError::from))),
         }

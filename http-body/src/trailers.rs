@@ -76,6 +76,11 @@ pub struct Trailers {
 }
 
 impl Trailers {
+    pub(crate) const EMPTY: Trailers = Trailers {
+        fields: Vec::new(),
+        discarded: Vec::new(),
+    };
+
     /// No trailers.
     pub fn new() -> Self {
         Self::default()
