@@ -1,6 +1,8 @@
 //! `cargo xtask load`: a small HTTP/1.1 load generator over raw TCP.
 //!
-//! Each connection writes `depth` pre-serialised GETs at once and waits for
+//! Each connection writes `depth` pre-serialised requests at once (the
+//! one-line `GET /`, or the request in `--request FILE`, for example
+//! `xtask/requests/browser.http`) and waits for
 //! their `depth` responses before writing the next batch (depth 1: one
 //! request at a time). Responses of a hello server all have one length,
 //! learnt from the first response, so counting bytes counts responses
@@ -63,15 +65,43 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let connections = number("--connections", 64)? as usize;
     let depth = number("--depth", 1)? as usize;
     let seconds = number("--seconds", 5)?;
-    let outcome = generate(addr, connections, depth, Duration::from_secs(seconds))?;
+    let request = match flag(args, "--request") {
+        Some(path) => request_from_file(path)?,
+        None => format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes(),
+    };
+    let outcome = generate(
+        addr,
+        &request,
+        connections,
+        depth,
+        Duration::from_secs(seconds),
+    )?;
     println!("{}", outcome.to_json());
     Ok(())
 }
 
-/// Loads `addr` from `connections` connections, `depth` requests deep, for
-/// `duration`, on one thread.
+/// The request in the file at `path`: a head without a body, one field per
+/// line; line ends become CRLF whatever the file has (an editor or git may
+/// have changed them).
+fn request_from_file(path: &str) -> Result<Vec<u8>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
+    let mut request = String::with_capacity(text.len() + 32);
+    for line in text.trim_end().lines() {
+        request.push_str(line.trim_end_matches('\r'));
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    if !request.starts_with(|c: char| c.is_ascii_uppercase()) || request.len() < 20 {
+        return Err(format!("{path} does not hold a request head"));
+    }
+    Ok(request.into_bytes())
+}
+
+/// Loads `addr` with `request` (a head without a body) from `connections`
+/// connections, `depth` requests deep, for `duration`, on one thread.
 pub(crate) fn generate(
     addr: &str,
+    request: &[u8],
     connections: usize,
     depth: usize,
     duration: Duration,
@@ -80,9 +110,8 @@ pub(crate) fn generate(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    let batch: Arc<[u8]> = request.repeat(depth.max(1)).into_bytes().into();
-    let single: Arc<[u8]> = request.into_bytes().into();
+    let batch: Arc<[u8]> = request.repeat(depth.max(1)).into();
+    let single: Arc<[u8]> = request.into();
     runtime.block_on(async move {
         let start = Instant::now();
         let deadline = start + duration;

@@ -37,8 +37,9 @@ Tasks:
                           silent connections beside a normal client
   hyper-hello [--addr A] [--threads N]
                           the hyper hello server the bench measures against
-  load --addr A [--connections N] [--depth D] [--seconds S]
-                          the bench's load generator (prints JSON)
+  load --addr A [--connections N] [--depth D] [--seconds S] [--request FILE]
+                          the bench's load generator (prints JSON); FILE holds the
+                          request to send (default GET /), e.g. xtask/requests/browser.http
   client-load --addr A [--client gruvi|hyper|gruvi-pool|hyper-pool] [--connections N]
               [--depth D] [--pipeline P] [--seconds S]
                           the bench's client load: our connection (pipelined D deep) or
