@@ -17,6 +17,8 @@
 //!   one connection with ours pipelined 16 deep beside hyper one at a time
 //!   (it cannot pipeline). Each client reports its own CPU time, hence
 //!   client CPU per request.
+//! - Instructions per request: both servers and both clients under
+//!   callgrind (see [`instructions`]; skipped without valgrind).
 //! - Large bodies: 256 MiB (64 MiB with `--quick`) downloaded and uploaded
 //!   over one connection through our server and client (`cargo xtask
 //!   bulk-server` / `bulk-client`), beside the same bytes over plain TCP —
@@ -32,6 +34,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::idle;
+use crate::instructions::{self, Counting};
 use crate::process::{Server, has_taskset, pinned, target_dir};
 use crate::{cargo, run_command};
 
@@ -430,6 +433,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     };
     let (servers_md, servers_json) = servers(&setup)?;
     let (clients_md, clients_json) = clients(&setup)?;
+    let (instructions_md, instructions_json) = instructions::section(&Counting {
+        release: setup.release.clone(),
+        seconds: if quick { 2 } else { 4 },
+    })?;
     let (bodies_md, bodies_json) = bodies(&setup, body_mib)?;
     let (memory_md, memory_json) = memory(&setup, idle_connections)?;
 
@@ -469,6 +476,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
          Load: `cargo xtask load` (pre-serialised requests over raw TCP).\n\n{servers_md}\n\
          ## Client: `gruvi_client::HttpService` beside hyper's `client::conn::http1`\n\n\
          Both against our `hello` server; every response body read to its end.\n\n{clients_md}\n\
+         ## Instructions per request (callgrind)\n\n\
+         User-space instructions, deterministic where times are not: the servers on one \
+         thread under callgrind (start-up subtracted), the clients against our `hello` \
+         (the difference of two runs' counts over the difference of their requests).\n\n\
+         {instructions_md}\n\
          ## Large bodies: our server and client beside plain TCP\n\n\
          {body_mib} MiB each way over loopback{body_note}, one connection, \
          the best of {BODY_RUNS} transfers; MB = 10^6 bytes.\n\n{bodies_md}\n\
@@ -496,6 +508,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "seconds": seconds,
         "servers": servers_json,
         "clients": clients_json,
+        "instructions": instructions_json,
         "bodies": bodies_json,
         "idle_memory": memory_json,
         "benches": benches,

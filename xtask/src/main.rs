@@ -9,6 +9,7 @@ mod ci;
 mod client_load;
 mod fuzz;
 mod idle;
+mod instructions;
 mod load;
 mod peers;
 mod process;
@@ -29,6 +30,11 @@ Tasks:
                           plain TCP, memory per idle connection beside hyper's, parser
                           beside httparse, codecs beside a copy; report in
                           target/bench/report.{md,json}
+  instructions [--seconds S]
+                          the bench's instructions-per-request section alone: both
+                          hello servers and both clients under callgrind (needs
+                          valgrind; builds nothing: run after `cargo build --release
+                          -p xtask -p gruvi-server --example hello`)
   soak [--seconds N] [--connections N] [--tricklers N] [--header-timeout S]
        [--silent N] [--max-connections N]
                           the echo server under 1,000 connections of random
@@ -76,6 +82,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(&rest),
         "fuzz" => fuzz::run(&rest),
         "bench" => bench::run(&rest),
+        "instructions" => instructions::run(&rest),
         "hyper-hello" => peers::hyper_hello(&rest),
         "load" => load::run(&rest),
         "client-load" => client_load::run(&rest),
@@ -165,6 +172,7 @@ mod tests {
             "ci",
             "fuzz",
             "bench",
+            "instructions",
             "soak",
             "hyper-hello",
             "load",

@@ -2,14 +2,16 @@
 //! against — a hyper 1.x HTTP/1 server answering every request with `200
 //! text/plain` `Hello, World!`, on the same tokio runtime flavour and thread
 //! count, with `pipeline_flush(true)` (hyper's best setting for pipelined
-//! load).
+//! load) and its header-read timeout armed (30 s, on `TokioTimer`), as ours
+//! runs with its default timeouts.
 
 use std::convert::Infallible;
 use std::io::Write;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 
 use crate::flag;
 
@@ -50,7 +52,11 @@ pub(crate) fn hyper_hello(args: &[String]) -> Result<(), String> {
                     );
                     Ok::<_, Infallible>(response)
                 });
+                // Its header-read timer armed, as ours is by default: a
+                // pending timer has every `epoll_wait` arm a kernel timer.
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
                     .pipeline_flush(true)
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
