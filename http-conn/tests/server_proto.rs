@@ -1130,3 +1130,36 @@ fn a_trickled_body_meets_the_body_deadline() {
     assert!(h.written().starts_with("HTTP/1.1 408 Request Timeout\r\n"));
     assert!(h.server.is_done());
 }
+
+/// RFC 9110 §6.6.1: `Date` is the time the response was made, to the
+/// second — the value is reused only within the second it names.
+#[test]
+fn the_date_changes_with_the_second_it_names() {
+    let start = Instant::now();
+    // 400 ms before 08:49:38.
+    let anchor = wall() + Duration::from_millis(600);
+    let mut h = Harness {
+        server: Server::new(ServerConfig::default(), start, anchor),
+        now: start,
+        ids: Vec::new(),
+    };
+    let date_of = |written: String| {
+        let line = written.lines().find(|l| l.starts_with("Date: ")).unwrap();
+        line.trim_start_matches("Date: ").to_owned()
+    };
+    for (n, (after_ms, expected)) in [
+        (0, "Sun, 06 Nov 1994 08:49:37 GMT"),
+        (399, "Sun, 06 Nov 1994 08:49:37 GMT"),
+        (400, "Sun, 06 Nov 1994 08:49:38 GMT"),
+        (1_399, "Sun, 06 Nov 1994 08:49:38 GMT"),
+        (3_500, "Sun, 06 Nov 1994 08:49:41 GMT"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        h.now = start + Duration::from_millis(after_ms);
+        h.feed(get("/").as_bytes());
+        h.respond(n, 200, &[], b"");
+        assert_eq!(date_of(h.written()), expected, "{after_ms} ms in");
+    }
+}

@@ -10,11 +10,13 @@ mod timers;
 use timers::Timers;
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
 use gruvi_body::{BodyError, ChunkedLimits, Decoder, Trailers};
-use gruvi_wire::{BodyFraming, DateCache, Limits, RequestHead, RequestParser, Version};
+use gruvi_wire::{
+    BodyFraming, DATE_VALUE_LEN, DateCache, Limits, RequestHead, RequestParser, Version,
+};
 
 use super::error::PeerError;
 use crate::write_buf::WriteBuf;
@@ -194,7 +196,9 @@ pub struct Server {
     next_id: RequestId,
     responding: Responding,
     write: WriteBuf,
-    date: DateCache,
+    /// The last `Date` value written, and when its second ends: until
+    /// then it is written again without placing `now` on the calendar.
+    date: Option<(Instant, [u8; DATE_VALUE_LEN])>,
     /// The response to this request is the connection's last: nothing
     /// after it is read or answered. Written only by `end_after`.
     last: Option<RequestId>,
@@ -344,7 +348,7 @@ impl Server {
             next_id: RequestId(0),
             responding: Responding::Idle,
             write: WriteBuf::new(),
-            date: DateCache::new(),
+            date: None,
             last: None,
             closing: false,
             cancelled_from: None,
@@ -646,9 +650,23 @@ impl Server {
         self.answer_for_application(id, PeerError::Unrepresentable.status(), now);
     }
 
-    /// The calendar time at `now`, from the anchor.
-    fn wall_at(&self, now: Instant) -> SystemTime {
+    /// The `Date` value at `now` (RFC 9110 §6.6.1: the time the response
+    /// was made, to the second), placed on the calendar from the anchor
+    /// once per second.
+    fn date_at(&mut self, now: Instant) -> [u8; DATE_VALUE_LEN] {
+        if let Some((until, value)) = self.date {
+            if now < until {
+                return value;
+            }
+        }
         let (instant, wall) = self.anchor;
-        wall + now.saturating_duration_since(instant)
+        let wall = wall + now.saturating_duration_since(instant);
+        let into_second = wall
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos());
+        let rest = Duration::from_nanos(u64::from(1_000_000_000 - into_second));
+        let value = *DateCache::new().value(wall);
+        self.date = Some((now + rest, value));
+        value
     }
 }

@@ -67,8 +67,7 @@ impl Server {
         now: Instant,
     ) -> Result<bool, LocalError> {
         let decided = self.decide(id, status, fields, size)?;
-        let wall = self.wall_at(now);
-        let date = *self.date.value(wall);
+        let date = self.date_at(now);
         let mut head = HeadWriter::response(self.write.head_buf(), decided.version, status, None)
             .map_err(LocalError::Encode)?;
         if !decided.app.date {
