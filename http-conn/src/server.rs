@@ -450,9 +450,11 @@ impl<H: Handler> Application<'_, H> {
             .spare_slots
             .pop()
             .unwrap_or_else(|| Box::pin(Slot::Empty));
-        slot.set(Slot::Running(
-            span.in_scope(|| self.handler.call(converted)),
-        ));
+        // Entered with a guard, not `in_scope`: a closure would move the
+        // request (and the future back) once more.
+        let entered = span.enter();
+        slot.set(Slot::Running(self.handler.call(converted)));
+        drop(entered);
         self.exchanges.push_back(Exchange {
             id,
             slot,
@@ -483,9 +485,8 @@ fn poll_handlers<T, H: Handler>(this: &mut Conn<'_, T, H>, cx: &mut Context<'_>)
     }
     let mut progress = false;
     for exchange in this.exchanges.iter_mut().skip(1) {
-        progress |= exchange
-            .span
-            .in_scope(|| exchange.slot.as_mut().poll_keep(cx));
+        let _entered = exchange.span.enter();
+        progress |= exchange.slot.as_mut().poll_keep(cx);
     }
     progress
 }
@@ -531,7 +532,9 @@ where
         }
         // The oldest handler is polled here, so its response goes straight
         // out when it is ready.
-        let polled = front.span.in_scope(|| front.slot.as_mut().poll_take(cx));
+        let entered = front.span.enter();
+        let polled = front.slot.as_mut().poll_take(cx);
+        drop(entered);
         let Poll::Ready(outcome) = polled else {
             return progress;
         };
