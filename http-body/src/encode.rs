@@ -347,6 +347,14 @@ impl EncodedBuf {
         self.head.get(self.head_pos..).unwrap_or_default()
     }
 
+    /// What is left to send, in order: the framing before the data (a
+    /// chunk-size line), the data, and the framing after it (a CRLF); any
+    /// may be empty. For a writer that copies the small pieces and keeps
+    /// the data as it is, without walking the pieces through [`Buf`].
+    pub fn parts(&self) -> (&[u8], &Bytes, &[u8]) {
+        (self.head(), &self.data, self.tail)
+    }
+
     /// Bytes left to send (the same as [`Buf::remaining`]).
     pub fn len(&self) -> usize {
         self.head().len() + self.data.len() + self.tail.len()

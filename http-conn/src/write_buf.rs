@@ -23,6 +23,7 @@ use std::fmt;
 use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
+use gruvi_body::EncodedBuf;
 
 /// The outgoing bytes of one connection: small pieces copied into one
 /// buffer, large payloads queued without copying, in the order they were
@@ -113,6 +114,26 @@ impl WriteBuf {
             self.tail.extend_from_slice(&bytes);
         } else {
             self.queue_payload(bytes);
+        }
+    }
+
+    /// Appends an encoded body piece: its framing copied, its data by the
+    /// rule of [`push`](Self::push) (queued by reference when large). The
+    /// same bytes as [`push_buf`](Self::push_buf) gives, without walking
+    /// the pieces through `Buf`: every response body goes through here.
+    pub fn push_encoded(&mut self, encoded: &EncodedBuf) {
+        let (before, data, after) = encoded.parts();
+        // Most pieces are empty (a length-framed body has no framing).
+        if !before.is_empty() {
+            self.tail.extend_from_slice(before);
+        }
+        if data.len() >= Self::COPY_LIMIT {
+            self.queue_payload(data.clone());
+        } else if !data.is_empty() {
+            self.tail.extend_from_slice(data);
+        }
+        if !after.is_empty() {
+            self.tail.extend_from_slice(after);
         }
     }
 

@@ -390,7 +390,7 @@ impl Client {
                 ..
             } if *current == id => {
                 let encoded = encoder.encode(data).map_err(LocalError::Body)?;
-                self.write.push_buf(encoded);
+                self.write.push_encoded(&encoded);
                 Ok(())
             }
             _ => Err(LocalError::BodyInProgress),
@@ -412,7 +412,7 @@ impl Client {
                 ..
             } if *current == id => {
                 let end = encoder.finish(trailers).map_err(LocalError::Body)?;
-                self.write.push_buf(end);
+                self.write.push_encoded(&end);
                 self.sending = Sending::Idle;
                 if let Some(exchange) = self.in_flight.iter_mut().find(|e| e.id == id) {
                     exchange.sent = Some(now);

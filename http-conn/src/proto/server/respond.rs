@@ -198,7 +198,7 @@ impl Server {
                     return Ok(());
                 }
                 let encoded = encoder.encode(data).map_err(LocalError::Body)?;
-                self.write.push_buf(encoded);
+                self.write.push_encoded(&encoded);
                 Ok(())
             }
             _ => Err(LocalError::NotStarted(id)),
@@ -229,7 +229,7 @@ impl Server {
         }
         let trailers = if *head_only { None } else { trailers };
         let end = encoder.finish(trailers).map_err(LocalError::Body)?;
-        self.write.push_buf(end);
+        self.write.push_encoded(&end);
         self.responding = Responding::Idle;
         self.answered(id, now);
         Ok(())
