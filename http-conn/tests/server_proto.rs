@@ -1163,3 +1163,27 @@ fn the_date_changes_with_the_second_it_names() {
         assert_eq!(date_of(h.written()), expected, "{after_ms} ms in");
     }
 }
+
+/// RFC 9110 §15.5.22: a 426 MUST carry Upgrade, and §7.8: its sender lists
+/// `upgrade` in Connection. Elsewhere (but a 101) Upgrade stays refused.
+#[test]
+fn a_426_carries_the_applications_upgrade_field() {
+    let mut h = Harness::new();
+    h.feed(get("/ws").as_bytes());
+    h.respond(0, 426, &[("upgrade", "websocket")], b"");
+    assert_eq!(
+        h.written(),
+        format!(
+            "HTTP/1.1 426 Upgrade Required\r\n{DATE}{SERVER}upgrade: websocket\r\nContent-Length: 0\r\nConnection: upgrade\r\n\r\n"
+        )
+    );
+    assert!(!h.server.is_done(), "kept alive");
+
+    h.feed(get("/").as_bytes());
+    let mut fields = HeaderMap::new();
+    fields.insert("upgrade", "websocket".parse().unwrap());
+    let refused = h
+        .server
+        .start_response(h.id(1), 200, &fields, BodySize::Exact(0), h.now);
+    assert!(refused.is_err(), "Upgrade on a 200");
+}

@@ -143,7 +143,8 @@ impl Server {
         let hands_over = switching || content == ResponseContent::Tunnel;
         let body_sent = content == ResponseContent::Body;
         let app = match fields {
-            Some(fields) => AppFields::check(fields, switching)?,
+            // RFC 9110 §15.5.22: a 426 MUST say what to upgrade to.
+            Some(fields) => AppFields::check(fields, switching || status == 426)?,
             None => AppFields::default(),
         };
         // A Content-Length must agree with the body sent; on a response
@@ -401,10 +402,18 @@ impl Decided {
             }
         }
         if !self.hands_over {
-            if self.closes && self.version == Version::Http11 {
-                head.trusted_field(b"Connection", b"close");
-            } else if !self.closes && self.version == Version::Http10 {
-                head.trusted_field(b"Connection", b"keep-alive");
+            // RFC 9110 §7.8 ¶10: a sender of Upgrade lists `upgrade` in
+            // Connection (only a 426 gets here with one).
+            let connection: &[u8] = match (self.closes, self.version, self.app.upgrade) {
+                (true, Version::Http11, false) => b"close",
+                (true, Version::Http11, true) => b"close, upgrade",
+                (false, Version::Http10, false) => b"keep-alive",
+                (false, Version::Http10, true) => b"keep-alive, upgrade",
+                (_, _, true) => b"upgrade",
+                (_, _, false) => b"",
+            };
+            if !connection.is_empty() {
+                head.trusted_field(b"Connection", connection);
             }
         }
     }
@@ -414,20 +423,23 @@ impl Decided {
 #[derive(Default)]
 struct AppFields {
     close: bool,
+    /// An `Upgrade` field (a 101's, or a 426's).
+    upgrade: bool,
     date: bool,
     server: bool,
     content_length: Option<u64>,
 }
 
 impl AppFields {
-    /// Checks every field (no hop-by-hop ones but what a 101 needs, valid
-    /// values) and reads the ones with rules.
-    fn check(fields: &HeaderMap, switching: bool) -> Result<AppFields, LocalError> {
+    /// Checks every field (no hop-by-hop ones but, with `upgrade`, what a
+    /// 101 or a 426 needs; valid values) and reads the ones with rules.
+    fn check(fields: &HeaderMap, upgrade: bool) -> Result<AppFields, LocalError> {
         let mut app = AppFields::default();
         for (name, value) in fields {
-            check_application_field(name.as_str().as_bytes(), value.as_bytes(), switching)
+            check_application_field(name.as_str().as_bytes(), value.as_bytes(), upgrade)
                 .map_err(LocalError::Encode)?;
             match name.as_str() {
+                "upgrade" => app.upgrade = true,
                 "connection" => app.close |= list_contains(value.as_bytes(), b"close"),
                 "date" => app.date = true,
                 "server" => app.server = true,
