@@ -31,14 +31,40 @@
 mod connections;
 mod context;
 mod error;
+mod listener;
 mod server;
 mod service;
 mod signal;
+mod source;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 pub use context::{Address, RequestContext};
 pub use error::HttpError;
-pub use gruvi_conn::ReceivedHead;
+pub use listener::{IntoListener, Listener};
 pub use server::{HttpServer, Stats};
+pub use source::{MakeService, ServiceSource};
+
+/// What a request's and a response's body are: the request's as received,
+/// and a response body of any kind the application builds.
+pub use gruvi_body::{BoxError, Incoming, Outgoing};
+pub use gruvi_conn::ReceivedHead;
+/// Every setting of a connection, for [`HttpServer::options`].
+pub use gruvi_conn::proto::ServerConfig;
+pub use gruvi_conn::server::ServerOptions;
+/// Limits on request heads, for [`HttpServer::limits`].
+pub use gruvi_wire::Limits;
+
 /// The TLS library `listen_tls` takes its configuration from.
 #[cfg(feature = "tls")]
 pub use tokio_rustls::rustls;
+
+/// Taking a connection over after `101 Switching Protocols` (WebSockets
+/// and other protocols) or a `2xx` to CONNECT: a request that asks to
+/// upgrade carries an [`OnUpgrade`](upgrade::OnUpgrade) in its extensions,
+/// which yields the [`Upgraded`](upgrade::Upgraded) transport once the
+/// application's switching response is written. The `ws` feature builds
+/// WebSockets on it ([`ws`]).
+pub mod upgrade {
+    pub use gruvi_conn::upgrade::{Io, OnUpgrade, UpgradeError, Upgraded};
+}

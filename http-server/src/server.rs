@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,8 +24,10 @@ use tracing::Instrument;
 use crate::connections::{Registry, serve};
 use crate::context::{Address, RequestContext};
 use crate::error::HttpError;
+use crate::listener::{BoundUnix, IntoListener, Listener};
 use crate::service::ServiceHandler;
 use crate::signal::Signal;
+use crate::source::{MakeService, ServiceSource};
 
 /// A server hosting a tower `Service` — an axum `Router`, a stack of
 /// tower-http layers, a `service_fn` — on any number of listeners (the
@@ -300,11 +302,52 @@ impl<S> Drop for HttpServer<S> {
     }
 }
 
+impl<M> HttpServer<MakeService<M>> {
+    /// A server whose connections each get their own service from `make`,
+    /// called once per connection with the connection's [`RequestContext`]
+    /// (tower's `MakeService` shape). With the `axum` feature, axum's
+    /// `into_make_service_with_connect_info::<SocketAddr>()` gives its
+    /// handlers `ConnectInfo<SocketAddr>`:
+    ///
+    /// ```
+    /// # #[cfg(feature = "axum")]
+    /// # async fn run() -> Result<(), gruvi_server::HttpError> {
+    /// use std::net::SocketAddr;
+    /// use axum::{Router, extract::ConnectInfo, routing::get};
+    ///
+    /// let app = Router::new().route(
+    ///     "/ip",
+    ///     get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+    /// );
+    /// let mut server = gruvi_server::HttpServer::from_make_service(
+    ///     app.into_make_service_with_connect_info::<SocketAddr>(),
+    /// );
+    /// server.listen("127.0.0.1:0").await?;
+    /// # server.close().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_make_service(make: M) -> Self {
+        HttpServer::new(MakeService(make))
+    }
+}
+
+impl<S> HttpServer<S> {
+    /// Serves until `shutdown` completes — `tokio::signal::ctrl_c()`, a
+    /// channel, a timer — then closes gracefully (see
+    /// [`close`](Self::close)): requests in flight are answered within the
+    /// close timeout.
+    pub async fn serve<F: Future>(mut self, shutdown: F) {
+        let _ = shutdown.await;
+        self.close().await;
+    }
+}
+
 impl<S, B> HttpServer<S>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
+    S: ServiceSource,
+    S::Service: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    <S::Service as Service<Request<Incoming>>>::Future: Send + 'static,
+    <S::Service as Service<Request<Incoming>>>::Error: Into<BoxError>,
     B: Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
@@ -316,12 +359,7 @@ where
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| HttpError::io("binding a TCP listener", e))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| HttpError::io("reading the listener's address", e))?;
-        let name = self.name_for(&local.ip().to_string());
-        self.spawn_accept_loop(Tcp(listener), Plain, Address::Tcp(local), name);
-        Ok(Address::Tcp(local))
+        self.listen_on(listener)
     }
 
     /// Listens on a Unix domain socket at `path` (which must not exist).
@@ -330,13 +368,34 @@ where
         let path = path.as_ref().to_path_buf();
         let listener =
             UnixListener::bind(&path).map_err(|e| HttpError::io("binding a Unix listener", e))?;
-        let name = self.name_for("localhost");
-        let listener = Unix {
-            listener,
-            _file: UnixSocketFile(path.clone()),
-        };
-        self.spawn_accept_loop(listener, Plain, Address::Unix(path.clone()), name);
-        Ok(Address::Unix(path))
+        self.listen_on(BoundUnix { listener, path })
+    }
+
+    /// Serves the connections of a listener the caller made: a
+    /// `std::net::TcpListener` or `tokio::net::TcpListener` bound with its
+    /// own options (`SO_REUSEPORT` for a runtime per core, a listener
+    /// inherited by socket activation), a Unix listener, or any
+    /// [`Listener`]. Returns its address.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), gruvi_server::HttpError> {
+    /// # let service = tower::service_fn(|_: http::Request<gruvi_server::Incoming>| async {
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(gruvi_server::Outgoing::empty()))
+    /// # });
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bound");
+    /// let mut server = gruvi_server::HttpServer::new(service);
+    /// server.listen_on(listener)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn listen_on(&mut self, listener: impl IntoListener) -> Result<Address, HttpError> {
+        let listener = listener
+            .into_listener()
+            .map_err(|e| HttpError::io("registering a listener", e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| HttpError::io("reading the listener's address", e))?;
+        self.spawn_accept_loop(listener, Plain, local.clone());
+        Ok(local)
     }
 
     /// Listens on a TCP address with TLS, configured by `config` (see
@@ -352,28 +411,45 @@ where
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| HttpError::io("binding a TLS listener", e))?;
+        self.listen_on_tls(listener, config)
+    }
+
+    /// [`listen_on`](Self::listen_on) with TLS: any listener's connections
+    /// are served over TLS configured by `config`.
+    #[cfg(feature = "tls")]
+    pub fn listen_on_tls(
+        &mut self,
+        listener: impl IntoListener,
+        config: Arc<tokio_rustls::rustls::ServerConfig>,
+    ) -> Result<Address, HttpError> {
+        let listener = listener
+            .into_listener()
+            .map_err(|e| HttpError::io("registering a listener", e))?;
         let local = listener
             .local_addr()
             .map_err(|e| HttpError::io("reading the listener's address", e))?;
-        let name = self.name_for(&local.ip().to_string());
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        self.spawn_accept_loop(Tcp(listener), acceptor, Address::Tcp(local), name);
-        Ok(Address::Tcp(local))
+        self.spawn_accept_loop(listener, acceptor, local.clone());
+        Ok(local)
     }
 
-    fn name_for(&self, host: &str) -> Arc<str> {
-        self.server_name.clone().unwrap_or_else(|| Arc::from(host))
+    fn name_for(&self, local: &Address) -> Arc<str> {
+        self.server_name.clone().unwrap_or_else(|| match local {
+            Address::Tcp(addr) => Arc::from(addr.ip().to_string()),
+            Address::Unix(_) => Arc::from("localhost"),
+        })
     }
 
-    fn spawn_accept_loop<L, K>(&mut self, listener: L, handshake: K, local: Address, name: Arc<str>)
+    fn spawn_accept_loop<L, K>(&mut self, mut listener: L, handshake: K, local: Address)
     where
         L: Listener,
         K: Handshake<L::Io>,
     {
+        let name = self.name_for(&local);
         self.listening.push(local.clone());
         let max_connections = self.max_connections as u64;
         let registry = Arc::clone(&self.connections);
-        let service = self.service.clone();
+        let mut source = self.service.clone();
         let options = self.options.clone();
         let insert_context = self.request_context;
         let shutdown = self.shutdown.clone();
@@ -415,12 +491,7 @@ where
                 let span = tracing::debug_span!("connection", peer = %remote, local = %local);
                 let context =
                     RequestContext::new(remote, local.clone(), Arc::clone(&name), K::SECURE);
-                let handler = ServiceHandler::new(
-                    service.clone(),
-                    context,
-                    insert_context,
-                    Arc::clone(&counters),
-                );
+                let making = source.service_for(&context);
                 let securing = handshake.handshake(raw, options.proto.header_read_timeout);
                 let (options, shutdown, abort, counters) = (
                     options.clone(),
@@ -428,16 +499,24 @@ where
                     abort.clone(),
                     Arc::clone(&counters),
                 );
-                // The handshake (if any) runs in the connection's own task:
-                // a slow peer never holds up the accept loop.
+                // The handshake (if any) and the making of the service run in
+                // the connection's own task: a slow peer never holds up the
+                // accept loop.
                 tasks.spawn(
                     async move {
-                        let secured = tokio::select! {
-                            secured = securing => secured,
-                            () = abort.watch() => Err(io::ErrorKind::Interrupted.into()),
+                        let ready = async { Ok::<_, BoxError>((securing.await?, making.await?)) };
+                        let ready = tokio::select! {
+                            ready = ready => ready,
+                            () = abort.watch() => Err(io::Error::from(io::ErrorKind::Interrupted).into()),
                         };
-                        match secured {
-                            Ok(io) => {
+                        match ready {
+                            Ok((io, service)) => {
+                                let handler = ServiceHandler::new(
+                                    service,
+                                    context,
+                                    insert_context,
+                                    Arc::clone(&counters),
+                                );
                                 // Pinned here, once: moving it into `serve`
                                 // would give the task a second copy's room.
                                 let connection = pin!(ServerConnection::new(io, handler, options));
@@ -450,7 +529,7 @@ where
                             }
                             Err(error) => {
                                 counters.failed.fetch_add(1, Ordering::Relaxed);
-                                tracing::debug!(%error, "TLS handshake failed");
+                                tracing::debug!(%error, "connection not served: handshake or service failed");
                             }
                         }
                         drop(open);
@@ -461,20 +540,6 @@ where
         });
     }
 }
-
-/// A listening socket of some kind.
-trait Listener: Send + 'static {
-    type Io: Send + 'static;
-
-    fn accept(&self) -> impl Future<Output = io::Result<(Self::Io, Address)>> + Send;
-
-    /// Refuses an accepted plain-text connection at the connection limit:
-    /// `503` if it can be written at once, then the close.
-    fn refuse(io: Self::Io);
-}
-
-/// What a plain-text connection refused at the limit is told.
-const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 24\r\nConnection: close\r\n\r\n503 Service Unavailable\n";
 
 /// What makes an accepted connection ready for HTTP: nothing, or a TLS
 /// handshake.
@@ -507,16 +572,18 @@ impl<Raw: AsyncRead + AsyncWrite + Unpin + Send + 'static> Handshake<Raw> for Pl
     }
 }
 
-/// TLS (rustls): the handshake is bounded by the header-read timeout, the
-/// same slowloris defence as for a head.
+/// TLS (rustls) over any transport: the handshake is bounded by the
+/// header-read timeout, the same slowloris defence as for a head.
 #[cfg(feature = "tls")]
-impl Handshake<tokio::net::TcpStream> for tokio_rustls::TlsAcceptor {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+impl<Raw: AsyncRead + AsyncWrite + Unpin + Send + 'static> Handshake<Raw>
+    for tokio_rustls::TlsAcceptor
+{
+    type Io = tokio_rustls::server::TlsStream<Raw>;
     const SECURE: bool = true;
 
     fn handshake(
         &self,
-        raw: tokio::net::TcpStream,
+        raw: Raw,
         limit: Option<Duration>,
     ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static {
         let handshake = self.accept(raw);
@@ -528,58 +595,5 @@ impl Handshake<tokio::net::TcpStream> for tokio_rustls::TlsAcceptor {
                 None => handshake.await,
             }
         }
-    }
-}
-
-struct Tcp(TcpListener);
-
-impl Listener for Tcp {
-    type Io = tokio::net::TcpStream;
-
-    async fn accept(&self) -> io::Result<(Self::Io, Address)> {
-        let (stream, peer) = self.0.accept().await?;
-        // Responses leave whole (batched); Nagle's delay would only add
-        // latency. A peer already gone fails here: its connection fails
-        // later on its own, without holding up the accept loop.
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, %peer, "cannot disable Nagle's algorithm");
-        }
-        Ok((stream, Address::Tcp(peer)))
-    }
-
-    fn refuse(io: Self::Io) {
-        let _ = io.try_write(REFUSED);
-    }
-}
-
-struct Unix {
-    listener: UnixListener,
-    _file: UnixSocketFile,
-}
-
-impl Listener for Unix {
-    type Io = tokio::net::UnixStream;
-
-    async fn accept(&self) -> io::Result<(Self::Io, Address)> {
-        let (stream, peer) = self.listener.accept().await?;
-        let peer = peer
-            .as_pathname()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        Ok((stream, Address::Unix(peer)))
-    }
-
-    fn refuse(io: Self::Io) {
-        let _ = io.try_write(REFUSED);
-    }
-}
-
-/// Removes a Unix socket's file once its listener is gone.
-#[derive(Debug)]
-struct UnixSocketFile(PathBuf);
-
-impl Drop for UnixSocketFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
