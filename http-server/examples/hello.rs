@@ -3,7 +3,13 @@
 //!
 //! ```text
 //! cargo run --release -p gruvi-server --example hello -- --addr 127.0.0.1:8080 --threads 2
+//! cargo run --release -p gruvi-server --example hello -- --threads 2 --reuse-port
 //! ```
+//!
+//! `--threads N` runs one multi-threaded runtime with N workers sharing
+//! one listener; with `--reuse-port`, N single-threaded runtimes each
+//! accept on a listener of their own, all bound to one port with
+//! `SO_REUSEPORT` (the kernel spreads connections among them).
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -27,6 +33,10 @@ struct Args {
     /// as a server does by default (to measure what they cost).
     #[arg(long)]
     extensions: bool,
+    /// One single-threaded runtime per thread, each with its own listener
+    /// on the same port (`SO_REUSEPORT`), instead of one shared runtime.
+    #[arg(long)]
+    reuse_port: bool,
 }
 
 fn default_threads() -> usize {
@@ -38,6 +48,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .init();
+    if args.reuse_port {
+        return per_core(&args);
+    }
     let runtime = if args.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -49,25 +62,98 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build()?
     };
     runtime.block_on(async {
-        let hello = tower::service_fn(|_request: http::Request<Incoming>| async {
-            let mut response =
-                http::Response::new(Outgoing::full(Bytes::from_static(b"Hello, World!")));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-            Ok::<_, Infallible>(response)
-        });
-        // It reads nothing about the request, so by default it asks for
-        // neither the connection's context nor the received head (hyper's
-        // hello gets neither either).
-        let mut server = HttpServer::new(hello)
-            .request_context(args.extensions)
-            .received_head(args.extensions);
+        let mut server = server(args.extensions);
         let address = server.listen(&args.addr).await?;
         println!("listening on http://{address}");
         std::io::stdout().flush()?;
-        tokio::signal::ctrl_c().await?;
-        server.close().await;
+        server.serve(tokio::signal::ctrl_c()).await;
         Ok(())
     })
+}
+
+/// The hello service on a server; `extensions` as the flag says.
+fn server(
+    extensions: bool,
+) -> HttpServer<
+    impl tower::Service<
+        http::Request<Incoming>,
+        Response = http::Response<Outgoing>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone
+    + Send
+    + 'static,
+> {
+    let hello = tower::service_fn(|_request: http::Request<Incoming>| async {
+        let mut response =
+            http::Response::new(Outgoing::full(Bytes::from_static(b"Hello, World!")));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        Ok::<_, Infallible>(response)
+    });
+    // It reads nothing about the request, so by default it asks for
+    // neither the connection's context nor the received head (hyper's
+    // hello gets neither either).
+    HttpServer::new(hello)
+        .request_context(extensions)
+        .received_head(extensions)
+}
+
+/// `--reuse-port`: a single-threaded runtime per thread, each serving its
+/// own `SO_REUSEPORT` listener on one port, until Ctrl-C.
+fn per_core(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let threads = args.threads.max(1);
+    let addr: std::net::SocketAddr = args.addr.parse()?;
+    let first = reuse_port_listener(addr)?;
+    // Port 0: the others share the port the first one got.
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..threads {
+        listeners.push(reuse_port_listener(addr)?);
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for listener in listeners {
+        let mut server = server(args.extensions);
+        let mut stopped = stopped.clone();
+        workers.push(std::thread::spawn(move || -> std::io::Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                server
+                    .listen_on(listener)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                server.serve(stopped.wait_for(|stop| *stop)).await;
+                Ok(())
+            })
+        }));
+    }
+    println!("listening on http://{addr}");
+    std::io::stdout().flush()?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(tokio::signal::ctrl_c())?;
+    let _ = stop.send(true);
+    for worker in workers {
+        worker.join().map_err(|_| "a worker thread panicked")??;
+    }
+    Ok(())
+}
+
+/// A TCP listener on `addr` that other sockets may bind too
+/// (`SO_REUSEPORT`).
+fn reuse_port_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }

@@ -1,19 +1,40 @@
-//! An HTTP/1.0 and HTTP/1.1 server for any tower `Service`.
+//! An HTTP/1.0 and HTTP/1.1 server for any tower `Service`: an axum
+//! `Router`, a stack of tower-http layers or a plain `service_fn` runs
+//! unmodified.
 //!
-//! [`HttpServer`] is the seed's `HttpServer(application, server_name,
-//! timeout)` with the WSGI application replaced by a
-//! `tower::Service<http::Request<Incoming>>`: an axum `Router`, a stack of
-//! tower-http layers or a plain `service_fn` runs unmodified. It listens on
-//! TCP and Unix sockets, and with the `tls` feature on TLS (rustls), keeps connections alive, processes pipelined
-//! requests together and answers them in order, and closes gracefully.
+//! ```no_run
+//! # #[cfg(feature = "axum")]
+//! # async fn run() -> Result<(), gruvi_server::HttpError> {
+//! use std::net::SocketAddr;
+//! use axum::{Router, extract::ConnectInfo, routing::get};
+//! use gruvi_server::HttpServer;
+//!
+//! let app = Router::new()
+//!     .route("/", get(|| async { "Hello, World!" }))
+//!     .route("/ip", get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+//!         peer.to_string()
+//!     }));
+//! let mut server =
+//!     HttpServer::from_make_service(app.into_make_service_with_connect_info::<SocketAddr>());
+//! server.listen("127.0.0.1:8080").await?;
+//! server.serve(tokio::signal::ctrl_c()).await; // graceful close on Ctrl-C
+//! # Ok(()) }
+//! ```
+//!
+//! [`HttpServer`] keeps connections alive, processes pipelined requests
+//! together and answers them in order, and closes gracefully. It listens on
+//! TCP addresses, Unix sockets, and listeners the caller binds itself
+//! ([`HttpServer::listen_on`]: `SO_REUSEPORT` for a runtime per core,
+//! socket activation, any [`Listener`]), with TLS on any of them (feature
+//! `tls`, rustls). Each connection gets a clone of the service, or its own
+//! service from a factory ([`HttpServer::from_make_service`]).
 //!
 //! What the application gets and gives:
 //! - each request carries a [`RequestContext`] (addresses, server name, TLS)
-//!   and a [`ReceivedHead`](gruvi_conn::ReceivedHead) (fields in received
-//!   order and case) in its extensions, unless the server is told it needs
-//!   neither ([`HttpServer::request_context`],
-//!   [`HttpServer::received_head`]); its body is an
-//!   [`Incoming`](gruvi_body::Incoming);
+//!   and a [`ReceivedHead`] (fields in received order and case) in its
+//!   extensions, unless the server is told it needs neither
+//!   ([`HttpServer::request_context`], [`HttpServer::received_head`]); its
+//!   body is an [`Incoming`];
 //! - the response goes out in the request's version, with `Date` and
 //!   `Server` added unless set, Content-Length when the body's size is
 //!   exact, chunked (trailers included) on HTTP/1.1 otherwise, until close
@@ -21,10 +42,19 @@
 //! - a response with a hop-by-hop field, a service error or a panic becomes
 //!   a `500` for that request only (logged through `tracing`);
 //! - malformed requests never reach the application: the library answers
-//!   them (400, 408, 413, 414, 431, 501, 505) and closes the connection.
+//!   them (400, 408, 413, 414, 431, 501, 505) and closes the connection;
+//! - a request that asks to switch protocols can be taken over
+//!   ([`upgrade`]); the `ws` feature builds WebSockets on it (module
+//!   `ws`), and the `axum` feature gives axum's WebSocket extractor API
+//!   (`ws::axum`) and `ConnectInfo`.
 //!
-//! The protocol itself lives in `gruvi-conn`; this crate owns listeners,
-//! connection tasks and their limits, and the service adapter.
+//! Features: `tls` (rustls), `ws` (WebSockets on tokio-tungstenite),
+//! `axum` (`ConnectInfo` and the WebSocket extractor; implies `ws`).
+//!
+//! The protocol itself lives in `gruvi-conn` (one connection, either role)
+//! and `gruvi-wire` (parsing and framing); this crate owns listeners,
+//! connection tasks and their limits, and the service adapter. What its API
+//! needs from them is re-exported here.
 
 #![deny(missing_docs)]
 
@@ -45,9 +75,10 @@ pub use listener::{IntoListener, Listener};
 pub use server::{HttpServer, Stats};
 pub use source::{MakeService, ServiceSource};
 
-/// What a request's and a response's body are: the request's as received,
-/// and a response body of any kind the application builds.
-pub use gruvi_body::{BoxError, Incoming, Outgoing};
+/// Bodies: a request's as received ([`Incoming`], its [`Trailers`] and
+/// [`BodyError`]s), and a response's of any kind the application builds
+/// ([`Outgoing`], written by hand through a [`BodyWriter`]).
+pub use gruvi_body::{BodyError, BodyWriter, BoxError, Incoming, Outgoing, Trailers};
 pub use gruvi_conn::ReceivedHead;
 /// Every setting of a connection, for [`HttpServer::options`].
 pub use gruvi_conn::proto::ServerConfig;
@@ -64,7 +95,7 @@ pub use tokio_rustls::rustls;
 /// upgrade carries an [`OnUpgrade`](upgrade::OnUpgrade) in its extensions,
 /// which yields the [`Upgraded`](upgrade::Upgraded) transport once the
 /// application's switching response is written. The `ws` feature builds
-/// WebSockets on it ([`ws`]).
+/// WebSockets on it (module `ws`).
 pub mod upgrade {
     pub use gruvi_conn::upgrade::{Io, OnUpgrade, UpgradeError, Upgraded};
 }
