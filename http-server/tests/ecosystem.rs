@@ -401,3 +401,22 @@ async fn bad_handshakes_are_answered_with_the_reason() {
     axum_server.close().await;
     own_server.close().await;
 }
+
+#[tokio::test]
+async fn a_unix_listener_bound_by_the_caller_is_served_and_left_in_place() {
+    let dir = std::env::temp_dir().join(format!("gruvi-own-unix-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let listener = std::os::unix::net::UnixListener::bind(&dir).unwrap();
+    let mut server = HttpServer::new(hello("over unix"));
+    assert_eq!(
+        server.listen_on(listener).unwrap(),
+        Address::Unix(dir.clone())
+    );
+    let stream = tokio::net::UnixStream::connect(&dir).await.unwrap();
+    let response = Client::new(stream).exchange(get_request("/")).await;
+    assert_eq!(response.text(), "over unix");
+    server.close().await;
+    // The caller bound it: the caller removes it.
+    assert!(dir.exists());
+    std::fs::remove_file(&dir).unwrap();
+}
