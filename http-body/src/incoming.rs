@@ -2,7 +2,7 @@
 //!
 //! One type serves three ways of reading: it is an [`http_body::Body`] (data
 //! frames, then one trailers frame — what tower and axum expect), a
-//! [`Stream`] of data chunks, and the seed's reader API ([`read`],
+//! [`Stream`] of data chunks, and a file-like reader API ([`read`],
 //! [`read1`], [`readline`], [`readlines`], [`read_to_end`], then
 //! [`trailers`]).
 //!
@@ -40,7 +40,7 @@ use crate::trailers::Trailers;
 pub const DEFAULT_BODY_BUFFER: usize = 64 * 1024;
 
 /// A received body: an `http_body::Body`, a `Stream` of data chunks, and
-/// the seed's reader API, fed through a bounded channel by a [`Sender`].
+/// a file-like reader API, fed through a bounded channel by a [`Sender`].
 pub struct Incoming {
     source: Source,
     /// Bytes taken from the source but not handed out yet.

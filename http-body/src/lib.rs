@@ -10,7 +10,7 @@
 //!   until-close framing; payload bytes are never copied ([`EncodedBuf`] is
 //!   a `Buf` ready for vectored writes).
 //! - [`Incoming`] (receive side): the body as the application reads it — an
-//!   `http_body::Body`, a `Stream`, and the seed's reader API — fed by the
+//!   `http_body::Body`, a `Stream`, and a file-like reader API — fed by the
 //!   connection through a [`Sender`] with bounded buffering (backpressure).
 //! - [`Outgoing`] (send side): a body from bytes, text, a stream, any
 //!   `http_body::Body`, or written by hand with a [`BodyWriter`].
@@ -19,6 +19,48 @@
 //!   Content-Type, true ISO-8859-1 when none is given.
 //!
 //! The codecs are sans-IO: no tokio, no sockets, no clock.
+//!
+//! Use this crate to frame bodies over a transport of your own, or to
+//! build and read bodies for the layers above; `gruvi-wire` below it only
+//! says *how* a body is framed, and `gruvi-conn` above it runs whole
+//! connections.
+//!
+//! ```
+//! use bytes::{Buf, Bytes, BytesMut};
+//! use gruvi_body::{ChunkedLimits, Decoder, Encoder, Frame};
+//!
+//! // Encode a chunked body with a trailer...
+//! let mut encoder = Encoder::chunked();
+//! let mut wire = BytesMut::new();
+//! for data in ["Hello, ", "World!"] {
+//!     let encoded = encoder.encode(Bytes::from(data))?;
+//!     wire.extend_from_slice(&encoded.clone().copy_to_bytes(encoded.remaining()));
+//! }
+//! let mut trailers = http::HeaderMap::new();
+//! trailers.insert("x-checksum", "42".parse().unwrap());
+//! let end = encoder.finish(Some(&trailers))?;
+//! wire.extend_from_slice(&end.clone().copy_to_bytes(end.remaining()));
+//! // ...with the next message right behind it.
+//! wire.extend_from_slice(b"GET /next HTTP/1.1\r\n");
+//!
+//! // Decode it back: data without copying, then the trailers, and not a
+//! // byte past the body.
+//! let mut decoder = Decoder::chunked(ChunkedLimits::default());
+//! let mut body = Vec::new();
+//! loop {
+//!     match decoder.decode(&mut wire)? {
+//!         Some(Frame::Data(data)) => body.extend_from_slice(&data),
+//!         Some(Frame::End(trailers)) => {
+//!             assert_eq!(trailers.get("X-Checksum").map(|v| &v[..]), Some(&b"42"[..]));
+//!             break;
+//!         }
+//!         None => unreachable!("the whole body is in the buffer"),
+//!     }
+//! }
+//! assert_eq!(body, b"Hello, World!");
+//! assert_eq!(&wire[..], b"GET /next HTTP/1.1\r\n");
+//! # Ok::<(), gruvi_body::BodyError>(())
+//! ```
 
 #![deny(missing_docs)]
 

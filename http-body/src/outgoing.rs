@@ -1,12 +1,12 @@
-//! [`Outgoing`]: a body to send, from any of the sources the seed accepts.
+//! [`Outgoing`]: a body to send, from whatever the application has.
 //!
 //! | source | constructor | size hint |
 //! |---|---|---|
 //! | nothing | [`Outgoing::empty`] | exact 0 |
 //! | bytes (`Bytes`, `Vec<u8>`, `&'static [u8]`, ...) | [`Outgoing::full`] | exact |
 //! | text, encoded by the Content-Type charset | [`Outgoing::text`] | exact |
-//! | a `Stream` of chunks (the seed's iterable) | [`Outgoing::from_stream`] | unknown |
-//! | a tokio `AsyncRead` (the seed's file-like object; `tokio` feature) | `Outgoing::from_reader` | unknown |
+//! | a `Stream` of chunks | [`Outgoing::from_stream`] | unknown |
+//! | a tokio `AsyncRead`, such as a file (`tokio` feature) | `Outgoing::from_reader` | unknown |
 //! | any `http_body::Body`, trailers included | [`Outgoing::from_body`] | the body's |
 //! | written by hand, then ended with trailers | [`Outgoing::channel`] | unknown |
 //!
@@ -124,8 +124,8 @@ impl Outgoing {
         })
     }
 
-    /// A body written by hand through the returned [`BodyWriter`] (the seed's
-    /// `HttpRequest.write` / `end_request`), with at most `buffer_limit`
+    /// A body written by hand through the returned [`BodyWriter`] (`write`,
+    /// then `finish` with trailers if any), with at most `buffer_limit`
     /// bytes waiting to be sent.
     pub fn channel(buffer_limit: usize) -> (BodyWriter, Outgoing) {
         Outgoing::channel_of(buffer_limit, None)

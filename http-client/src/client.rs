@@ -1,5 +1,5 @@
-//! [`HttpClient`]: the seed's `request()` / `getresponse()` API over one
-//! connection, pipelined.
+//! [`HttpClient`]: `request()` then `getresponse()` over one connection,
+//! pipelined.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -27,11 +27,11 @@ const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
 /// Bytes of a hand-written body waiting to be sent before `write` waits.
 const WRITE_BUFFER: usize = 64 * 1024;
 
-/// A request body, as the seed's `request()` takes it.
+/// A request body, as [`HttpClient::request`] takes it.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RequestBody {
-    /// No body (the seed's default `b''`).
+    /// No body.
     Empty,
     /// Bytes, sent with Content-Length.
     Bytes(Bytes),
@@ -43,7 +43,7 @@ pub enum RequestBody {
     /// chunked unless its size is exact (see [`Outgoing`]).
     Outgoing(Outgoing),
     /// Written by hand through [`HttpRequest::write`] and
-    /// [`HttpRequest::end_request`] (the seed's `body=None`): chunked, or
+    /// [`HttpRequest::end_request`]: chunked, or
     /// with the caller's Content-Length when it gives one.
     Manual,
 }
@@ -85,13 +85,14 @@ impl From<Outgoing> for RequestBody {
 }
 
 impl<T: Into<RequestBody>> From<Option<T>> for RequestBody {
-    /// `None` is the seed's `body=None`: written by hand.
+    /// `None`: a body written by hand ([`RequestBody::Manual`]).
     fn from(body: Option<T>) -> Self {
         body.map_or(RequestBody::Manual, Into::into)
     }
 }
 
-/// An HTTP client on one connection (the seed's `HttpClient(timeout)`).
+/// An HTTP client on one connection, with a timeout for each network
+/// operation.
 ///
 /// Requests are written as soon as they are made; several can be made
 /// before the first response is read (pipelining), and
@@ -327,7 +328,8 @@ impl HttpClient {
     /// Waits for the next response, at most `timeout` (`None`: no limit).
     /// Only its head has been read when this returns. It is an error to call
     /// this with no request outstanding, or while the previous response's
-    /// body is not fully read (the seed's rule for pipelining).
+    /// body is not fully read (responses come in order, each read whole
+    /// before the next).
     pub async fn getresponse_within(
         &mut self,
         timeout: Option<Duration>,

@@ -7,7 +7,7 @@
 //!   pipelining; a `tower::Service` with a fixed body type, for tower-http
 //!   layers (redirects, decompression) and tower's (retry, timeout,
 //!   buffer, concurrency limits);
-//! - [`HttpClient`]: the seed's API — `connect`, `request(method, url,
+//! - [`HttpClient`]: a socket-like API — `connect`, `request(method, url,
 //!   headers, body)` (sends at once; several before reading any response
 //!   is pipelining), `getresponse()` in request order, bodies read through
 //!   [`HttpResponse`]'s `read` / `read1` / `readline` / `readlines` /
@@ -18,6 +18,30 @@
 //!
 //! `HttpClient` and `HttpService` are bound to the origin they connected
 //! to: a request for another is refused before anything is sent.
+//!
+//! Use this crate to call HTTP services; `gruvi-conn` below it runs one
+//! connection over a transport you bring, without pooling, DNS, TLS or
+//! proxies.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use gruvi_server::{HttpServer, Incoming, Outgoing};
+//! # let service = tower::service_fn(|_: http::Request<Incoming>| async {
+//! #     Ok::<_, std::convert::Infallible>(http::Response::new(Outgoing::full("Hello, World!")))
+//! # });
+//! # let mut server = HttpServer::new(service);
+//! # let address = server.listen("127.0.0.1:0").await?;
+//! # let url = format!("http://{address}/");
+//! // `url` is a local server answering "Hello, World!".
+//! let client = gruvi_client::Client::new();
+//! let response = client.get(&url).await?;
+//! assert_eq!(response.status(), 200);
+//! let body = response.into_body().read_to_end().await?;
+//! assert_eq!(body, "Hello, World!");
+//! # server.close().await;
+//! # Ok(()) }
+//! ```
 //!
 //! Responses follow RFC 9112: 1xx skipped, HEAD/204/304 without a body,
 //! until-close bodies, obs-fold unfolded, Transfer-Encoding over

@@ -560,7 +560,7 @@ async fn readers_streams_and_bodies_go_chunked_and_the_reader_api_reads_back() {
         assert_eq!(response.read_to_end().await.unwrap(), expected);
     }
 
-    // The seed's reader API on a multi-line body.
+    // The file-like reader API on a multi-line body.
     let text = "line one\nline two\nline three\nend";
     client.request("POST", "/", &[], text).await.unwrap();
     let mut response = client.getresponse().await.unwrap();

@@ -17,7 +17,7 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 /// every response the client returns.
 ///
 /// The `http` types lower-case field names; this keeps the received case,
-/// order and duplicates (the seed's `headers` list, a WSGI environ), and a
+/// order and duplicates (what a proxy or a signature check needs), and a
 /// response's reason phrase.
 #[derive(Clone, Debug)]
 pub struct ReceivedHead {

@@ -20,6 +20,38 @@
 //! The drivers own only IO, tasks, the application's futures and waking;
 //! they never read a header or choose a status (a `tidy` test keeps it so).
 //!
+//! Use this crate to run HTTP/1.x over a transport of your own (any tokio
+//! byte stream) without a server's listeners or a client's pool — those are
+//! `gruvi-server` and `gruvi-client`, above it — or, with [`proto`] alone,
+//! to drive connections from an event loop of your own.
+//!
+//! ```
+//! use gruvi_body::{Incoming, Outgoing};
+//! use gruvi_conn::client::{ClientOptions, handshake};
+//! use gruvi_conn::server::{ServerConnection, ServerOptions};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Both roles over an in-memory pipe.
+//! let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+//! let hello = |request: http::Request<Incoming>| async move {
+//!     let text = format!("hello from {}", request.uri().path());
+//!     http::Response::new(Outgoing::full(text))
+//! };
+//! tokio::spawn(ServerConnection::new(server_io, hello, ServerOptions::default()));
+//!
+//! let (sender, connection) = handshake(client_io, ClientOptions::default());
+//! tokio::spawn(connection);
+//! // Two requests pipelined: both are written before either answer.
+//! let first = sender.send(http::Request::get("http://x/a").body(Outgoing::empty())?);
+//! let second = sender.send(http::Request::get("http://x/b").body(Outgoing::empty())?);
+//! for (response, expected) in [(first.await?, "hello from /a"), (second.await?, "hello from /b")] {
+//!     let body = response.into_body().read_to_end().await?;
+//!     assert_eq!(body, expected);
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! # Where each rule lives
 //!
 //! | rule | where |

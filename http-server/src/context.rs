@@ -1,5 +1,5 @@
-//! The per-request context: what a WSGI environ tells an application about
-//! the connection, as a request extension.
+//! The per-request context: what the server knows of the connection a
+//! request came on (addresses, server name, TLS), as a request extension.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,7 +65,7 @@ impl RequestContext {
     }
 
     /// The server's name: as configured, else the host the server listens
-    /// on (the seed's `server_name`).
+    /// on.
     pub fn server_name(&self) -> &str {
         &self.inner.server_name
     }

@@ -30,8 +30,8 @@ use crate::signal::Signal;
 use crate::source::{MakeService, ServiceSource};
 
 /// A server hosting a tower `Service` — an axum `Router`, a stack of
-/// tower-http layers, a `service_fn` — on any number of listeners (the
-/// seed's `HttpServer(application, server_name, timeout)`).
+/// tower-http layers, a `service_fn` — on any number of listeners, with a
+/// server name and timeouts of its own.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), gruvi_server::HttpError> {
@@ -139,7 +139,7 @@ impl<S> HttpServer<S> {
         self
     }
 
-    /// The seed's `timeout`: how long a network operation may stall — a
+    /// How long a network operation may stall — a
     /// write to the peer, or the wait for the next bytes of a request body.
     /// Default 30 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {

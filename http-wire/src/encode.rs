@@ -1,7 +1,7 @@
 //! Writing heads: the request line or status line, then field lines, each
 //! checked so that nothing invalid or ambiguous reaches the wire.
 //!
-//! Header text is ISO-8859-1 (RFC 9110 §5.5 keeps octets; the seed's rule):
+//! Header text is ISO-8859-1 (RFC 9110 §5.5: field values are octets):
 //! a `&str` is written one byte per code point, and a code point above U+00FF
 //! is an error, never mangled. Application code may not set hop-by-hop fields
 //! ([`check_application_field`]); the connection layer writes those itself

@@ -78,7 +78,7 @@ impl Version {
         }
     }
 
-    /// `(major, minor)`, as the seed's `HttpResponse.version`.
+    /// `(major, minor)`: `(1, 1)` for HTTP/1.1.
     pub const fn as_tuple(self) -> (u8, u8) {
         match self {
             Version::Http10 => (1, 0),

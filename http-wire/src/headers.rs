@@ -1,5 +1,5 @@
-//! Helpers over plain lists of `(name, value)` pairs: the seed's
-//! `get_header(name, default)` and `remove_headers(names)`.
+//! Helpers over plain lists of `(name, value)` pairs: [`get_header`] (with
+//! a default) and [`remove_headers`].
 //!
 //! This module owns lookups and removals by field name on lists the caller
 //! owns (application headers before they are serialised, trailers after they

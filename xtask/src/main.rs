@@ -22,7 +22,7 @@ const HELP: &str = "\
 cargo xtask <task> [options]
 
 Tasks:
-  ci                      run what .ci/run runs: fmt --check, clippy -D warnings, tests
+  ci                      run .ci/run: fmt --check, clippy -D warnings, tests, docs, packages
   fuzz [--seconds N] [TARGET...]
                           run every cargo-fuzz target (or the named ones) for N seconds
                           each (default 30); needs `cargo install cargo-fuzz`
