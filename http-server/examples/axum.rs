@@ -66,8 +66,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut server =
         HttpServer::from_make_service(app.into_make_service_with_connect_info::<SocketAddr>());
     let address = server.listen(&args.addr).await?;
+    // Ctrl-C is caught from here on, before anyone is told where to connect.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     println!("listening on http://{address}");
     std::io::stdout().flush()?;
-    server.serve(tokio::signal::ctrl_c()).await;
+    server.serve(interrupt.recv()).await;
     Ok(())
 }

@@ -64,9 +64,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async {
         let mut server = server(args.extensions);
         let address = server.listen(&args.addr).await?;
+        // Ctrl-C is caught from here on, before anyone is told where to
+        // connect.
+        let mut interrupt = interrupt()?;
         println!("listening on http://{address}");
         std::io::stdout().flush()?;
-        server.serve(tokio::signal::ctrl_c()).await;
+        server.serve(interrupt.recv()).await;
         Ok(())
     })
 }
@@ -113,34 +116,56 @@ fn per_core(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         listeners.push(reuse_port_listener(addr)?);
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // Each worker says once whether it is serving.
+    let (started, starts) = std::sync::mpsc::channel::<std::io::Result<()>>();
     let mut workers = Vec::new();
     for listener in listeners {
         let mut server = server(args.extensions);
         let mut stopped = stopped.clone();
-        workers.push(std::thread::spawn(move || -> std::io::Result<()> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
+        let started = started.clone();
+        workers.push(std::thread::spawn(move || {
+            let serving = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .build()?;
-            runtime.block_on(async move {
-                server
-                    .listen_on(listener)
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
-                server.serve(stopped.wait_for(|stop| *stop)).await;
-                Ok(())
-            })
+                .build()
+                .and_then(|runtime| {
+                    // The accept loop is spawned on this runtime, and runs
+                    // once `serve` drives it.
+                    runtime
+                        .block_on(async { server.listen_on(listener) })
+                        .map(|_| runtime)
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                });
+            match serving {
+                Ok(runtime) => {
+                    let _ = started.send(Ok(()));
+                    runtime.block_on(server.serve(stopped.wait_for(|stop| *stop)));
+                }
+                Err(error) => {
+                    let _ = started.send(Err(error));
+                }
+            }
         }));
     }
+    for _ in &workers {
+        starts.recv()??;
+    }
+    let main = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut interrupt = main.block_on(async { interrupt() })?;
     println!("listening on http://{addr}");
     std::io::stdout().flush()?;
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(tokio::signal::ctrl_c())?;
+    main.block_on(interrupt.recv());
     let _ = stop.send(true);
     for worker in workers {
-        worker.join().map_err(|_| "a worker thread panicked")??;
+        worker.join().map_err(|_| "a worker thread panicked")?;
     }
     Ok(())
+}
+
+/// SIGINT (Ctrl-C), caught from now on.
+fn interrupt() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
 }
 
 /// A TCP listener on `addr` that other sockets may bind too

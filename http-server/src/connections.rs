@@ -101,6 +101,22 @@ impl Drop for OpenConnection {
     }
 }
 
+impl OpenConnection {
+    /// Completes once the server asks this connection to close to make
+    /// room (it holds no request): for a connection still being prepared
+    /// (TLS handshake, its service being made), which is not served yet.
+    pub(crate) fn shed(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            self.tracked.waker.register(cx.waker());
+            if self.tracked.shed.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+}
+
 /// Runs one connection to its end: on shutdown, or when shed, it finishes
 /// what it has (an idle one closes at once); on abort it is dropped.
 pub(crate) fn serve<'a, T, H>(

@@ -80,8 +80,10 @@ pub use source::{MakeService, ServiceSource};
 /// ([`Outgoing`], written by hand through a [`BodyWriter`]).
 pub use gruvi_body::{BodyError, BodyWriter, BoxError, Incoming, Outgoing, Trailers};
 pub use gruvi_conn::ReceivedHead;
-/// Every setting of a connection, for [`HttpServer::options`].
+/// The protocol settings of a connection (limits, pipeline depth,
+/// timeouts), inside [`ServerOptions`].
 pub use gruvi_conn::proto::ServerConfig;
+/// Every setting of a connection, for [`HttpServer::options`].
 pub use gruvi_conn::server::ServerOptions;
 /// Limits on request heads, for [`HttpServer::limits`].
 pub use gruvi_wire::Limits;

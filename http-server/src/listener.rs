@@ -28,8 +28,9 @@ use crate::context::Address;
 /// impl Listener for Handed {
 ///     type Io = tokio::io::DuplexStream;
 ///
-///     async fn accept(&mut self) -> io::Result<(Self::Io, Address)> {
-///         self.0.recv().await.ok_or_else(|| io::ErrorKind::NotConnected.into())
+///     async fn accept(&mut self) -> io::Result<Option<(Self::Io, Address)>> {
+///         // `None` once every sender is gone: the server stops accepting here.
+///         Ok(self.0.recv().await)
 ///     }
 ///
 ///     fn local_addr(&self) -> io::Result<Address> {
@@ -41,10 +42,11 @@ pub trait Listener: Send + 'static {
     /// An accepted connection.
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 
-    /// Waits for the next connection: its transport and the peer's address.
-    /// An error is logged and retried after a short pause (running out of
-    /// descriptors and the like); it does not stop the server.
-    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, Address)>> + Send;
+    /// Waits for the next connection: its transport and the peer's address;
+    /// `None` once the listener has ended (the server stops accepting from
+    /// it). An error is logged and accepting resumes after a short pause
+    /// (running out of descriptors and the like).
+    fn accept(&mut self) -> impl Future<Output = io::Result<Option<(Self::Io, Address)>>> + Send;
 
     /// The address connections arrive at, as requests' [`RequestContext`](crate::RequestContext)
     /// tells it.
@@ -65,7 +67,7 @@ const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/
 impl Listener for TcpListener {
     type Io = tokio::net::TcpStream;
 
-    async fn accept(&mut self) -> io::Result<(Self::Io, Address)> {
+    async fn accept(&mut self) -> io::Result<Option<(Self::Io, Address)>> {
         let (stream, peer) = TcpListener::accept(self).await?;
         // Responses leave whole (batched); Nagle's delay would only add
         // latency. A peer already gone fails here: its connection fails
@@ -73,7 +75,7 @@ impl Listener for TcpListener {
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, %peer, "cannot disable Nagle's algorithm");
         }
-        Ok((stream, Address::Tcp(peer)))
+        Ok(Some((stream, Address::Tcp(peer))))
     }
 
     fn local_addr(&self) -> io::Result<Address> {
@@ -88,13 +90,13 @@ impl Listener for TcpListener {
 impl Listener for UnixListener {
     type Io = tokio::net::UnixStream;
 
-    async fn accept(&mut self) -> io::Result<(Self::Io, Address)> {
+    async fn accept(&mut self) -> io::Result<Option<(Self::Io, Address)>> {
         let (stream, peer) = UnixListener::accept(self).await?;
         let peer = peer
             .as_pathname()
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        Ok((stream, Address::Unix(peer)))
+        Ok(Some((stream, Address::Unix(peer))))
     }
 
     fn local_addr(&self) -> io::Result<Address> {
@@ -119,8 +121,14 @@ pub trait IntoListener {
     /// The listener accepted from.
     type Listener: Listener;
 
-    /// Converts; fails when a std listener cannot be registered (no tokio
-    /// runtime, or its descriptor is not a listening socket).
+    /// Converts; fails when a std listener cannot be registered (its
+    /// descriptor is not a listening socket).
+    ///
+    /// # Panics
+    ///
+    /// A std listener is registered with the current tokio runtime: this
+    /// panics outside one (as `HttpServer::listen_on`, which also spawns
+    /// its accept loop there).
     fn into_listener(self) -> io::Result<Self::Listener>;
 }
 
@@ -161,7 +169,7 @@ pub(crate) struct BoundUnix {
 impl Listener for BoundUnix {
     type Io = tokio::net::UnixStream;
 
-    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, Address)>> + Send {
+    fn accept(&mut self) -> impl Future<Output = io::Result<Option<(Self::Io, Address)>>> + Send {
         Listener::accept(&mut self.listener)
     }
 

@@ -88,7 +88,8 @@ pub struct Stats {
     /// Requests handed to the application.
     pub requests: u64,
     /// Connections that ended with an error (transport failure, write
-    /// timeout, a failed response body).
+    /// timeout, a failed response body), or were never served (a failed
+    /// TLS handshake, a service that could not be made).
     pub connections_failed: u64,
     /// Requests refused for the peer's fault: malformed heads (answered
     /// 4xx/5xx), heads too slow (408), bodies malformed, cut short or
@@ -269,7 +270,9 @@ impl<S> HttpServer<S> {
     /// be answered (each connection's last response says `Connection:
     /// close`), close idle connections at once; connections still open
     /// after the close timeout are dropped. Returns when every connection
-    /// task has ended; the server can then `listen` again.
+    /// task has ended; the server can then `listen` again. Connections
+    /// handed over after `101 Switching Protocols` (WebSockets) have left
+    /// the server: they are the application's to end.
     pub async fn close(&mut self) {
         self.shutdown.raise();
         self.tasks.close();
@@ -377,6 +380,11 @@ where
     /// inherited by socket activation), a Unix listener, or any
     /// [`Listener`]. Returns its address.
     ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (the accept loop is spawned on the current
+    /// one).
+    ///
     /// ```no_run
     /// # async fn run() -> Result<(), gruvi_server::HttpError> {
     /// # let service = tower::service_fn(|_: http::Request<gruvi_server::Incoming>| async {
@@ -463,7 +471,9 @@ where
                     () = shutdown.watch() => break,
                 };
                 let (raw, remote) = match accepted {
-                    Ok(accepted) => accepted,
+                    Ok(Some(accepted)) => accepted,
+                    // The listener has ended: the server goes on without it.
+                    Ok(None) => break,
                     Err(error) => {
                         // Out of descriptors and the like: pause, do not spin.
                         tracing::warn!(%error, listener = %local, "accept failed");
@@ -492,7 +502,8 @@ where
                 let context =
                     RequestContext::new(remote, local.clone(), Arc::clone(&name), K::SECURE);
                 let making = source.service_for(&context);
-                let securing = handshake.handshake(raw, options.proto.header_read_timeout);
+                let header_timeout = options.proto.header_read_timeout;
+                let securing = handshake.handshake(raw, header_timeout);
                 let (options, shutdown, abort, counters) = (
                     options.clone(),
                     shutdown.clone(),
@@ -504,13 +515,27 @@ where
                 // accept loop.
                 tasks.spawn(
                     async move {
+                        // Bounded like a head: a service that is never made
+                        // must not hold a connection slot forever.
+                        let making = async {
+                            match header_timeout {
+                                Some(limit) => tokio::time::timeout(limit, making)
+                                    .await
+                                    .unwrap_or_else(|_| Err("making the service timed out".into())),
+                                None => making.await,
+                            }
+                        };
                         let ready = async { Ok::<_, BoxError>((securing.await?, making.await?)) };
+                        // Not served yet, it holds no request: shutdown or a
+                        // shed ends it at once.
                         let ready = tokio::select! {
-                            ready = ready => ready,
-                            () = abort.watch() => Err(io::Error::from(io::ErrorKind::Interrupted).into()),
+                            ready = ready => Some(ready),
+                            () = shutdown.watch() => None,
+                            () = open.shed() => None,
                         };
                         match ready {
-                            Ok((io, service)) => {
+                            None => tracing::debug!("closed before it was served"),
+                            Some(Ok((io, service))) => {
                                 let handler = ServiceHandler::new(
                                     service,
                                     context,
@@ -527,7 +552,7 @@ where
                                     tracing::debug!(%error, "connection ended with an error");
                                 }
                             }
-                            Err(error) => {
+                            Some(Err(error)) => {
                                 counters.failed.fetch_add(1, Ordering::Relaxed);
                                 tracing::debug!(%error, "connection not served: handshake or service failed");
                             }

@@ -2,8 +2,9 @@
 //! tokio-tungstenite for the framing (feature `ws`).
 //!
 //! A handler takes the handshake from its request with
-//! [`WebSocketUpgrade::from_request`] — which checks it and answers a bad
-//! one for you — and returns the `101 Switching Protocols` that
+//! [`WebSocketUpgrade::from_request`] — which checks it, and turns a bad
+//! one into a [`Rejection`] to answer with — and returns the `101
+//! Switching Protocols` that
 //! [`on_upgrade`](WebSocketUpgrade::on_upgrade) makes; once that response
 //! is written, the callback runs on its own task with the connection as a
 //! [`WebSocketStream`] (a `futures` `Stream` + `Sink` of [`Message`]s).
@@ -32,6 +33,13 @@
 //!
 //! With the `axum` feature, [`ws::axum`](self::axum) has the same as an
 //! axum extractor, with axum's own API.
+//!
+//! An upgraded connection leaves the server: it no longer counts toward
+//! [`HttpServer::max_connections`](crate::HttpServer::max_connections), and
+//! [`HttpServer::close`](crate::HttpServer::close) does not wait for it or
+//! end it (as with hyper and `axum::serve`). Its task runs until the
+//! callback returns; end long-lived sockets from a shutdown signal of the
+//! application's own.
 
 use std::fmt;
 use std::future::Future;
@@ -117,9 +125,22 @@ impl WebSocketUpgrade {
         self
     }
 
-    /// The subprotocol chosen by [`protocols`](Self::protocols).
+    /// The subprotocol chosen by [`protocols`](Self::protocols) or
+    /// [`set_protocol`](Self::set_protocol).
     pub fn protocol(&self) -> Option<&HeaderValue> {
         self.protocol.as_ref()
+    }
+
+    /// The subprotocols the client offered (`Sec-WebSocket-Protocol`), in
+    /// its order.
+    pub fn offered_protocols(&self) -> impl Iterator<Item = &HeaderValue> {
+        self.offered.iter()
+    }
+
+    /// Chooses the subprotocol to answer with (RFC 6455 §4.2.2 has it be
+    /// one the client offered).
+    pub fn set_protocol(&mut self, protocol: HeaderValue) {
+        self.protocol = Some(protocol);
     }
 
     /// Limits and buffer sizes of the socket (message and frame sizes:

@@ -171,13 +171,12 @@ struct InMemory(tokio::sync::mpsc::Receiver<tokio::io::DuplexStream>);
 impl Listener for InMemory {
     type Io = tokio::io::DuplexStream;
 
-    async fn accept(&mut self) -> std::io::Result<(Self::Io, Address)> {
-        let io = self
+    async fn accept(&mut self) -> std::io::Result<Option<(Self::Io, Address)>> {
+        Ok(self
             .0
             .recv()
             .await
-            .ok_or(std::io::ErrorKind::NotConnected)?;
-        Ok((io, Address::Unix("peer".into())))
+            .map(|io| (io, Address::Unix("peer".into()))))
     }
 
     fn local_addr(&self) -> std::io::Result<Address> {
@@ -200,7 +199,10 @@ async fn a_listener_of_the_callers_own() {
     connect.send(theirs).await.unwrap();
     let response = Client::new(ours).exchange(get_request("/")).await;
     assert_eq!(response.text(), "unix:peer -> unix:in-memory");
-    server.close().await;
+    // A listener that ends (`None`) stops being accepted from; the server
+    // still closes at once.
+    drop(connect);
+    timeout(LIMIT, server.close()).await.unwrap();
 }
 
 #[tokio::test]
@@ -395,6 +397,13 @@ async fn bad_handshakes_are_answered_with_the_reason() {
             if *status == 426 {
                 assert_eq!(response.header("sec-websocket-version"), Some("13"));
                 assert_eq!(response.header("upgrade"), Some("websocket"));
+                // RFC 9110 §7.8: listed in Connection (beside `close` when
+                // the request asked to upgrade and is declined).
+                let connection = response.header("connection").unwrap_or_default();
+                assert!(
+                    connection.split(", ").any(|t| t == "upgrade"),
+                    "{connection}"
+                );
             }
         }
     }
@@ -419,4 +428,62 @@ async fn a_unix_listener_bound_by_the_caller_is_served_and_left_in_place() {
     // The caller bound it: the caller removes it.
     assert!(dir.exists());
     std::fs::remove_file(&dir).unwrap();
+}
+
+/// A make-service that never answers for the first connection.
+fn stuck_first() -> impl tower::Service<
+    RequestContext,
+    Response = impl tower::Service<
+        http::Request<Incoming>,
+        Response = http::Response<Outgoing>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone
+               + Send
+               + 'static,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ 'static {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tower::service_fn(move |_: RequestContext| {
+        let first = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        async move {
+            if first {
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, Infallible>(hello("made"))
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_connection_still_being_prepared_is_shed_at_the_limit() {
+    let mut server = HttpServer::from_make_service(stuck_first()).max_connections(1);
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let first = Client::connect(addr).await;
+    // The first one holds the only slot while its service is being made...
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.stats().connections_open, 1);
+    // ...and, holding no request, makes room for the next.
+    let response = Client::connect(addr).await.exchange(get_request("/")).await;
+    assert_eq!(response.text(), "made");
+    assert_eq!(server.stats().connections_shed, 1);
+    let mut first = first;
+    first.expect_eof().await;
+    server.close().await;
+}
+
+#[tokio::test]
+async fn close_does_not_wait_for_a_connection_still_being_prepared() {
+    let mut server = HttpServer::from_make_service(stuck_first());
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let _stuck = Client::connect(addr).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The close timeout is 30 s: a close that waited for the stuck service
+    // would hit the bound.
+    timeout(Duration::from_secs(5), server.close())
+        .await
+        .unwrap();
 }

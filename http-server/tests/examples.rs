@@ -206,6 +206,13 @@ async fn axum_example_tells_the_peer_and_echoes_websocket_messages() {
 #[tokio::test]
 async fn hello_serves_from_a_runtime_per_thread_on_one_port() {
     let (child, address) = start("hello", &["--threads", "2", "--reuse-port"]).await;
+    // Two serving threads beside the main one (each with its runtime and
+    // listener; the kernel spreading connections between two listeners of
+    // one port is tested in ecosystem.rs).
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id().unwrap()))
+        .unwrap()
+        .count();
+    assert!(tasks >= 3, "{tasks} threads");
     for _ in 0..4 {
         let response = get(&address, "/").await;
         assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");

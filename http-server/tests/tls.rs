@@ -111,3 +111,32 @@ async fn a_stalled_handshake_is_dropped_after_the_header_read_timeout() {
     server.close().await;
     assert_eq!(server.stats().connections_open, 0);
 }
+
+/// `listen_on_tls`: TLS over a listener of the caller's, here a Unix
+/// socket.
+#[tokio::test]
+async fn tls_over_a_unix_listener_of_the_callers() {
+    let path = std::env::temp_dir().join(format!("gruvi-tls-unix-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let mut server = HttpServer::new(tower::service_fn(whoami));
+    server.listen_on_tls(listener, server_config()).unwrap();
+    let unix = tokio::net::UnixStream::connect(&path).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(client_config());
+    let mut tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), unix)
+        .await
+        .unwrap();
+    tls.write_all(b"GET /u HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    timeout(LIMIT, tls.read_to_end(&mut all))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(all).unwrap();
+    assert!(text.ends_with("\r\n\r\n/u tls=true"), "{text}");
+    server.close().await;
+    std::fs::remove_file(&path).unwrap();
+}

@@ -1,6 +1,9 @@
-//! axum's WebSocket API on this server (feature `axum`): the same names
-//! and methods as `axum::extract::ws`, so that a handler written for axum
-//! moves here by changing its `use` line.
+//! axum's WebSocket API on this server (feature `axum`): the names and
+//! methods of `axum::extract::ws` that handlers use — `WebSocketUpgrade`
+//! (with its buffer, size and subprotocol settings and
+//! `on_failed_upgrade`), `WebSocket`, `Message`, `CloseFrame`,
+//! `close_code` — so that a handler written for axum moves here by changing
+//! its `use` line. `Utf8Bytes` is tungstenite's (axum wraps the same).
 //!
 //! axum's own extractor looks for hyper's upgrade hand-off, which only
 //! hyper can provide, and answers `426` on any other server; this one takes
@@ -48,10 +51,19 @@ use super::Rejection;
 
 /// The WebSocket handshake of a request, as an axum extractor: rejected
 /// (`400`, `426`) when the request is not a valid one.
-#[derive(Debug)]
 pub struct WebSocketUpgrade {
     inner: super::WebSocketUpgrade,
     config: WebSocketConfig,
+    on_failed: Option<Box<dyn FnOnce(Error) + Send>>,
+}
+
+impl std::fmt::Debug for WebSocketUpgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketUpgrade")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
@@ -61,6 +73,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
         Ok(WebSocketUpgrade {
             inner: super::WebSocketUpgrade::from_parts(parts)?,
             config: WebSocketConfig::default(),
+            on_failed: None,
         })
     }
 }
@@ -119,23 +132,52 @@ impl WebSocketUpgrade {
         self
     }
 
+    /// The subprotocols the client offered, in its order.
+    pub fn requested_protocols(&self) -> impl Iterator<Item = &HeaderValue> {
+        self.inner.offered_protocols()
+    }
+
+    /// Chooses the subprotocol to answer with.
+    pub fn set_selected_protocol(&mut self, protocol: HeaderValue) {
+        self.inner.set_protocol(protocol);
+    }
+
     /// The subprotocol chosen, if any.
     pub fn selected_protocol(&self) -> Option<&HeaderValue> {
         self.inner.protocol()
     }
 
-    /// The `101` response, and `callback` run with the socket once it is
-    /// written.
+    /// Called, instead of the `on_upgrade` callback, when the connection
+    /// closes before the switch (by default the failure is logged at
+    /// DEBUG).
+    pub fn on_failed_upgrade<C>(mut self, callback: C) -> Self
+    where
+        C: FnOnce(Error) + Send + 'static,
+    {
+        self.on_failed = Some(Box::new(callback));
+        self
+    }
+
+    /// The `101` response, and `callback` run with the socket, on a task of
+    /// its own, once the response is written.
     pub fn on_upgrade<C, Fut>(self, callback: C) -> Response
     where
         C: FnOnce(WebSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let protocol = self.inner.protocol().cloned();
-        self.inner
-            .config(self.config)
-            .on_upgrade(move |socket| callback(WebSocket { socket, protocol }))
-            .map(axum::body::Body::new)
+        let on_failed = self.on_failed;
+        let (response, socket) = self.inner.config(self.config).into_response();
+        tokio::spawn(async move {
+            match socket.await {
+                Ok(socket) => callback(WebSocket { socket, protocol }).await,
+                Err(error) => match on_failed {
+                    Some(on_failed) => on_failed(Error::new(error)),
+                    None => tracing::debug!(%error, "WebSocket not opened"),
+                },
+            }
+        });
+        response.map(axum::body::Body::new)
     }
 }
 
@@ -235,8 +277,18 @@ pub mod close_code {
     pub const POLICY: CloseCode = 1008;
     /// A message too big to process.
     pub const SIZE: CloseCode = 1009;
+    /// No status code was given (never sent in a close frame).
+    pub const STATUS: CloseCode = 1005;
+    /// The connection dropped without a close frame (never sent).
+    pub const ABNORMAL: CloseCode = 1006;
+    /// The client expected an extension the server did not negotiate.
+    pub const EXTENSION: CloseCode = 1010;
     /// An unexpected condition on the server.
     pub const ERROR: CloseCode = 1011;
+    /// The server is restarting.
+    pub const RESTART: CloseCode = 1012;
+    /// The server is overloaded: try again later.
+    pub const AGAIN: CloseCode = 1013;
 }
 
 /// A WebSocket message.
@@ -340,6 +392,18 @@ impl From<String> for Message {
 impl<'a> From<&'a str> for Message {
     fn from(text: &'a str) -> Message {
         Message::Text(text.into())
+    }
+}
+
+impl From<Bytes> for Message {
+    fn from(data: Bytes) -> Message {
+        Message::Binary(data)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Message {
+    fn from(data: &'a [u8]) -> Message {
+        Message::Binary(Bytes::copy_from_slice(data))
     }
 }
 
