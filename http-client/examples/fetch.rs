@@ -8,7 +8,10 @@
 //!
 //! The URLs may be on several origins; the URLs of one origin are pipelined
 //! on one connection: every request to it is written before its first
-//! response is read. Responses print in the order of the URLs given.
+//! response is read. A server that closes with requests unanswered (an
+//! HTTP/1.0 server answers one per connection) gets them again on a new
+//! connection, when the method allows it (GET, HEAD, OPTIONS, TRACE, PUT,
+//! DELETE). Responses print in the order of the URLs given.
 //! Without `--json` each response prints like `curl -i`; with `--json`, one
 //! line per response: `{"version": "HTTP/1.1", "status": 200, "reason":
 //! "OK", "headers": [[n, v], ...], "body": B, "trailers": [[n, v], ...]}`,
@@ -276,39 +279,93 @@ async fn run(args: Args) -> Result<(), Error> {
 
     // One connection per origin, every request to it sent before any
     // response is read (pipelining), in the order of the URLs.
-    let mut clients: HashMap<(String, String, u16), HttpClient> = HashMap::new();
-    let mut origins = Vec::new();
+    let mut origins: HashMap<(String, String, u16), Origin> = HashMap::new();
+    let mut sent = Vec::new();
     for url in &args.urls {
         let key = origin_key(url)?;
-        if !clients.contains_key(&key) {
+        if !origins.contains_key(&key) {
             let mut client = client_for_an_origin();
             client.connect(url.as_str()).await?;
-            clients.insert(key.clone(), client);
+            origins.insert(
+                key.clone(),
+                Origin {
+                    client,
+                    connection: 0,
+                },
+            );
         }
-        let client = clients.get_mut(&key).expect("connected above");
-        let body = match (&args.data, args.chunked) {
-            (_, true) => RequestBody::Manual,
-            (Some(data), false) => RequestBody::Bytes(data.clone().into()),
-            (None, false) => RequestBody::Empty,
-        };
-        let mut request = client.request(&args.method, url, &headers, body).await?;
-        if args.chunked {
-            if let Some(data) = &args.data {
-                request.write(data.clone()).await?;
-            }
-            request.end_request(&trailers).await?;
-        }
-        origins.push(key);
+        let origin = origins.get_mut(&key).expect("connected above");
+        send(&mut origin.client, url, &args, &headers, &trailers).await?;
+        sent.push((key, 0));
     }
+    // RFC 9112 §9.3.2: a server may close with pipelined requests
+    // unanswered (HTTP/1.0 servers answer one per connection); those that
+    // may be sent again (RFC 9110 §9.2.2) are, on a new connection.
+    let replayable = matches!(
+        args.method.as_str(),
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+    );
     let pool = Client::new();
-    for (url, key) in args.urls.iter().zip(origins) {
-        let client = clients.get_mut(&key).expect("connected above");
-        let mut response = client.getresponse().await?.into_http();
+    for (url, (key, sent_on)) in args.urls.iter().zip(sent) {
+        let origin = origins.get_mut(&key).expect("connected above");
+        let mut retried = false;
+        // Sent on a connection since replaced: sent again on this one.
+        let mut outcome = if sent_on == origin.connection {
+            Ok(())
+        } else {
+            send(&mut origin.client, url, &args, &headers, &trailers).await
+        };
+        let response = loop {
+            let answered = match outcome {
+                Ok(()) => origin.client.getresponse().await,
+                Err(error) => Err(error),
+            };
+            match answered {
+                Ok(response) => break response,
+                Err(error) if error.is_unanswered() && replayable && !retried => {
+                    retried = true;
+                    origin.client.connect(url.as_str()).await?;
+                    origin.connection += 1;
+                    outcome = send(&mut origin.client, url, &args, &headers, &trailers).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
+        let mut response = response.into_http();
         if args.location {
             let method = http::Method::from_bytes(args.method.as_bytes())?;
             response = follow(response, url.parse()?, method, &pool, &fields).await?;
         }
         Printed::read(response, &args).await?.print(args.json);
+    }
+    Ok(())
+}
+
+/// One origin's connection, and which it is (counted from 0).
+struct Origin {
+    client: HttpClient,
+    connection: u64,
+}
+
+/// Sends the request for `url` on `client`, its body as the flags say.
+async fn send(
+    client: &mut HttpClient,
+    url: &str,
+    args: &Args,
+    headers: &[(&str, &str)],
+    trailers: &[(&str, &str)],
+) -> Result<(), gruvi_client::HttpError> {
+    let body = match (&args.data, args.chunked) {
+        (_, true) => RequestBody::Manual,
+        (Some(data), false) => RequestBody::Bytes(data.clone().into()),
+        (None, false) => RequestBody::Empty,
+    };
+    let mut request = client.request(&args.method, url, headers, body).await?;
+    if args.chunked {
+        if let Some(data) = &args.data {
+            request.write(data.clone()).await?;
+        }
+        request.end_request(trailers).await?;
     }
     Ok(())
 }

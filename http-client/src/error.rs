@@ -82,6 +82,16 @@ impl HttpError {
         }
     }
 
+    /// Returns `true` if the request got no answer because its connection
+    /// closed or failed before the response began (a server closing an
+    /// idle connection, or answering one request per connection while
+    /// more were pipelined): an idempotent request without a body may be
+    /// sent again on a new connection (RFC 9112 §9.3.2). The pooled
+    /// [`Client`](crate::Client) does so once by itself.
+    pub fn is_unanswered(&self) -> bool {
+        matches!(&self.kind, Kind::Request(e) if e.is_unanswered())
+    }
+
     /// Returns `true` if the transport failed or is closed.
     pub fn is_io(&self) -> bool {
         match &self.kind {

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gruvi_body::{BoxError, Incoming, Outgoing};
-use gruvi_conn::client::{RequestError, ResponseFuture, SendRequest, ThroughProxy};
-use gruvi_conn::proto::{LocalError, ResponseError};
+use gruvi_conn::client::{ResponseFuture, SendRequest, ThroughProxy};
 use http::header::PROXY_AUTHORIZATION;
 use tokio::sync::Notify;
 use tower_service::Service;
@@ -439,19 +438,18 @@ impl<B> Client<B> {
             if forwarded {
                 request.extensions_mut().insert(ThroughProxy);
             }
-            let outcome = self.dispatch(&origin, pipelinable, request).await?.await;
+            // A request sent again goes on a connection of its own: a server
+            // that closed with pipelined requests unanswered may answer one
+            // request per connection.
+            let pipelined = pipelinable && !retried;
+            let outcome = self.dispatch(&origin, pipelined, request).await?.await;
             match outcome {
                 Ok(response) => return Ok(response),
                 // The pooled connection turned out closed, before the
                 // request was written or before any byte of its response:
                 // sent again once, if it may be (its body, if any, went
                 // with the first try).
-                Err(
-                    RequestError::Closed
-                    | RequestError::Local(LocalError::Closed)
-                    | RequestError::Response(ResponseError::ClosedBeforeResponse)
-                    | RequestError::Io(_),
-                ) if again.is_some() && !retried => {
+                Err(error) if error.is_unanswered() && again.is_some() && !retried => {
                     tracing::debug!("the pooled connection was closed: sending again");
                     retried = true;
                     self.shared.stats.retried.fetch_add(1, Ordering::Relaxed);

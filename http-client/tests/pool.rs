@@ -429,3 +429,92 @@ async fn requests_and_connections_have_spans() {
         "{log}"
     );
 }
+
+/// A server like an HTTP/1.0 one: each connection answers one request,
+/// `Connection: close`, and closes with whatever else was pipelined unread.
+async fn one_request_per_connection() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let path = String::from_utf8_lossy(&seen)
+                    .split(' ')
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_owned();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{path}",
+                    path.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (url, accepted)
+}
+
+/// RFC 9112 §9.3.2: requests pipelined on a connection the server closes
+/// after its first answer are sent again — each on a connection of its
+/// own — and every caller gets its own response.
+#[tokio::test]
+async fn requests_pipelined_to_a_server_that_closes_mid_pipeline_are_all_answered() {
+    let (url, accepted) = one_request_per_connection().await;
+    let client = Client::builder().pipeline(Some(8)).build();
+    let calls: Vec<_> = (0..6)
+        .map(|n| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(
+                async move { text(client.get(&format!("{url}/{n}")).await.unwrap()).await },
+            )
+        })
+        .collect();
+    for (n, call) in calls.into_iter().enumerate() {
+        assert_eq!(
+            timeout(LIMIT, call).await.unwrap().unwrap(),
+            format!("/{n}")
+        );
+    }
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 6,
+        "one answer per connection"
+    );
+}
+
+/// A keep-alive connection the server closes after its own idle timeout
+/// is not used again: the next request is answered (over a new connection,
+/// or sent again once if it raced the close).
+#[tokio::test]
+async fn a_connection_the_server_closed_when_idle_is_not_reused() {
+    let service = tower::service_fn(|request: http::Request<Incoming>| async move {
+        Ok::<_, Infallible>(http::Response::new(Outgoing::full(
+            request.uri().path().to_owned(),
+        )))
+    });
+    let mut server = HttpServer::new(service).idle_timeout(Some(Duration::from_millis(100)));
+    let url = format!("http://{}", server.listen("127.0.0.1:0").await.unwrap());
+    let client = Client::new();
+    assert_eq!(
+        text(client.get(&format!("{url}/1")).await.unwrap()).await,
+        "/1"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        text(client.get(&format!("{url}/2")).await.unwrap()).await,
+        "/2"
+    );
+    assert_eq!(server.stats().connections_accepted, 2);
+    server.close().await;
+}

@@ -66,6 +66,22 @@ impl RequestError {
     pub fn is_io(&self) -> bool {
         matches!(self, RequestError::Io(_) | RequestError::Closed)
     }
+
+    /// Returns `true` if the request got no answer because its connection
+    /// closed or failed before the response began — a server closing an
+    /// idle connection, or one that answers a single request per connection
+    /// while more were pipelined. Such a request may be sent again on
+    /// another connection if it is idempotent and its body can be replayed
+    /// (RFC 9112 §9.3.2, RFC 9110 §9.2.2).
+    pub fn is_unanswered(&self) -> bool {
+        matches!(
+            self,
+            RequestError::Closed
+                | RequestError::Local(LocalError::Closed)
+                | RequestError::Response(ResponseError::ClosedBeforeResponse)
+                | RequestError::Io(_)
+        )
+    }
 }
 
 fn is_timeout(error: &ResponseError) -> bool {
