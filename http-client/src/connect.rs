@@ -3,16 +3,17 @@
 //! task of its own.
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-#[cfg(feature = "tls")]
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use gruvi_body::Outgoing;
 use gruvi_conn::client::{ClientOptions, RequestError, SendRequest, handshake};
-use gruvi_conn::upgrade::OnUpgrade;
+use gruvi_conn::upgrade::{Io, OnUpgrade};
 use gruvi_wire::parse_url;
 use http::HeaderValue;
 use http::header::{HOST, PROXY_AUTHORIZATION};
@@ -293,8 +294,38 @@ impl Connection {
     }
 }
 
-/// How to open connections: timeout, connection settings, TLS.
-#[derive(Clone, Debug)]
+/// Opens the byte streams of a client's connections to hosts, in place of
+/// TCP: an in-memory transport for tests, a SOCKS proxy, a resolver or
+/// socket options of your own. It is given the host (a name or an IP
+/// address) and port of the origin — or of the HTTP proxy, when one is
+/// used; TLS for `https` is made on top of what it returns. Unix-socket
+/// targets do not use it.
+///
+/// Implemented for every `Fn(&str, u16) -> Future<Output = io::Result<T>>`
+/// whose stream `T` is a tokio byte stream.
+pub trait Transport: Send + Sync + 'static {
+    /// Opens a stream to `host:port`.
+    fn connect(&self, host: &str, port: u16) -> Connecting;
+}
+
+/// A stream being opened by a [`Transport`].
+pub type Connecting = Pin<Box<dyn Future<Output = io::Result<Box<dyn Io>>> + Send>>;
+
+impl<F, Fut, T> Transport for F
+where
+    F: Fn(&str, u16) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = io::Result<T>> + Send + 'static,
+    T: Io + 'static,
+{
+    fn connect(&self, host: &str, port: u16) -> Connecting {
+        let connecting = self(host, port);
+        Box::pin(async move { Ok(Box::new(connecting.await?) as Box<dyn Io>) })
+    }
+}
+
+/// How to open connections: timeout, connection settings, TLS, and the
+/// transport (TCP unless set).
+#[derive(Clone)]
 pub struct Connector {
     /// The longest connecting (TCP and TLS handshake) may take. Default
     /// 30 s.
@@ -305,6 +336,23 @@ pub struct Connector {
     /// more (see [`rustls::ClientConfig`](tokio_rustls::rustls::ClientConfig)).
     #[cfg(feature = "tls")]
     pub tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+    /// Opens the streams to hosts; `None` (the default) for TCP, every
+    /// address the name resolves to tried in order.
+    pub transport: Option<Arc<dyn Transport>>,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("Connector");
+        debug
+            .field("timeout", &self.timeout)
+            .field("options", &self.options);
+        #[cfg(feature = "tls")]
+        debug.field("tls", &self.tls.is_some());
+        debug
+            .field("transport", &self.transport.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl Default for Connector {
@@ -314,6 +362,7 @@ impl Default for Connector {
             options: ClientOptions::default(),
             #[cfg(feature = "tls")]
             tls: None,
+            transport: None,
         }
     }
 }
@@ -322,8 +371,25 @@ impl Default for Connector {
 pub(crate) async fn open(target: &Target, connector: &Connector) -> Result<Connection, HttpError> {
     let options = connector.options.clone();
     let connecting = async {
-        match target {
-            Target::Host { host, port, tls } => {
+        match (target, &connector.transport) {
+            (Target::Host { host, port, tls }, Some(transport)) => {
+                let stream = transport
+                    .connect(host, *port)
+                    .await
+                    .map_err(|e| HttpError::io("connecting", e))?;
+                if *tls {
+                    return secure(stream, host, connector).await;
+                }
+                Ok(start(stream, options))
+            }
+            (Target::Addr(addr), Some(transport)) => {
+                let stream = transport
+                    .connect(&addr.ip().to_string(), addr.port())
+                    .await
+                    .map_err(|e| HttpError::io("connecting", e))?;
+                Ok(start(stream, options))
+            }
+            (Target::Host { host, port, tls }, None) => {
                 let stream = TcpStream::connect((host.as_str(), *port))
                     .await
                     .map_err(|e| HttpError::io("connecting", e))?;
@@ -333,14 +399,14 @@ pub(crate) async fn open(target: &Target, connector: &Connector) -> Result<Conne
                 }
                 Ok(start(stream, options))
             }
-            Target::Addr(addr) => {
+            (Target::Addr(addr), None) => {
                 let stream = TcpStream::connect(addr)
                     .await
                     .map_err(|e| HttpError::io("connecting", e))?;
                 nodelay(&stream)?;
                 Ok(start(stream, options))
             }
-            Target::Unix(path) => {
+            (Target::Unix(path), _) => {
                 let stream = UnixStream::connect(path)
                     .await
                     .map_err(|e| HttpError::io("connecting", e))?;

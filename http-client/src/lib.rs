@@ -60,10 +60,12 @@ mod response;
 mod service;
 
 pub use client::{HttpClient, HttpRequest, RequestBody};
-pub use connect::{Connector, Target};
+pub use connect::{Connecting, Connector, Target, Transport};
 pub use error::HttpError;
 pub use gruvi_body::{Incoming, Outgoing};
 pub use gruvi_conn::client::ClientOptions;
+/// What a [`Transport`] opens: any tokio byte stream.
+pub use gruvi_conn::upgrade::Io;
 pub use pool::{Client, ClientBuilder, PoolStats};
 pub use proxy::Proxy;
 pub use response::HttpResponse;

@@ -267,6 +267,12 @@ impl OriginPool {
     }
 }
 
+/// Now, on tokio's clock: the one connections measure their idle time by
+/// (and which a test's paused time moves).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// Sweeps every origin now and then, until the client is dropped.
 async fn reap(shared: Weak<Shared>, every: Duration) {
     let every = every.max(Duration::from_millis(100));
@@ -275,7 +281,7 @@ async fn reap(shared: Weak<Shared>, every: Duration) {
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let now = Instant::now();
+        let now = now();
         let mut origins = shared.lock();
         for pool in origins.values_mut() {
             pool.sweep(&shared.settings, now);
@@ -471,7 +477,7 @@ impl<B> Client<B> {
         request: http::Request<Outgoing>,
     ) -> Result<ResponseFuture, HttpError> {
         let settings = &self.shared.settings;
-        let started = Instant::now();
+        let started = now();
         loop {
             let room = {
                 let mut origins = self.shared.lock();
@@ -479,7 +485,7 @@ impl<B> Client<B> {
                     Some(pool) => pool,
                     None => origins.entry(origin.clone()).or_default(),
                 };
-                let now = Instant::now();
+                let now = now();
                 // Pipelining fills the busiest connection with room first:
                 // requests queued together leave in one write, and their
                 // responses come back together (spread over connections,
@@ -527,7 +533,7 @@ impl<B> Client<B> {
             self.shared.stats.waiting.fetch_add(1, Ordering::Relaxed);
             let waited = match settings.wait_timeout {
                 Some(limit) => {
-                    let left = limit.saturating_sub(started.elapsed());
+                    let left = limit.saturating_sub(now().saturating_duration_since(started));
                     tokio::time::timeout(left, room.notified()).await.is_ok()
                 }
                 None => {
