@@ -361,6 +361,11 @@ impl<'a> HeadWriter<'a> {
 
     /// Writes a field line whose name and value are already known to be valid
     /// (constants of the connection layer, numbers it formatted).
+    ///
+    /// Hidden: it checks only in debug builds, so a caller could write CR
+    /// or LF into a head; `gruvi-conn` needs it public for the constant
+    /// fields of every response it writes. Use [`field`](Self::field).
+    #[doc(hidden)]
     pub fn trusted_field(&mut self, name: &[u8], value: &[u8]) -> &mut Self {
         debug_assert!(is_token(name) && is_field_value(value));
         self.put_field(name, value);

@@ -4,7 +4,9 @@
 //! This module owns reading those two lists: which transfer codings (and
 //! whether trailer fields) a client accepts in a response, and which fields
 //! a sender announces it will put in the trailer section. It does not decide
-//! what to send; the connection layer does, from these answers.
+//! what to send: that is the caller's (gruvi's own connection layer needs
+//! only [`is_te_trailers`](crate::is_te_trailers), for the `TE: trailers` a
+//! client may send).
 //!
 //! ```
 //! use gruvi_wire::{parse_te, parse_trailer, te_accepts_trailers};

@@ -272,6 +272,10 @@ impl SendRequest {
     /// ends or the connection closes, from the connection's own task: a
     /// pool's callers waiting for room are woken without a task of the
     /// pool's per connection. Set once; later calls are ignored.
+    ///
+    /// Hidden: made for `gruvi-client`'s pool, and its shape (a tokio
+    /// `Notify`) may change before it is offered as API.
+    #[doc(hidden)]
     pub fn notify_room(&self, room: Arc<tokio::sync::Notify>) {
         let _ = self.signals.room.set(room);
     }

@@ -321,18 +321,19 @@ impl<'a> IntoIterator for RequestFields<'a> {
 
     fn into_iter(self) -> FieldsIter<'a> {
         match self {
-            RequestFields::Map(map) => FieldsIter::Map(map.iter()),
-            RequestFields::Given(given) => FieldsIter::Given(given.iter()),
+            RequestFields::Map(map) => FieldsIter(Fields::Map(map.iter())),
+            RequestFields::Given(given) => FieldsIter(Fields::Given(given.iter())),
         }
     }
 }
 
-/// The iterator of [`RequestFields`].
+/// The iterator of [`RequestFields`]: `(name, value)` byte pairs.
 #[derive(Debug)]
-pub enum FieldsIter<'a> {
-    #[doc(hidden)]
+pub struct FieldsIter<'a>(Fields<'a>);
+
+#[derive(Debug)]
+enum Fields<'a> {
     Map(http::header::Iter<'a, http::HeaderValue>),
-    #[doc(hidden)]
     Given(std::slice::Iter<'a, (Bytes, Bytes)>),
 }
 
@@ -340,11 +341,11 @@ impl<'a> Iterator for FieldsIter<'a> {
     type Item = (&'a [u8], &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            FieldsIter::Map(iter) => iter
+        match &mut self.0 {
+            Fields::Map(iter) => iter
                 .next()
                 .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes())),
-            FieldsIter::Given(iter) => iter.next().map(|(name, value)| (&name[..], &value[..])),
+            Fields::Given(iter) => iter.next().map(|(name, value)| (&name[..], &value[..])),
         }
     }
 }

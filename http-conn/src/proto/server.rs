@@ -416,11 +416,6 @@ impl Server {
             && self.read_buf.iter().all(|&b| b == b'\r' || b == b'\n')
     }
 
-    /// Requests parsed and not yet answered.
-    pub fn unanswered(&self) -> usize {
-        self.in_flight.len()
-    }
-
     /// Requests from the returned one on (in id order) will not be answered
     /// by the application: the library answers one itself, or the
     /// connection closes before their turn. A driver drops their handlers.
