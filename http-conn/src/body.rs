@@ -60,6 +60,11 @@ where
                         if let Err(error) = sink.data(data) {
                             return Pumped::Failed(error.into());
                         }
+                        // A body that says it has ended is not polled again
+                        // to hear it (a whole body: one frame, then done).
+                        if body.is_end_stream() {
+                            return finish(sink, trailers.take());
+                        }
                     }
                     Err(frame) => {
                         if let Ok(more) = frame.into_trailers() {
@@ -71,17 +76,19 @@ where
                     }
                 }
             }
-            Poll::Ready(None) => {
-                let trailers = trailers.take();
-                return match sink.finish(trailers.as_ref()) {
-                    Ok(()) => Pumped::Finished,
-                    Err(error) => Pumped::Failed(error.into()),
-                };
-            }
+            Poll::Ready(None) => return finish(sink, trailers.take()),
             Poll::Ready(Some(Err(error))) => return Pumped::Failed(error.into()),
         }
     }
     Pumped::Blocked(moved)
+}
+
+/// The end of the body: the message finished, with its trailers.
+fn finish(sink: &mut impl Sink, trailers: Option<HeaderMap>) -> Pumped {
+    match sink.finish(trailers.as_ref()) {
+        Ok(()) => Pumped::Finished,
+        Err(error) => Pumped::Failed(error.into()),
+    }
 }
 
 /// The application's side of a received body: whole already (no channel),
