@@ -67,7 +67,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport<T> {
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
     ) -> Poll<io::Result<usize>> {
-        buf.reserve(self.read_size);
+        // Room is made only when little is left: the bytes before it may be
+        // lent out (a head's fields, a body chunk), and then a reservation
+        // cannot reuse the buffer but allocates a new one — per message,
+        // if every read asked for a full `read_size`.
+        if buf.capacity() - buf.len() < self.read_size / 2 {
+            buf.reserve(self.read_size);
+        }
         let offered = buf.capacity() - buf.len();
         let io = self.io()?;
         let n = ready!(tokio_util::io::poll_read_buf(Pin::new(io), cx, buf))?;

@@ -125,7 +125,11 @@ async fn generate(
             futures::future::try_join_all(runs).await?
         }
         Client::GruviPool(pipeline) => {
+            // Like hyper's, it reads only the `http` types: no `ReceivedHead`.
+            let mut connector = Connector::default();
+            connector.options.received_head = false;
             let pool = gruvi_client::Client::builder()
+                .connector(connector)
                 .pipeline(pipeline)
                 .build()
                 .for_body::<Empty<Bytes>>();
