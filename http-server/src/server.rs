@@ -396,14 +396,7 @@ where
     /// # Ok(()) }
     /// ```
     pub fn listen_on(&mut self, listener: impl IntoListener) -> Result<Address, HttpError> {
-        let listener = listener
-            .into_listener()
-            .map_err(|e| HttpError::io("registering a listener", e))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| HttpError::io("reading the listener's address", e))?;
-        self.spawn_accept_loop(listener, Plain, local.clone());
-        Ok(local)
+        self.accept_from(listener, Plain)
     }
 
     /// Listens on a TCP address with TLS, configured by `config` (see
@@ -430,14 +423,22 @@ where
         listener: impl IntoListener,
         config: Arc<tokio_rustls::rustls::ServerConfig>,
     ) -> Result<Address, HttpError> {
+        self.accept_from(listener, tokio_rustls::TlsAcceptor::from(config))
+    }
+
+    /// Serves what `listener` accepts, made ready by `handshake`.
+    fn accept_from<I, K>(&mut self, listener: I, handshake: K) -> Result<Address, HttpError>
+    where
+        I: IntoListener,
+        K: Handshake<<I::Listener as Listener>::Io>,
+    {
         let listener = listener
             .into_listener()
             .map_err(|e| HttpError::io("registering a listener", e))?;
         let local = listener
             .local_addr()
             .map_err(|e| HttpError::io("reading the listener's address", e))?;
-        let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        self.spawn_accept_loop(listener, acceptor, local.clone());
+        self.spawn_accept_loop(listener, handshake, local.clone());
         Ok(local)
     }
 

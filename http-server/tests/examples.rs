@@ -27,24 +27,9 @@ fn example(name: &str) -> PathBuf {
 
 #[tokio::test]
 async fn echo_announces_its_address_and_answers_with_json() {
-    let mut child = Command::new(example("echo"))
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the echo example is built");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = timeout(LIMIT, lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let address = first
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("first line: {first:?}"));
+    let (mut child, address) = start("echo", &[]).await;
 
-    let mut stream = TcpStream::connect(address).await.unwrap();
+    let mut stream = TcpStream::connect(&address).await.unwrap();
     stream
         .write_all(
             b"POST /p?q HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9\r\nx-dup: 1\r\nX-Dup: 2\r\n\
@@ -83,7 +68,7 @@ async fn echo_announces_its_address_and_answers_with_json() {
     );
 
     // A request the library rejects gets the library's answer.
-    let mut stream = TcpStream::connect(address).await.unwrap();
+    let mut stream = TcpStream::connect(&address).await.unwrap();
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n")
         .await
