@@ -274,10 +274,7 @@ impl HttpClient {
         let uri = request_uri(connected, url, headers)?;
         let method = http::Method::from_bytes(method.as_bytes())
             .map_err(|_| HttpError::misuse(format!("invalid method {method:?}")))?;
-        let version = match self.version {
-            http::Version::HTTP_10 => Version::Http10,
-            _ => Version::Http11,
-        };
+        let version = Version::from_http(self.version);
 
         let (fields, content_type) = fields_as_given(headers)?;
         let prepare = |size: BodySize| {
@@ -306,7 +303,7 @@ impl HttpClient {
                     RequestBody::Text(text) => Outgoing::text(&text, content_type.as_deref())?,
                     RequestBody::Outgoing(body) => body,
                 };
-                (prepare(body_size(&body))?, body)
+                (prepare(BodySize::of(&body))?, body)
             }
         };
         let chunked = prepared.body_framing() == BodyFraming::Chunked;
@@ -476,17 +473,5 @@ impl HttpRequest {
         }
         writer.end(trailers)?;
         Ok(())
-    }
-}
-
-/// The size of a body to send, as its size hint says.
-fn body_size(body: &Outgoing) -> BodySize {
-    use http_body::Body;
-    if body.is_end_stream() {
-        return BodySize::Empty;
-    }
-    match body.size_hint().exact() {
-        Some(n) => BodySize::Exact(n),
-        None => BodySize::Unknown,
     }
 }

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use gruvi_wire::{
-    Fields, Limits, RequestHead, ResponseHead, Status, Version, parse_request, parse_response,
+    Fields, Limits, RequestHead, ResponseHead, Status, parse_request, parse_response,
 };
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode, Uri};
@@ -94,13 +94,6 @@ impl ReceivedHead {
 /// crate is stricter in a few places, for example about some target bytes).
 #[derive(Debug)]
 pub(crate) struct Unrepresentable;
-
-fn version(v: Version) -> http::Version {
-    match v {
-        Version::Http10 => http::Version::HTTP_10,
-        Version::Http11 => http::Version::HTTP_11,
-    }
-}
 
 /// Field names of the last head converted, by position: a peer sends the
 /// same fields in the same order on each message of a connection, so most
@@ -217,7 +210,7 @@ impl Converter {
         let mut request = http::Request::new(body);
         *request.method_mut() = method;
         *request.uri_mut() = uri;
-        *request.version_mut() = version(head.version());
+        *request.version_mut() = head.version().into();
         *request.headers_mut() = headers;
         if self.received_head {
             request.extensions_mut().insert(ReceivedHead {
@@ -239,7 +232,7 @@ impl Converter {
         let headers = self.header_map(head.fields(), bytes)?;
         let mut response = http::Response::new(body);
         *response.status_mut() = status;
-        *response.version_mut() = version(head.version());
+        *response.version_mut() = head.version().into();
         *response.headers_mut() = headers;
         if self.received_head {
             response.extensions_mut().insert(ReceivedHead {

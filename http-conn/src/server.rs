@@ -560,14 +560,7 @@ fn start_response<T, H>(
     H: Handler,
 {
     let (parts, body) = response.into_parts();
-    let size = if body.is_end_stream() {
-        BodySize::Empty
-    } else {
-        match body.size_hint().exact() {
-            Some(n) => BodySize::Exact(n),
-            None => BodySize::Unknown,
-        }
-    };
+    let size = BodySize::of(&body);
     let started = this
         .proto
         .start_response(id, parts.status.as_u16(), &parts.headers, size, now);

@@ -78,6 +78,16 @@ impl Version {
         }
     }
 
+    /// The version to speak for an `http` crate version: HTTP/1.0 as
+    /// itself, any other as HTTP/1.1 (the newest this library speaks).
+    pub fn from_http(version: http::Version) -> Version {
+        if version == http::Version::HTTP_10 {
+            Version::Http10
+        } else {
+            Version::Http11
+        }
+    }
+
     /// `(major, minor)`: `(1, 1)` for HTTP/1.1.
     pub const fn as_tuple(self) -> (u8, u8) {
         match self {

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gruvi_body::{Incoming, Outgoing};
 use gruvi_wire::Version;
-use http_body::Body;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::proto::{BodySize, LocalError, PreparedRequest, RequestFields, ResponseError};
@@ -212,11 +211,8 @@ impl SendRequest {
         request: http::Request<Outgoing>,
     ) -> Result<ResponseFuture, RequestError> {
         let (parts, body) = request.into_parts();
-        let version = match parts.version {
-            http::Version::HTTP_10 => Version::Http10,
-            _ => Version::Http11,
-        };
-        let size = body_size(&body);
+        let version = Version::from_http(parts.version);
+        let size = BodySize::of(&body);
         let fields = match parts.extensions.get::<FieldsAsGiven>() {
             Some(given) => RequestFields::Given(&given.0),
             None => RequestFields::Map(&parts.headers),
@@ -296,17 +292,6 @@ impl fmt::Debug for SendRequest {
             .field("ready", &self.is_ready())
             .field("in_flight", &self.in_flight())
             .finish()
-    }
-}
-
-/// The size of a body to send, as its size hint says.
-fn body_size(body: &impl Body) -> BodySize {
-    if body.is_end_stream() {
-        return BodySize::Empty;
-    }
-    match body.size_hint().exact() {
-        Some(n) => BodySize::Exact(n),
-        None => BodySize::Unknown,
     }
 }
 

@@ -173,3 +173,17 @@ pub enum BodySize {
     /// close.
     Unknown,
 }
+
+impl BodySize {
+    /// The size of `body`, as its size hint says: empty once it says it has
+    /// ended, exact when its hint is.
+    pub fn of(body: &impl http_body::Body) -> BodySize {
+        if body.is_end_stream() {
+            return BodySize::Empty;
+        }
+        match body.size_hint().exact() {
+            Some(n) => BodySize::Exact(n),
+            None => BodySize::Unknown,
+        }
+    }
+}
