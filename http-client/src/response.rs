@@ -158,11 +158,35 @@ impl HttpResponse {
         self.settle(read)
     }
 
-    /// Reads lines until the end, or until they hold `hint` bytes or more.
+    /// Reads lines until the end, or until they hold `hint` bytes or more
+    /// (the timeout applies to each line). Like
+    /// [`read_to_end`](Self::read_to_end), it holds at most the client's
+    /// [`max_body`](crate::HttpClient::max_body): lines past it fail with an
+    /// error that names the limit, and no line is read beyond it.
     pub async fn readlines(&mut self, hint: Option<usize>) -> Result<Vec<Bytes>, HttpError> {
         self.usable()?;
-        let read = within(self.timeout, "the response body", self.body.readlines(hint)).await;
-        self.settle(read)
+        let max = self
+            .max_body
+            .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+        let mut lines = Vec::new();
+        let mut total = 0usize;
+        while hint.is_none_or(|hint| total < hint) {
+            // One byte past what is left tells a body over the limit.
+            let room = (max - total).saturating_add(1);
+            let read = self.body.readline(Some(room), b'\n');
+            let line = within(self.timeout, "the response body", read).await;
+            let line = self.settle(line)?;
+            if line.is_empty() {
+                break;
+            }
+            total += line.len();
+            if total > max {
+                let limit = self.max_body.unwrap_or(u64::MAX);
+                return self.settle(Ok(Err(gruvi_body::BodyError::too_large(limit))));
+            }
+            lines.push(line);
+        }
+        Ok(lines)
     }
 
     /// Reads the rest of the body (the timeout applies to the whole read),

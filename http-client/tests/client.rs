@@ -803,6 +803,39 @@ async fn a_response_body_read_whole_stops_at_the_maximum() {
     server.await.unwrap();
 }
 
+/// `readlines` is bounded like `read_to_end`: an endless body — here one
+/// endless line, then many short ones — fails at the maximum instead of
+/// filling memory.
+#[tokio::test]
+async fn lines_read_stop_at_the_maximum() {
+    for line in ["x", "short line\n"] {
+        let (address, server) = fake_server(move |mut s| async move {
+            read_until(&mut s, "\r\n\r\n").await;
+            s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await
+                .unwrap();
+            let data = line.repeat(1024 / line.len());
+            let chunk = format!("{:x}\r\n{data}\r\n", data.len());
+            while s.write_all(chunk.as_bytes()).await.is_ok() {}
+        })
+        .await;
+        let mut client = HttpClient::new().timeout(LIMIT).max_body(Some(100_000));
+        client.connect(address.as_str()).await.unwrap();
+        client
+            .request("GET", "/endless", &[], RequestBody::Empty)
+            .await
+            .unwrap();
+        let mut response = client.getresponse().await.unwrap();
+        let error = response.readlines(None).await.unwrap_err();
+        assert!(
+            error.to_string().contains("limit of 100000 bytes"),
+            "{line:?}: {error}"
+        );
+        drop((response, client));
+        server.await.unwrap();
+    }
+}
+
 /// With no timeout of the caller's, the connection's defaults still bound
 /// every wait; configured shorter, a server that never answers fails the
 /// request as a timeout.
