@@ -1187,3 +1187,17 @@ fn a_426_carries_the_applications_upgrade_field() {
         .start_response(h.id(1), 200, &fields, BodySize::Exact(0), h.now);
     assert!(refused.is_err(), "Upgrade on a 200");
 }
+
+/// The answer to a connection refused at the server's limit is a library
+/// answer like the others: 503, Date, Server, the reason, and a close.
+#[test]
+fn a_refused_connection_gets_a_library_answer() {
+    let answer = Server::refusal(&ServerConfig::default(), wall());
+    assert_eq!(
+        text(&answer),
+        format!(
+            "HTTP/1.1 503 Service Unavailable\r\n{DATE}{SERVER}Content-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: 24\r\nConnection: close\r\n\r\n503 Service Unavailable\n"
+        )
+    );
+}

@@ -53,16 +53,15 @@ pub trait Listener: Send + 'static {
     fn local_addr(&self) -> io::Result<Address>;
 
     /// Refuses a connection accepted at the server's connection limit, when
-    /// no idle one could be closed to make room. By default it is closed;
-    /// tokio's listeners first try to write a `503` without waiting.
-    fn refuse(io: Self::Io) {
+    /// no idle one could be closed to make room; `answer` is what to tell
+    /// it (a `503`, for a plain-text connection). By default it is closed
+    /// without a word; tokio's listeners first try to write `answer`
+    /// without waiting.
+    fn refuse(io: Self::Io, answer: &[u8]) {
+        let _ = answer;
         drop(io);
     }
 }
-
-/// What a plain-text connection refused at the limit is told, when it can
-/// be written at once.
-const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 24\r\nConnection: close\r\n\r\n503 Service Unavailable\n";
 
 impl Listener for TcpListener {
     type Io = tokio::net::TcpStream;
@@ -82,8 +81,8 @@ impl Listener for TcpListener {
         TcpListener::local_addr(self).map(Address::Tcp)
     }
 
-    fn refuse(io: Self::Io) {
-        let _ = io.try_write(REFUSED);
+    fn refuse(io: Self::Io, answer: &[u8]) {
+        let _ = io.try_write(answer);
     }
 }
 
@@ -109,8 +108,8 @@ impl Listener for UnixListener {
         ))
     }
 
-    fn refuse(io: Self::Io) {
-        let _ = io.try_write(REFUSED);
+    fn refuse(io: Self::Io, answer: &[u8]) {
+        let _ = io.try_write(answer);
     }
 }
 
@@ -177,8 +176,8 @@ impl Listener for BoundUnix {
         Ok(Address::Unix(self.path.clone()))
     }
 
-    fn refuse(io: Self::Io) {
-        <UnixListener as Listener>::refuse(io);
+    fn refuse(io: Self::Io, answer: &[u8]) {
+        <UnixListener as Listener>::refuse(io, answer);
     }
 }
 

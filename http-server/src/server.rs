@@ -8,9 +8,10 @@ use std::path::Path;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use gruvi_body::{BoxError, Incoming};
+use gruvi_conn::proto;
 use gruvi_conn::server::{ServerConnection, ServerOptions};
 use gruvi_wire::Limits;
 use http::{Request, Response};
@@ -493,7 +494,9 @@ where
                         counters.refused.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(peer = %remote, "at the connection limit: refused");
                         if !K::SECURE {
-                            L::refuse(raw);
+                            // The library's answer, from the protocol layer.
+                            let answer = proto::Server::refusal(&options.proto, SystemTime::now());
+                            L::refuse(raw, &answer);
                         }
                         continue;
                     }

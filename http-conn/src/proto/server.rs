@@ -327,17 +327,21 @@ enum Responding {
     },
 }
 
+/// The `Server` value, checked and encoded once; one that cannot be
+/// written would fail every response: left out instead.
+fn server_field(config: &ServerConfig) -> Option<Bytes> {
+    config.server_header.as_deref().and_then(|server| {
+        let (_, value) = gruvi_wire::check_field("Server", server).ok()?;
+        Some(Bytes::copy_from_slice(&value))
+    })
+}
+
 impl Server {
     /// A new connection opened at `now`; with `wall` (the calendar time at
     /// `now`) it anchors the `Date` of every response (later instants are
     /// placed on the calendar from this pair: no clock is read here).
     pub fn new(mut config: ServerConfig, now: Instant, wall: SystemTime) -> Self {
-        // The `Server` value, checked and encoded once; one that cannot be
-        // written would fail every response: left out instead.
-        let server_field = config.server_header.as_deref().and_then(|server| {
-            let (_, value) = gruvi_wire::check_field("Server", server).ok()?;
-            Some(Bytes::copy_from_slice(&value))
-        });
+        let server_field = server_field(&config);
         // One bare-LF policy for a request's head and its trailers.
         config.chunked.trailers.allow_bare_lf_in_requests = config.limits.allow_bare_lf_in_requests;
         Server {

@@ -8,12 +8,13 @@ use std::time::Instant;
 use bytes::Bytes;
 use gruvi_body::Encoder;
 use gruvi_wire::{
-    BodyFraming, EncodeError, HeadWriter, ResponseContent, Version, check_application_field,
-    exchange_keeps_alive, list_contains, parse_content_length, response_content, send_framing,
+    BodyFraming, DateCache, EncodeError, HeadWriter, ResponseContent, Version,
+    check_application_field, exchange_keeps_alive, list_contains, parse_content_length,
+    response_content, send_framing,
 };
 use http::HeaderMap;
 
-use super::{Answer, BodyNotice, Continue, Reading, RequestId, Responding, Server};
+use super::{Answer, BodyNotice, Continue, Reading, RequestId, Responding, Server, ServerConfig};
 use crate::proto::{BodySize, LocalError};
 
 impl Server {
@@ -330,15 +331,7 @@ impl Server {
     /// connection ends after it (every rejection; not a `500` standing in
     /// for an application that failed).
     fn write_library_answer(&mut self, id: RequestId, status: u16, now: Instant) {
-        let reason = http::StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("Error");
-        let digits = [
-            b'0' + (status / 100 % 10) as u8,
-            b'0' + (status / 10 % 10) as u8,
-            b'0' + (status % 10) as u8,
-        ];
+        let (digits, reason) = answer_text(status);
         let length = (digits.len() + 1 + reason.len() + 1) as u64;
         match self.write_head(id, status, None, BodySize::Exact(length), now) {
             Ok(has_body) => {
@@ -359,6 +352,49 @@ impl Server {
                 self.end_now();
             }
         }
+    }
+}
+
+/// A library answer's text: `{status} {reason}`, then a line end.
+fn answer_text(status: u16) -> ([u8; 3], &'static str) {
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error");
+    let digits = [
+        b'0' + (status / 100 % 10) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ];
+    (digits, reason)
+}
+
+impl Server {
+    /// The library's answer to a connection refused before it sent
+    /// anything, when the server is at its connection limit: `503 Service
+    /// Unavailable` (RFC 9110 §15.6.4), with `Date` (of `wall`) and `Server`
+    /// and `Connection: close`, as every library answer. To be written at
+    /// once, then the connection closed.
+    pub fn refusal(config: &ServerConfig, wall: std::time::SystemTime) -> Bytes {
+        let (digits, reason) = answer_text(503);
+        let length = (digits.len() + 1 + reason.len() + 1) as u64;
+        let mut buf = bytes::BytesMut::new();
+        let Ok(mut head) = HeadWriter::response(&mut buf, Version::Http11, 503, None) else {
+            unreachable!("503 is a valid status")
+        };
+        head.trusted_field(b"Date", DateCache::new().value(wall));
+        if let Some(server) = super::server_field(config) {
+            head.trusted_field(b"Server", &server);
+        }
+        head.trusted_field(b"Content-Type", b"text/plain; charset=utf-8");
+        head.content_length(length);
+        head.trusted_field(b"Connection", b"close");
+        head.finish();
+        buf.extend_from_slice(&digits);
+        buf.extend_from_slice(b" ");
+        buf.extend_from_slice(reason.as_bytes());
+        buf.extend_from_slice(b"\n");
+        buf.freeze()
     }
 }
 
