@@ -101,7 +101,10 @@ pub(crate) fn server(args: &[String]) -> Result<(), String> {
     current_thread()?.block_on(async move {
         match kind {
             Kind::Gruvi => {
-                let mut server = HttpServer::new(tower::service_fn(answer));
+                // Uploads of any size: the sink reads them in pieces (the
+                // default 8 MiB limit is for applications that buffer).
+                let mut server =
+                    HttpServer::new(tower::service_fn(answer)).max_request_body(None);
                 let local = server
                     .listen(&addr)
                     .await
