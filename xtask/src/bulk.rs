@@ -103,8 +103,7 @@ pub(crate) fn server(args: &[String]) -> Result<(), String> {
             Kind::Gruvi => {
                 // Uploads of any size: the sink reads them in pieces (the
                 // default 8 MiB limit is for applications that buffer).
-                let mut server =
-                    HttpServer::new(tower::service_fn(answer)).max_request_body(None);
+                let mut server = HttpServer::new(tower::service_fn(answer)).max_request_body(None);
                 let local = server
                     .listen(&addr)
                     .await
