@@ -532,7 +532,11 @@ where
                         let ready = async { Ok::<_, BoxError>((securing.await?, making.await?)) };
                         // Not served yet, it holds no request: shutdown or a
                         // shed ends it at once.
+                        // Biased: a connection ready at once (plain, its
+                        // service at hand) is served, so that a request it
+                        // already sent is answered even when the close began.
                         let ready = tokio::select! {
+                            biased;
                             ready = ready => Some(ready),
                             () = shutdown.watch() => None,
                             () = open.shed() => None,
