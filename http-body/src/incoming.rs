@@ -69,7 +69,8 @@ enum End {
 
 impl End {
     fn of(trailers: Trailers) -> End {
-        if trailers.is_empty() {
+        // Names dropped as forbidden are reported too: kept with them.
+        if trailers.is_empty() && trailers.discarded().is_empty() {
             End::NoTrailers
         } else {
             End::Trailers(Box::new(trailers))

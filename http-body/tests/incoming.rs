@@ -85,6 +85,17 @@ fn readline_limit_and_readlines_hint() {
     });
 }
 
+/// Trailers that were all dropped as forbidden still report their names.
+#[test]
+fn only_forbidden_trailers_are_still_reported() {
+    let (tx, mut body) = Incoming::channel(1024, None);
+    tx.finish(trailers(&[("Content-Length", "5"), ("Set-Cookie", "a=b")]));
+    assert_eq!(block_on(body.read_to_end()).unwrap(), "");
+    let received = body.trailers().expect("ended");
+    assert!(received.is_empty());
+    assert_eq!(received.discarded(), ["Content-Length", "Set-Cookie"]);
+}
+
 #[test]
 fn read_is_zero_copy_within_a_chunk() {
     let chunk = Bytes::from_static(b"0123456789");

@@ -166,7 +166,12 @@ impl Converter {
     /// Keeps `map`, emptied, for the next head (one map: a connection
     /// answering one request at a time reuses it every time).
     pub(crate) fn recycle(&mut self, mut map: HeaderMap) {
-        if self.spare.is_none() && map.capacity() <= MAX_SPARE_FIELDS {
+        // `len` counts every value (repeated names' extra ones too, which
+        // `capacity` does not): a map that held many is not kept.
+        if self.spare.is_none()
+            && map.capacity() <= MAX_SPARE_FIELDS
+            && map.len() <= MAX_SPARE_FIELDS
+        {
             map.clear();
             self.spare = Some(map);
         }
@@ -332,6 +337,17 @@ mod tests {
             );
         }
         converter.recycle(large);
+        assert!(converter.spare.is_none());
+    }
+
+    #[test]
+    fn a_map_of_many_repeated_values_is_not_kept() {
+        let mut converter = Converter::new(false);
+        let mut repeated = HeaderMap::new();
+        for _ in 0..MAX_SPARE_FIELDS + 1 {
+            repeated.append("set-cookie", HeaderValue::from_static("a=b"));
+        }
+        converter.recycle(repeated);
         assert!(converter.spare.is_none());
     }
 

@@ -403,7 +403,9 @@ impl<'a> HeadWriter<'a> {
     /// `name: value CRLF`, in one reservation, the separators stored
     /// directly (every response writes a few of these).
     fn put_field(&mut self, name: &[u8], value: &[u8]) {
-        let len = name.len() + value.len() + 4;
+        // Saturating: a length past memory makes `reserve` panic, never a
+        // wrapped one that would leave too little room for the copies.
+        let len = name.len().saturating_add(value.len()).saturating_add(4);
         self.dst.reserve(len);
         let at = self.dst.spare_capacity_mut().as_mut_ptr().cast::<u8>();
         // SAFETY: `reserve` made room for `len` bytes after the buffer's
