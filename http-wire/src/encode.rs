@@ -290,44 +290,41 @@ impl<'a> HeadWriter<'a> {
         if !(100..=999).contains(&status) {
             return Err(EncodeError::InvalidStatus(status));
         }
-        let reason: Cow<'_, [u8]> = match reason {
-            Some(reason) => {
-                let bytes = text(reason, || "reason phrase".to_owned())?;
-                if !is_field_value(&bytes) {
-                    return Err(EncodeError::InvalidFieldValue {
-                        name: "reason phrase".into(),
-                    });
-                }
-                bytes
-            }
-            None => Cow::Borrowed(
-                http::StatusCode::from_u16(status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("")
-                    .as_bytes(),
-            ),
-        };
         let start = dst.len();
-        // The status line of nearly every response, in one copy.
-        if version == Version::Http11 && status == 200 && *reason == *b"OK" {
+        // The status line of nearly every response, in one copy, before any
+        // reason is looked up.
+        if version == Version::Http11 && status == 200 && matches!(reason, None | Some("OK")) {
             dst.put_slice(b"HTTP/1.1 200 OK\r\n");
-            return Ok(HeadWriter {
-                dst,
-                start,
-                finished: false,
-            });
+        } else {
+            let reason: Cow<'_, [u8]> = match reason {
+                Some(reason) => {
+                    let bytes = text(reason, || "reason phrase".to_owned())?;
+                    if !is_field_value(&bytes) {
+                        return Err(EncodeError::InvalidFieldValue {
+                            name: "reason phrase".into(),
+                        });
+                    }
+                    bytes
+                }
+                None => Cow::Borrowed(
+                    http::StatusCode::from_u16(status)
+                        .ok()
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or("")
+                        .as_bytes(),
+                ),
+            };
+            dst.reserve(reason.len() + 15);
+            dst.put_slice(version.as_str().as_bytes());
+            dst.put_slice(&[
+                b' ',
+                b'0' + (status / 100) as u8,
+                b'0' + (status / 10 % 10) as u8,
+            ]);
+            dst.put_slice(&[b'0' + (status % 10) as u8, b' ']);
+            dst.put_slice(&reason);
+            dst.put_slice(b"\r\n");
         }
-        dst.reserve(reason.len() + 15);
-        dst.put_slice(version.as_str().as_bytes());
-        dst.put_slice(&[
-            b' ',
-            b'0' + (status / 100) as u8,
-            b'0' + (status / 10 % 10) as u8,
-        ]);
-        dst.put_slice(&[b'0' + (status % 10) as u8, b' ']);
-        dst.put_slice(&reason);
-        dst.put_slice(b"\r\n");
         Ok(HeadWriter {
             dst,
             start,
