@@ -2,6 +2,7 @@
 //! (directly or through an HTTP proxy), then the `gruvi-conn` driver on a
 //! task of its own.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -369,48 +370,31 @@ impl Default for Connector {
 
 /// Opens a transport to `target` with `connector`, and starts its driver.
 pub(crate) async fn open(target: &Target, connector: &Connector) -> Result<Connection, HttpError> {
-    let options = connector.options.clone();
     let connecting = async {
-        match (target, &connector.transport) {
-            (Target::Host { host, port, tls }, Some(transport)) => {
-                let stream = transport
-                    .connect(host, *port)
-                    .await
-                    .map_err(|e| HttpError::io("connecting", e))?;
-                if *tls {
-                    return secure(stream, host, connector).await;
-                }
-                Ok(start(stream, options))
-            }
-            (Target::Addr(addr), Some(transport)) => {
-                let stream = transport
-                    .connect(&addr.ip().to_string(), addr.port())
-                    .await
-                    .map_err(|e| HttpError::io("connecting", e))?;
-                Ok(start(stream, options))
-            }
-            (Target::Host { host, port, tls }, None) => {
-                let stream = TcpStream::connect((host.as_str(), *port))
-                    .await
-                    .map_err(|e| HttpError::io("connecting", e))?;
-                nodelay(&stream)?;
-                if *tls {
-                    return secure(stream, host, connector).await;
-                }
-                Ok(start(stream, options))
-            }
-            (Target::Addr(addr), None) => {
-                let stream = TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| HttpError::io("connecting", e))?;
-                nodelay(&stream)?;
-                Ok(start(stream, options))
-            }
-            (Target::Unix(path), _) => {
+        let (host, port, tls) = match target {
+            Target::Unix(path) => {
                 let stream = UnixStream::connect(path)
                     .await
                     .map_err(|e| HttpError::io("connecting", e))?;
-                Ok(start(stream, options))
+                return Ok(start(stream, connector.options.clone()));
+            }
+            Target::Host { host, port, tls } => (Cow::Borrowed(host.as_str()), *port, *tls),
+            Target::Addr(addr) => (Cow::Owned(addr.ip().to_string()), addr.port(), false),
+        };
+        match &connector.transport {
+            Some(transport) => {
+                let stream = transport
+                    .connect(&host, port)
+                    .await
+                    .map_err(|e| HttpError::io("connecting", e))?;
+                ready(stream, &host, tls, connector).await
+            }
+            None => {
+                let stream = TcpStream::connect((&*host, port))
+                    .await
+                    .map_err(|e| HttpError::io("connecting", e))?;
+                nodelay(&stream)?;
+                ready(stream, &host, tls, connector).await
             }
         }
     };
@@ -424,6 +408,23 @@ pub(crate) async fn open(target: &Target, connector: &Connector) -> Result<Conne
     .await??;
     connection.origin = target.origin();
     Ok(connection)
+}
+
+/// A stream to `host`, made ready for HTTP: through TLS when `tls`, then
+/// with its driver started.
+async fn ready<T>(
+    stream: T,
+    host: &str,
+    tls: bool,
+    connector: &Connector,
+) -> Result<Connection, HttpError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    if tls {
+        return secure(stream, host, connector).await;
+    }
+    Ok(start(stream, connector.options.clone()))
 }
 
 /// Opens a connection to `origin` through the HTTP proxy at `proxy`: for
