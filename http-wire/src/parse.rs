@@ -289,9 +289,15 @@ trait HeadKind: Clone {
         Ok(Some(pos))
     }
 
-    /// Checks a recognised field as it is parsed. Default: no check.
-    fn check_field(known: Known, value: &[u8], line: usize) -> Result<(), WireError> {
-        let _ = (known, value, line);
+    /// Checks a recognised field as it is parsed; `valid_host` is the
+    /// parser's memory of the last Host found valid. Default: no check.
+    fn check_field(
+        known: Known,
+        value: &[u8],
+        line: usize,
+        valid_host: &mut ValidHost,
+    ) -> Result<(), WireError> {
+        let _ = (known, value, line, valid_host);
         Ok(())
     }
 
@@ -313,6 +319,47 @@ struct Parser<H> {
     /// The last call completed `head`; the next one starts afresh.
     complete: bool,
     head: H,
+    /// Kept from head to head (a connection's parser sees its client's
+    /// Host again on every request).
+    valid_host: ValidHost,
+}
+
+/// The last Host value a parser found valid, when short enough to keep: a
+/// client names the same host on every request of a connection, so most
+/// Host values are checked by one comparison instead of a full parse of
+/// the authority.
+#[derive(Clone, Debug)]
+struct ValidHost {
+    len: usize,
+    bytes: [u8; ValidHost::MAX],
+}
+
+impl Default for ValidHost {
+    fn default() -> Self {
+        // The empty value remembered: it is a valid Host (RFC 9112 §3.2:
+        // what a client sends when the target has no authority).
+        ValidHost {
+            len: 0,
+            bytes: [0; ValidHost::MAX],
+        }
+    }
+}
+
+impl ValidHost {
+    /// Longest value kept.
+    const MAX: usize = 64;
+
+    fn is(&self, value: &[u8]) -> bool {
+        self.bytes.get(..self.len) == Some(value)
+    }
+
+    /// `value`, just found valid, is the one remembered (if it fits).
+    fn remember(&mut self, value: &[u8]) {
+        if let Some(place) = self.bytes.get_mut(..value.len()) {
+            place.copy_from_slice(value);
+            self.len = value.len();
+        }
+    }
 }
 
 impl<H: HeadKind> Parser<H> {
@@ -332,6 +379,7 @@ impl<H: HeadKind> Parser<H> {
             start_line_done: !H::HAS_START_LINE,
             complete: false,
             head: H::empty(),
+            valid_host: ValidHost::default(),
         }
     }
 
@@ -492,7 +540,7 @@ impl<H: HeadKind> Parser<H> {
         }
         let known = Known::of_name(name.of(buf));
         if known != Known::NONE {
-            H::check_field(known, value.of(buf), line)?;
+            H::check_field(known, value.of(buf), line, &mut self.valid_host)?;
             if known == Known::HOST && fields.has(Known::HOST) {
                 return Err(WireError::new(ErrorKind::DuplicateHost, line));
             }
@@ -747,10 +795,18 @@ impl HeadKind for RequestHead {
         Ok(Some(next))
     }
 
-    fn check_field(known: Known, value: &[u8], line: usize) -> Result<(), WireError> {
+    fn check_field(
+        known: Known,
+        value: &[u8],
+        line: usize,
+        valid_host: &mut ValidHost,
+    ) -> Result<(), WireError> {
         // RFC 9112 §3.2: a Host with an invalid value is answered with 400.
-        if known == Known::HOST && !is_valid_authority(value, false) {
-            return Err(WireError::new(ErrorKind::InvalidHost, line));
+        if known == Known::HOST && !valid_host.is(value) {
+            if !is_valid_authority(value, false) {
+                return Err(WireError::new(ErrorKind::InvalidHost, line));
+            }
+            valid_host.remember(value);
         }
         Ok(())
     }

@@ -189,6 +189,42 @@ proptest! {
         let theirs: Vec<(&[u8], &[u8])> = theirs.headers.iter().map(|h| (h.name.as_bytes(), h.value)).collect();
         prop_assert_eq!(fields, theirs);
     }
+
+    /// A parser used for one head after another (as a connection's is)
+    /// answers each as a fresh one would: what it keeps between heads (the
+    /// last valid Host) never changes an answer. Hosts are drawn so that
+    /// one often repeats, differs by a byte, or is invalid, or too long to
+    /// be kept.
+    #[test]
+    fn a_reused_parser_answers_each_head_as_a_fresh_one(
+        hosts in proptest::collection::vec(
+            prop_oneof![
+                Just("a.example:80".to_owned()),
+                Just("a.example:8x".to_owned()),
+                Just("a.example".to_owned()),
+                Just(String::new()),
+                Just("[::1]:8080".to_owned()),
+                Just("a b".to_owned()),
+                proptest::string::string_regex("[a-z0-9.:%@\\[\\] -]{0,12}").unwrap(),
+                proptest::string::string_regex("[a-z]{60,70}(:[0-9]{1,6})?").unwrap(),
+            ],
+            1..8,
+        )
+    ) {
+        let mut parser = gruvi_wire::RequestParser::new(Limits::default());
+        for host in &hosts {
+            let head = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            let fresh = gruvi_wire::parse_request(head.as_bytes(), &Limits::default())
+                .map(|status| status.complete().map(|(_, n)| n));
+            let reused = parser
+                .parse(head.as_bytes())
+                .map(|status| status.complete().map(|(_, n)| n));
+            prop_assert_eq!(format!("{reused:?}"), format!("{fresh:?}"), "Host {:?}", host);
+            if reused.is_err() {
+                parser.reset();
+            }
+        }
+    }
 }
 
 /// Real-world heads both parsers must accept identically.
