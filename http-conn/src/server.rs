@@ -434,10 +434,14 @@ impl<H: Handler> Application<'_, H> {
             status = tracing::field::Empty,
             duration_us = tracing::field::Empty,
         );
-        let converted = self.converter.request(request.head, &request.bytes, body);
-        let Ok(mut converted) = converted else {
+        let mut converted = http::Request::new(body);
+        if self
+            .converter
+            .fill_request(request.head, &request.bytes, &mut converted)
+            .is_err()
+        {
             return false;
-        };
+        }
         if let Some(sender) = sender {
             *self.receiving = Some((Feed::new(id, sender), request.expects_continue));
         }

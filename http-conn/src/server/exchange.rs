@@ -58,9 +58,13 @@ impl<F: Future> Slot<F> {
     /// slot is empty afterwards.
     pub(super) fn poll_take(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         if let SlotProj::Running(future) = self.as_mut().project() {
-            let response = std::task::ready!(future.poll(cx));
-            self.set(Slot::Empty);
-            return Poll::Ready(response);
+            // Returned as polled, not unwrapped and wrapped again: each
+            // would copy the response.
+            let polled = future.poll(cx);
+            if polled.is_ready() {
+                self.set(Slot::Empty);
+            }
+            return polled;
         }
         match self.project_replace(Slot::Empty) {
             SlotOwn::Done(response) => Poll::Ready(response),
