@@ -599,12 +599,15 @@ mod tests {
 
     #[test]
     fn content_length_is_written_in_decimal() {
-        for n in [0, 7, 10, 1234567890, u64::MAX] {
-            let mut buf = BytesMut::new();
+        // Every digit count, at both ends, after bytes already written.
+        let powers = (0..20).map(|e| 10u64.pow(e));
+        let edges = powers.flat_map(|p| [p - 1, p, p + 1]).chain([1234567890, u64::MAX]);
+        for n in edges {
+            let mut buf = BytesMut::from(&b"X: y\r\n"[..]);
             let mut head = HeadWriter::trailer_section(&mut buf);
             head.content_length(n);
             head.finish();
-            assert_eq!(&buf[..], format!("Content-Length: {n}\r\n\r\n").as_bytes());
+            assert_eq!(&buf[..], format!("X: y\r\nContent-Length: {n}\r\n\r\n").as_bytes());
         }
     }
 
