@@ -601,13 +601,18 @@ mod tests {
     fn content_length_is_written_in_decimal() {
         // Every digit count, at both ends, after bytes already written.
         let powers = (0..20).map(|e| 10u64.pow(e));
-        let edges = powers.flat_map(|p| [p - 1, p, p + 1]).chain([1234567890, u64::MAX]);
+        let edges = powers
+            .flat_map(|p| [p - 1, p, p + 1])
+            .chain([1234567890, u64::MAX]);
         for n in edges {
             let mut buf = BytesMut::from(&b"X: y\r\n"[..]);
             let mut head = HeadWriter::trailer_section(&mut buf);
             head.content_length(n);
             head.finish();
-            assert_eq!(&buf[..], format!("X: y\r\nContent-Length: {n}\r\n\r\n").as_bytes());
+            assert_eq!(
+                &buf[..],
+                format!("X: y\r\nContent-Length: {n}\r\n\r\n").as_bytes()
+            );
         }
     }
 

@@ -14,7 +14,9 @@
 
 use crate::error::{ErrorKind, WireError};
 use crate::head::{Field, Fields, Known, RequestHead, ResponseHead, Span, TargetForm, Version};
-use crate::scan::{is_tchar, skip_target_bytes, skip_text_bytes, skip_token_bytes};
+use crate::scan::{
+    is_tchar, skip_plain_uri_bytes, skip_target_bytes, skip_text_bytes, skip_token_bytes,
+};
 use crate::uri::is_valid_authority;
 
 /// Size limits and leniency switches. Exceeding a limit is an error that maps
@@ -865,20 +867,22 @@ fn target_form(method: &[u8], target: &[u8], at: usize) -> Result<TargetForm, Wi
 ///   some in paths) and which mean nothing to HTTP's routing.
 fn is_valid_uri_text(target: &[u8]) -> bool {
     let mut i = 0;
-    while i < target.len() {
-        match target[i] {
-            b'#' | b'"' | b'<' | b'>' | b'`' => return false,
-            b'%' => {
+    loop {
+        // Only `%` and the refused bytes need a look; the rest is skipped
+        // in blocks.
+        i = skip_plain_uri_bytes(target, i);
+        match target.get(i) {
+            None => return true,
+            Some(b'%') => {
                 let hex = |at: usize| target.get(at).is_some_and(u8::is_ascii_hexdigit);
                 if !(hex(i + 1) && hex(i + 2)) {
                     return false;
                 }
                 i += 3;
             }
-            _ => i += 1,
+            Some(_) => return false,
         }
     }
-    true
 }
 
 /// The authority of an absolute-form target: no userinfo (RFC 9110 §4.2.4:

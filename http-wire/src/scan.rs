@@ -76,6 +76,21 @@ pub(crate) fn skip_target_bytes(buf: &[u8], from: usize) -> usize {
     simd::skip_target(buf, from)
 }
 
+/// Bytes of a request-target that its checks must look at (RFC 9112 §3.2,
+/// RFC 3986 §2.1): `%` (which starts a pct-encoded octet) and those a
+/// target may not carry raw (`#`, `"`, `<`, `>`, `` ` ``).
+pub(crate) const fn is_uri_special(b: u8) -> bool {
+    matches!(b, b'%' | b'#' | b'"' | b'<' | b'>' | b'`')
+}
+
+/// Index of the first byte at or after `from` that [`is_uri_special`], or
+/// `buf.len()`; 16 bytes at a time. Meant for a target, whose bytes are
+/// already known to be visible ASCII.
+#[inline]
+pub(crate) fn skip_plain_uri_bytes(buf: &[u8], from: usize) -> usize {
+    simd::skip_plain_uri(buf, from)
+}
+
 /// Index of the first byte at or after `from` that is a control byte (below
 /// 0x20, or DEL), or `buf.len()`. Field values and reason phrases stop at the
 /// first such byte; the caller decides whether it is HTAB (allowed), CR, LF or
@@ -165,6 +180,14 @@ mod swar {
 mod simd {
     pub(super) use super::swar::{skip_target, skip_text};
 
+    /// Skips bytes that are not [`super::is_uri_special`].
+    pub(super) fn skip_plain_uri(buf: &[u8], mut i: usize) -> usize {
+        while i < buf.len() && !super::is_uri_special(buf[i]) {
+            i += 1;
+        }
+        i
+    }
+
     /// Skips letters, digits and `-`.
     pub(super) fn skip_name_like(buf: &[u8], mut i: usize) -> usize {
         while i < buf.len() && (buf[i].is_ascii_alphanumeric() || buf[i] == b'-') {
@@ -209,6 +232,8 @@ mod simd {
         Control,
         /// Anything but ASCII letters, digits and `-` (only in SSE2 blocks).
         NonNameLike,
+        /// A byte that [`super::is_uri_special`] (only in SSE2 blocks).
+        UriSpecial,
     }
 
     #[inline]
@@ -234,6 +259,21 @@ mod simd {
     #[inline]
     pub(super) fn skip_text(buf: &[u8], from: usize) -> usize {
         skip(buf, from, Stop::Control)
+    }
+
+    /// Skips bytes that are not [`super::is_uri_special`], 16 at a time.
+    #[inline]
+    pub(super) fn skip_plain_uri(buf: &[u8], mut i: usize) -> usize {
+        while buf.len() - i >= 16 {
+            if let Some(found) = sse2_block(buf, i, Stop::UriSpecial) {
+                return found;
+            }
+            i += 16;
+        }
+        while i < buf.len() && !super::is_uri_special(buf[i]) {
+            i += 1;
+        }
+        i
     }
 
     /// Scans the first 48 bytes inline with SSE2 (most values and targets
@@ -276,7 +316,9 @@ mod simd {
         match stop {
             Stop::NonTarget => super::swar::skip_target(buf, i),
             Stop::Control => super::swar::skip_text(buf, i),
-            Stop::NonNameLike => unreachable!("names are scanned by skip_name_like"),
+            Stop::NonNameLike | Stop::UriSpecial => {
+                unreachable!("names and URI text are scanned by their own loops")
+            }
         }
     }
 
@@ -318,6 +360,18 @@ mod simd {
                     let dash = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x2d));
                     _mm_or_si128(_mm_or_si128(letter, digit), dash)
                 }
+                Stop::UriSpecial => {
+                    let is = |b: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(b as i8));
+                    let special = _mm_or_si128(
+                        _mm_or_si128(is(b'%'), is(b'#')),
+                        _mm_or_si128(
+                            _mm_or_si128(is(b'"'), is(b'<')),
+                            _mm_or_si128(is(b'>'), is(b'`')),
+                        ),
+                    );
+                    // All ones where a byte is not special.
+                    _mm_xor_si128(special, _mm_set1_epi8(-1))
+                }
             };
             _mm_movemask_epi8(ok) as u32
         };
@@ -334,7 +388,9 @@ mod simd {
             // the unaligned load has no alignment requirement.
             let x = unsafe { _mm256_loadu_si256(buf.as_ptr().add(i).cast()) };
             let ok = match stop {
-                Stop::NonNameLike => unreachable!("names are scanned with SSE2 only"),
+                Stop::NonNameLike | Stop::UriSpecial => {
+                    unreachable!("names and URI text are scanned with SSE2 only")
+                }
                 Stop::NonTarget => _mm256_andnot_si256(
                     _mm256_cmpeq_epi8(x, del),
                     _mm256_cmpgt_epi8(x, _mm256_set1_epi8(0x20)),
@@ -408,6 +464,11 @@ mod tests {
                     assert_eq!(skip_target_bytes(&buf, 0), pos);
                     assert_eq!(skip_text_bytes(&buf, 0), len);
                 }
+                for stop in *b"%#\"<>`" {
+                    let mut buf = vec![b'/'; len];
+                    buf[pos] = stop;
+                    assert_eq!(skip_plain_uri_bytes(&buf, 0), pos, "len {len} pos {pos}");
+                }
             }
         }
     }
@@ -421,6 +482,7 @@ mod tests {
             prop_assert_eq!(swar::skip_text(&buf, from), slow_skip(&buf, from, is_text));
             prop_assert_eq!(swar::skip_target(&buf, from), slow_skip(&buf, from, is_target_byte));
             prop_assert_eq!(skip_token_bytes(&buf, from), slow_skip(&buf, from, is_tchar));
+            prop_assert_eq!(skip_plain_uri_bytes(&buf, from), slow_skip(&buf, from, |b| !is_uri_special(b)));
         }
 
         #[test]
