@@ -217,10 +217,17 @@ impl Converter {
         bytes: &Bytes,
         request: &mut http::Request<B>,
     ) -> Result<(), Unrepresentable> {
-        *request.method_mut() =
-            Method::from_bytes(head.method().of(bytes)).map_err(|_| Unrepresentable)?;
-        *request.uri_mut() =
-            Uri::from_maybe_shared(head.target().slice(bytes)).map_err(|_| Unrepresentable)?;
+        // A new request is `GET /` already: the commonest method and target
+        // are kept as they are, not looked up or parsed again.
+        let method = head.method().of(bytes);
+        if method != b"GET" {
+            *request.method_mut() = Method::from_bytes(method).map_err(|_| Unrepresentable)?;
+        }
+        let target = head.target().of(bytes);
+        if target != b"/" {
+            *request.uri_mut() =
+                Uri::from_maybe_shared(head.target().slice(bytes)).map_err(|_| Unrepresentable)?;
+        }
         *request.version_mut() = head.version().into();
         put_headers(
             request.headers_mut(),
@@ -370,6 +377,27 @@ mod tests {
         assert_eq!(reused, MAX_SPARE_MAPS);
         for request in &requests {
             assert_eq!(got(request), expected(&[("Host", "a")]));
+        }
+    }
+
+    #[test]
+    fn the_method_and_target_a_new_request_has_are_kept_and_others_set() {
+        let mut converter = Converter::new(false);
+        let cases = [
+            ("GET", "/"),
+            ("GET", "/a?b"),
+            ("POST", "/"),
+            ("OPTIONS", "*"),
+            ("CONNECT", "h:1"),
+            ("GET", "http://h/x"),
+            ("PURGE", "/"),
+        ];
+        for (method, target) in cases {
+            let bytes = Bytes::from(format!("{method} {target} HTTP/1.1\r\nHost: h:1\r\n\r\n"));
+            let request = convert(&mut converter, &bytes);
+            assert_eq!(request.method().as_str(), method);
+            assert_eq!(request.uri(), &target.parse::<Uri>().unwrap());
+            assert_eq!(request.uri().to_string(), target);
         }
     }
 

@@ -572,7 +572,7 @@ fn start_response<T, H>(
         Ok(_) => parts.status,
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    if let Some(front) = this.exchanges.front() {
+    if let Some(front) = this.exchanges.front().filter(|e| !e.span.is_disabled()) {
         front.span.record("status", status.as_u16());
     }
     // Its fields are written: the map holds the next request's.
