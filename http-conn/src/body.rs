@@ -2,6 +2,7 @@
 //! pumped into the state machine ([`pump`]), and a received body fed to the
 //! application's [`Incoming`] ([`incoming`], [`Feed`]).
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -11,6 +12,7 @@ use gruvi_wire::BodyFraming;
 use http::HeaderMap;
 use http_body::Body;
 
+use crate::panic_message;
 use crate::proto::LocalError;
 
 /// Where an outgoing body goes: the message being sent by one role's state
@@ -50,7 +52,19 @@ where
 {
     let mut moved = false;
     while sink.has_room() {
-        match body.as_mut().poll_frame(cx) {
+        // A panic in the body fails its message as an error would: the
+        // message is cut short and the connection closes; nothing else is
+        // lost.
+        let polled = catch_unwind(AssertUnwindSafe(|| body.as_mut().poll_frame(cx)));
+        let polled = match polled {
+            Ok(polled) => polled,
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                tracing::error!(panic = message, "a body panicked");
+                return Pumped::Failed(format!("the body panicked: {message}").into());
+            }
+        };
+        match polled {
             Poll::Pending => return Pumped::Blocked(moved),
             Poll::Ready(Some(Ok(frame))) => {
                 moved = true;

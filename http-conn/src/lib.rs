@@ -89,3 +89,15 @@ mod write_buf;
 
 pub use convert::ReceivedHead;
 pub use write_buf::WriteBuf;
+
+/// The message a panic was raised with (`panic!` gives a `&str` or a
+/// `String`).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "(not a string)"
+    }
+}

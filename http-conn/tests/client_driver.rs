@@ -681,3 +681,35 @@ async fn the_handle_tells_a_pool_what_the_connection_can_take() {
     assert_eq!(send.in_flight(), 0);
     assert!(!send.is_ready(), "closing after what was in flight");
 }
+
+/// A request body that panics fails its request with an error naming the
+/// panic (the caller's task does not panic); the connection closes, as
+/// after any body that fails mid-way.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_request_body_fails_the_request_not_the_caller() {
+    let (send, conn, mut peer) = connect();
+    let mut first = true;
+    let body = futures::stream::poll_fn(move |_| {
+        if std::mem::replace(&mut first, false) {
+            return std::task::Poll::Ready(Some(Ok::<_, std::io::Error>(Bytes::from_static(
+                b"part",
+            ))));
+        }
+        panic!("the request body panicked (expected by this test)");
+    });
+    let request = http::Request::post("http://example.com/up")
+        .body(Outgoing::from_stream(body))
+        .unwrap();
+    let pending = send.send(request);
+    read_until(&mut peer, "part").await;
+    let error = timeout(Duration::from_secs(5), pending)
+        .await
+        .expect("the request ended in time")
+        .expect_err("the request failed");
+    assert!(
+        error.to_string().contains("panicked"),
+        "the error names the panic: {error}"
+    );
+    let ended = timeout(Duration::from_secs(5), conn).await.unwrap();
+    assert!(ended.is_ok(), "the connection task did not panic");
+}

@@ -1312,3 +1312,26 @@ async fn a_peer_that_pipelines_and_does_not_read_gets_no_responses_computed_ahea
     drop(peer);
     finished(served).await.unwrap();
 }
+
+/// A handler whose future panics costs its request a `500`; the requests
+/// pipelined around it are answered and the connection ends normally.
+#[tokio::test]
+async fn a_panicking_handler_future_is_answered_500_and_the_connection_goes_on() {
+    let (served, mut peer) = serve(|request: Request<Incoming>| async move {
+        if request.uri().path() == "/panic" {
+            panic!("the handler panicked (expected by this test)");
+        }
+        text(200, "fine")
+    });
+    peer.send(
+        "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n\
+         GET /panic HTTP/1.1\r\nHost: x\r\n\r\n\
+         GET /3 HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await;
+    assert_eq!(peer.response("GET").await.status, 200);
+    assert_eq!(peer.response("GET").await.status, 500);
+    assert_eq!(peer.response("GET").await.status, 200);
+    drop(peer);
+    finished(served).await.unwrap();
+}

@@ -1,8 +1,9 @@
 //! A tower `Service` as the connection's [`Handler`]: each request gets the
 //! [`RequestContext`] (unless the server was told not to), the service is
 //! driven ready and called for it, and whatever goes wrong in the
-//! application — an error, a panic — is handed to the connection as an
-//! error, which answers `500` for that request only and logs it.
+//! application — an error, a panic — reaches the connection as an error or
+//! a panic of the request's future, which it answers with `500` for that
+//! request only and logs.
 
 use std::any::Any;
 use std::future::Future;
@@ -10,15 +11,12 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, Waker};
 
-use bytes::{Buf, Bytes};
-use futures::FutureExt;
-use futures::future::CatchUnwind;
 use gruvi_body::{BoxError, Incoming};
 use gruvi_conn::server::{Handler, PeerError};
 use http::{Request, Response};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use pin_project::pin_project;
 use tower::ServiceExt;
 use tower::util::Oneshot;
@@ -61,10 +59,10 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    type Body = ResponseBody<B>;
-    type Future = HandleFuture<S>;
+    type Body = B;
+    type Future = Call<S>;
 
-    fn call(&mut self, mut request: Request<Incoming>) -> HandleFuture<S> {
+    fn call(&mut self, mut request: Request<Incoming>) -> Call<S> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         if self.insert_context {
             request.extensions_mut().insert(self.context.clone());
@@ -75,9 +73,10 @@ where
         // another's readiness; the waker asked for here is nobody's, as the
         // clone registers its own.
         // A panic in `poll_ready` or `call` is the request's, like one in
-        // its future: it is raised again inside the `catch_unwind` below.
+        // its future: it is raised again when the future is polled, where
+        // the connection catches it.
         let service = &mut self.service;
-        let call = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut ready_now = Context::from_waker(Waker::noop());
             match service.poll_ready(&mut ready_now) {
                 Poll::Ready(Ok(())) => Call::Called(service.call(request)),
@@ -85,10 +84,7 @@ where
                 Poll::Pending => Call::Waiting(Box::pin(service.clone().oneshot(request))),
             }
         }))
-        .unwrap_or_else(|panic| Call::Panicked(Some(panic)));
-        HandleFuture {
-            inner: AssertUnwindSafe(call).catch_unwind(),
-        }
+        .unwrap_or_else(|panic| Call::Panicked(Some(panic)))
     }
 
     fn peer_error(&mut self, error: &PeerError) {
@@ -97,13 +93,6 @@ where
             .fetch_add(1, Ordering::Relaxed);
         tracing::debug!(peer = %self.context.remote_addr(), reason = %error, "protocol error");
     }
-}
-
-/// The response of the application, or a `500` in its place.
-#[pin_project]
-pub(crate) struct HandleFuture<S: Service<Request<Incoming>>> {
-    #[pin]
-    inner: CatchUnwind<AssertUnwindSafe<Call<S>>>,
 }
 
 /// The service's answer to one request.
@@ -142,90 +131,5 @@ where
                 None => Poll::Pending,
             },
         }
-    }
-}
-
-impl<S, B> Future for HandleFuture<S>
-where
-    S: Service<Request<Incoming>, Response = Response<B>>,
-    S::Error: Into<BoxError>,
-{
-    /// The application's response, or why there is none (the connection
-    /// answers `500` for it and logs the reason).
-    type Output = Result<Response<ResponseBody<B>>, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Poll::Ready(match ready!(self.project().inner.poll(cx)) {
-            Ok(Ok(response)) => Ok(response.map(|body| ResponseBody { body })),
-            Ok(Err(error)) => Err(error),
-            Err(panic) => {
-                Err(format!("the application panicked: {}", panic_message(&*panic)).into())
-            }
-        })
-    }
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s
-    } else {
-        "(not a string)"
-    }
-}
-
-/// The application's body, with a panic while polling it turned into a
-/// body error (the response is cut short and the connection closes).
-#[pin_project]
-#[derive(Debug)]
-pub(crate) struct ResponseBody<B> {
-    #[pin]
-    body: B,
-}
-
-impl<B> Body for ResponseBody<B>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let body = self.project().body;
-        // A panic mid-body cannot become a 500 (the head is out): it fails
-        // this response — the peer sees it cut short — and the connection
-        // closes; nothing else is lost.
-        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| body.poll_frame(cx)));
-        let frame = match polled {
-            Ok(polled) => ready!(polled),
-            Err(panic) => {
-                let message = panic_message(&*panic).to_owned();
-                tracing::error!(panic = message, "a response body panicked");
-                return Poll::Ready(Some(Err(
-                    format!("the response body panicked: {message}").into()
-                )));
-            }
-        };
-        match frame {
-            None => Poll::Ready(None),
-            Some(Err(error)) => Poll::Ready(Some(Err(error.into()))),
-            // Zero-copy for `Bytes` data (what nearly every body has).
-            Some(Ok(frame)) => Poll::Ready(Some(Ok(
-                frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
-            ))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }

@@ -310,6 +310,62 @@ async fn panicking_application_leaves_nothing_behind() {
     server.close().await;
 }
 
+/// A body that gives one frame, then ends — or panics.
+struct OneFrameThen {
+    panics: bool,
+    sent: bool,
+}
+
+impl http_body::Body for OneFrameThen {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if !std::mem::replace(&mut this.sent, true) {
+            let first = Bytes::from_static(b"first part");
+            return Poll::Ready(Some(Ok(http_body::Frame::data(first))));
+        }
+        if this.panics {
+            panic!("the body panicked (expected by this test)");
+        }
+        Poll::Ready(None)
+    }
+}
+
+/// A response body that panics mid-way: the peer gets the response cut
+/// short (no last chunk) and the connection closes; the requests
+/// pipelined behind it are not answered, and other clients are served.
+#[tokio::test]
+async fn a_panicking_response_body_cuts_its_response_short_and_nothing_else() {
+    let service = tower::service_fn(|request: Request<Incoming>| async move {
+        let panics = request.uri().path() == "/panic";
+        Ok::<_, Infallible>(Response::new(OneFrameThen {
+            panics,
+            sent: false,
+        }))
+    });
+    let mut server = HttpServer::new(service);
+    let addr = tcp(&server.listen("127.0.0.1:0").await.unwrap());
+    let mut client = Client::connect(addr).await;
+    client.send([get("/panic"), get("/2")].concat()).await;
+    let received = timeout(LIMIT, client.read_to_eof()).await.unwrap();
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Transfer-Encoding: chunked\r\n"), "{text}");
+    assert!(text.ends_with("a\r\nfirst part\r\n"), "{text}");
+    assert_eq!(text.matches("HTTP/1.1").count(), 1, "{text}");
+    drop(client);
+    let stats = still_serving(&server).await;
+    // The connection ended on its response's failure (not on a panic of
+    // its task).
+    assert_eq!((stats.connections_failed, stats.protocol_errors), (1, 0));
+    server.close().await;
+}
+
 /// An application that never answers: with a response timeout the request
 /// is cancelled and answered 503, and the connection closes; a client that
 /// left before leaves nothing behind either.

@@ -2,14 +2,17 @@
 //! in a slot reused across requests, and what the driver keeps of it.
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use gruvi_body::BoxError;
 use pin_project::pin_project;
 use tokio::sync::oneshot;
 
 use super::Handler;
+use crate::panic_message;
 use crate::proto::RequestId;
 use crate::upgrade::Upgraded;
 
@@ -37,7 +40,22 @@ pub(super) enum Slot<F: Future> {
     Done(F::Output),
 }
 
-impl<F: Future> Slot<F> {
+/// Polls a handler's future. A panic in it is its request's failure (the
+/// library answers `500`), not the connection's.
+fn poll_handler<F, R>(future: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<Result<R, BoxError>>
+where
+    F: Future<Output = Result<R, BoxError>>,
+{
+    catch_unwind(AssertUnwindSafe(|| future.poll(cx))).unwrap_or_else(|panic| {
+        let error = format!("the application panicked: {}", panic_message(&*panic));
+        Poll::Ready(Err(error.into()))
+    })
+}
+
+impl<F, R> Slot<F>
+where
+    F: Future<Output = Result<R, BoxError>>,
+{
     pub(super) fn is_empty(&self) -> bool {
         matches!(self, Slot::Empty)
     }
@@ -47,7 +65,7 @@ impl<F: Future> Slot<F> {
         let SlotProj::Running(future) = self.as_mut().project() else {
             return false;
         };
-        let Poll::Ready(response) = future.poll(cx) else {
+        let Poll::Ready(response) = poll_handler(future, cx) else {
             return false;
         };
         self.set(Slot::Done(response));
@@ -60,7 +78,7 @@ impl<F: Future> Slot<F> {
         if let SlotProj::Running(future) = self.as_mut().project() {
             // Returned as polled, not unwrapped and wrapped again: each
             // would copy the response.
-            let polled = future.poll(cx);
+            let polled = poll_handler(future, cx);
             if polled.is_ready() {
                 self.set(Slot::Empty);
             }

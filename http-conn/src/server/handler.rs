@@ -17,6 +17,12 @@ use crate::proto::PeerError;
 /// in arrival order, possibly before earlier responses are finished
 /// (pipelining). Implemented for every `FnMut(Request<Incoming>) -> Future`
 /// whose future gives a response.
+///
+/// A panic while the connection polls the future is that request's
+/// failure, as an error is: the library answers `500` and the connection
+/// goes on. A panic while it polls the response body cuts that response
+/// short and closes the connection. (A panic in [`call`](Self::call)
+/// itself is the caller's to catch: the connection does not wrap it.)
 pub trait Handler {
     /// The response body.
     type Body: Body;
