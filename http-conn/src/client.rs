@@ -251,7 +251,11 @@ where
                 request,
                 body,
                 reply,
+                spare,
             } = envelope;
+            if let Some(map) = spare {
+                self.converter.recycle(map);
+            }
             if reply.is_closed() {
                 // Nobody waits for it any more: not sent.
                 self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);

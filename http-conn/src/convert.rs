@@ -175,7 +175,9 @@ impl Converter {
     pub(crate) fn recycle(&mut self, mut map: HeaderMap) {
         // `len` counts every value (repeated names' extra ones too, which
         // `capacity` does not): a map that held many is not kept.
+        // A map that never allocated saves nothing.
         if self.spare.len() < MAX_SPARE_MAPS
+            && map.capacity() > 0
             && map.capacity() <= MAX_SPARE_FIELDS
             && map.len() <= MAX_SPARE_FIELDS
         {

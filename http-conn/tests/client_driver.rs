@@ -713,3 +713,24 @@ async fn a_panicking_request_body_fails_the_request_not_the_caller() {
     let ended = timeout(Duration::from_secs(5), conn).await.unwrap();
     assert!(ended.is_ok(), "the connection task did not panic");
 }
+
+/// The request's header map, its head written, holds the response's
+/// fields: a request and its response allocate one map between them.
+#[tokio::test(start_paused = true)]
+async fn a_response_fills_the_map_its_request_came_with() {
+    let (send, _conn, mut peer) = connect();
+    let mut request = get("http://example.com/");
+    request
+        .headers_mut()
+        .insert("x-request", http::HeaderValue::from_static("1"));
+    let capacity = request.headers().capacity();
+    let pending = send.send(request);
+    read_until(&mut peer, "\r\n\r\n").await;
+    peer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .unwrap();
+    let response = pending.await.unwrap();
+    assert_eq!(response.headers().len(), 1);
+    assert!(!response.headers().contains_key("x-request"));
+    assert_eq!(response.headers().capacity(), capacity);
+}

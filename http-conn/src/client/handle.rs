@@ -2,6 +2,7 @@
 //! queues requests, [`ResponseFuture`] waits for each one's response, and
 //! [`RequestError`] says why one got none.
 
+use http::HeaderMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -130,6 +131,9 @@ pub(super) struct Envelope {
     pub(super) request: PreparedRequest,
     pub(super) body: Outgoing,
     pub(super) reply: oneshot::Sender<Reply>,
+    /// The request's header map, its head written: the connection fills
+    /// it again with a response's fields instead of allocating a map.
+    pub(super) spare: Option<HeaderMap>,
 }
 
 /// A request extension: the connection is to an HTTP proxy, so the
@@ -227,12 +231,21 @@ impl SendRequest {
             through_proxy,
         )
         .map_err(RequestError::Local)?;
-        Ok(self.send_prepared(prepared, body))
+        Ok(self.queue(prepared, body, Some(parts.headers)))
     }
 
     /// Queues a request already prepared (checked and written) with its
     /// body.
     pub fn send_prepared(&self, request: PreparedRequest, body: Outgoing) -> ResponseFuture {
+        self.queue(request, body, None)
+    }
+
+    fn queue(
+        &self,
+        request: PreparedRequest,
+        body: Outgoing,
+        spare: Option<HeaderMap>,
+    ) -> ResponseFuture {
         let (reply, rx) = oneshot::channel();
         self.signals.in_flight.fetch_add(1, Ordering::Relaxed);
         // A closed connection drops the envelope: the future reports it.
@@ -240,6 +253,7 @@ impl SendRequest {
             request,
             body,
             reply,
+            spare,
         });
         ResponseFuture {
             rx: Some(rx),
