@@ -328,6 +328,27 @@ impl<'a> IntoIterator for &'a Fields {
     }
 }
 
+/// Returns `true` if the token `name` is `lower` (lower-case letters and
+/// `-`, of the same length) ignoring ASCII case, comparing eight bytes at a
+/// time. Setting bit 0x20 lower-cases a letter and turns no other token
+/// byte into a letter or `-` (only CR would become `-`, and a token has
+/// none; RFC 9110 §5.6.2), so the masked bytes are equal exactly when the
+/// names are.
+fn token_eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
+    debug_assert_eq!(name.len(), lower.len());
+    debug_assert!(name.iter().all(|&b| crate::scan::is_tchar(b)));
+    let word = |s: &[u8]| u64::from_le_bytes(s.try_into().expect("eight bytes"));
+    let mut name_words = name.chunks_exact(8);
+    let mut lower_words = lower.chunks_exact(8);
+    for (n, l) in (&mut name_words).zip(&mut lower_words) {
+        if word(n) | 0x2020_2020_2020_2020 != word(l) {
+            return false;
+        }
+    }
+    let rest = name_words.remainder().iter().zip(lower_words.remainder());
+    rest.into_iter().all(|(&n, &l)| n | 0x20 == l)
+}
+
 /// Bits for the fields that change how a message is framed or the connection
 /// is handled, set while parsing so later decisions need no rescan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -349,7 +370,8 @@ impl Known {
         self.0.trailing_zeros() as usize
     }
 
-    /// Classifies a field name; names are compared ignoring ASCII case.
+    /// Classifies a field name (a token, as every parsed name is); names
+    /// are compared ignoring ASCII case.
     #[inline(always)]
     pub(crate) fn of_name(name: &[u8]) -> Known {
         let (expected, known): (&[u8], Known) = match name.len() {
@@ -364,7 +386,7 @@ impl Known {
         // The first byte rejects most names of a matching length (Date vs
         // host, Server vs expect) before the full comparison; the lengths
         // matched, so both are non-empty.
-        if name[0] | 0x20 == expected[0] && name.eq_ignore_ascii_case(expected) {
+        if name[0] | 0x20 == expected[0] && token_eq_lowercase(name, expected) {
             known
         } else {
             Known::NONE
@@ -469,6 +491,35 @@ mod tests {
     fn unfold_replaces_each_fold_with_one_space() {
         assert_eq!(unfold(b"a \r\n  b\r\n\tc"), b"a b c");
         assert_eq!(unfold(b"a\n b"), b"a b");
+    }
+
+    #[test]
+    fn masked_comparison_agrees_with_case_folding_for_every_token_byte() {
+        let names: [&[u8]; 6] = [
+            b"host",
+            b"expect",
+            b"upgrade",
+            b"connection",
+            b"content-length",
+            b"transfer-encoding",
+        ];
+        let tchars: Vec<u8> = (0..=255u8).filter(|&b| crate::scan::is_tchar(b)).collect();
+        for lower in names {
+            for at in 0..lower.len() {
+                for &b in &tchars {
+                    let mut name = lower.to_vec();
+                    name[at] = b;
+                    assert_eq!(
+                        token_eq_lowercase(&name, lower),
+                        name.eq_ignore_ascii_case(lower),
+                        "{:?} vs {:?}",
+                        String::from_utf8_lossy(&name),
+                        String::from_utf8_lossy(lower)
+                    );
+                }
+            }
+            assert!(token_eq_lowercase(&lower.to_ascii_uppercase(), lower));
+        }
     }
 
     #[test]
