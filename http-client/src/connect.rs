@@ -139,14 +139,14 @@ impl Origin {
         let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
             return Ok(None);
         };
-        let tls = match scheme.to_ascii_lowercase().as_str() {
-            "http" => false,
-            "https" => true,
-            _ => {
-                return Err(HttpError::misuse(format!(
-                    "{uri}: only http and https URLs can be fetched"
-                )));
-            }
+        let tls = if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else {
+            return Err(HttpError::misuse(format!(
+                "{uri}: only http and https URLs can be fetched"
+            )));
         };
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         Ok(Some(Origin::new(tls, host, port)))

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gruvi_body::{BoxError, Incoming, Outgoing};
 use gruvi_conn::client::{ResponseFuture, SendRequest, ThroughProxy};
+use gruvi_conn::proto::PreparedRequest;
+use http::HeaderMap;
 use http::header::PROXY_AUTHORIZATION;
 use tokio::sync::Notify;
 use tower_service::Service;
@@ -419,36 +421,41 @@ impl<B> Client<B> {
                 .entry(PROXY_AUTHORIZATION)
                 .or_insert_with(|| value.clone());
         }
+        if forwarded {
+            parts.extensions.insert(ThroughProxy);
+        }
+        // Checked and written once: a retry sends the same head again.
+        let prepared = SendRequest::prepare(&parts, &body)?;
         // RFC 9110 §9.2.2: an idempotent request may be sent again — here
         // only one without a body, which needs no replay.
         let replayable = is_idempotent(&parts.method) && http_body::Body::is_end_stream(&body);
         let pipelinable = replayable && self.shared.settings.pipeline.is_some();
-        let again = replayable.then(|| {
-            let mut copy = http::Request::new(());
-            *copy.method_mut() = parts.method.clone();
-            *copy.uri_mut() = parts.uri.clone();
-            *copy.version_mut() = parts.version;
-            *copy.headers_mut() = parts.headers.clone();
-            copy
+        let again = replayable.then(|| prepared.clone());
+        // The first try carries the body, and the header map for the
+        // connection to fill with a response's fields.
+        let mut first = Some(Outbound {
+            prepared,
+            body,
+            headers: Some(parts.headers),
         });
-        let mut request = Some(http::Request::from_parts(parts, body));
         let mut retried = false;
         loop {
-            let mut request = match request.take() {
-                Some(request) => request,
+            let outbound = match first.take() {
+                Some(outbound) => outbound,
                 None => match &again {
-                    Some(again) => again.clone().map(|()| Outgoing::empty()),
+                    Some(again) => Outbound {
+                        prepared: again.clone(),
+                        body: Outgoing::empty(),
+                        headers: None,
+                    },
                     None => unreachable!("only a replayable request is sent again"),
                 },
             };
-            if forwarded {
-                request.extensions_mut().insert(ThroughProxy);
-            }
             // A request sent again goes on a connection of its own: a server
             // that closed with pipelined requests unanswered may answer one
             // request per connection.
             let pipelined = pipelinable && !retried;
-            let outcome = self.dispatch(&origin, pipelined, request).await?.await;
+            let outcome = self.dispatch(&origin, pipelined, outbound).await?.await;
             match outcome {
                 Ok(response) => return Ok(response),
                 // The pooled connection turned out closed, before the
@@ -474,7 +481,7 @@ impl<B> Client<B> {
         &self,
         origin: &Origin,
         pipelinable: bool,
-        request: http::Request<Outgoing>,
+        request: Outbound,
     ) -> Result<ResponseFuture, HttpError> {
         let settings = &self.shared.settings;
         let started = now();
@@ -554,13 +561,21 @@ impl<B> Client<B> {
         &self,
         pooled: &mut Pooled,
         room: &Notify,
-        request: http::Request<Outgoing>,
+        request: Outbound,
     ) -> Result<ResponseFuture, HttpError> {
         if pooled.served > 0 {
             self.shared.stats.reused.fetch_add(1, Ordering::Relaxed);
         }
         pooled.served += 1;
-        let response = pooled.send.try_send(request)?;
+        let Outbound {
+            prepared,
+            body,
+            headers,
+        } = request;
+        let response = match headers {
+            Some(headers) => pooled.send.send_prepared_with(prepared, body, headers),
+            None => pooled.send.send_prepared(prepared, body),
+        };
         if let Some(depth) = self.shared.settings.pipeline {
             if pooled.send.is_ready() && pooled.send.in_flight() < depth {
                 room.notify_one();
@@ -571,11 +586,7 @@ impl<B> Client<B> {
 
     /// Opens a connection to `origin`, directly or through its proxy, adds
     /// it to the pool, and queues `request` on it.
-    async fn open(
-        &self,
-        origin: &Origin,
-        request: http::Request<Outgoing>,
-    ) -> Result<ResponseFuture, HttpError> {
+    async fn open(&self, origin: &Origin, request: Outbound) -> Result<ResponseFuture, HttpError> {
         let settings = &self.shared.settings;
         let proxy = settings.proxy.as_ref();
         let opened = match proxy.and_then(|p| p.for_origin(origin)) {
@@ -608,6 +619,14 @@ impl<B> Client<B> {
         let pooled = pool.connections.last_mut().expect("just pushed");
         self.queue(pooled, &room, request)
     }
+}
+
+/// A request on its way to a connection: its head prepared, its body, and
+/// (on the first try) its header map, for the connection to reuse.
+struct Outbound {
+    prepared: PreparedRequest,
+    body: Outgoing,
+    headers: Option<HeaderMap>,
 }
 
 /// RFC 9110 §9.2.2.

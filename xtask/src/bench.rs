@@ -149,6 +149,22 @@ fn table(peer: &str) -> String {
 
 /// Appends to `md` one row per measure: `ours[key]` beside `theirs[key]`
 /// and their ratio.
+/// Load runs of each side, alternating: the machine's noise (other tenants,
+/// frequency changes) comes in bursts longer than one run, and the median
+/// of runs taken in turn keeps one burst from deciding a ratio.
+const ROUNDS: usize = 3;
+
+/// The run with the median requests per second, with every run's rate
+/// kept beside it (`rounds_rps`).
+fn median_run(mut runs: Vec<Value>) -> Value {
+    let rps = |run: &Value| run["rps"].as_f64().unwrap_or(0.0);
+    runs.sort_by(|a, b| rps(a).total_cmp(&rps(b)));
+    let all: Vec<f64> = runs.iter().map(rps).collect();
+    let mut median = runs.swap_remove(runs.len() / 2);
+    median["rounds_rps"] = json!(all);
+    median
+}
+
 fn push_rows(md: &mut String, mode: &str, ours: &Value, theirs: &Value, measures: &[Measure]) {
     let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     for (label, key, better) in measures {
@@ -175,13 +191,16 @@ fn servers(setup: &Setup) -> Result<Section, String> {
         ),
     ];
     for (mode, connections, depth, cpu) in modes {
-        let mut pair = Vec::new();
-        for hello in HELLO_SERVERS {
-            let server = setup.start_hello(hello)?;
-            let result = setup.load(&server, &["load"], connections, depth, cpu)?;
-            eprintln!("server, {mode} — {}: {result}", hello.0);
-            pair.push(result);
+        let mut rounds = [Vec::new(), Vec::new()];
+        for _ in 0..ROUNDS {
+            for (hello, runs) in HELLO_SERVERS.into_iter().zip(&mut rounds) {
+                let server = setup.start_hello(hello)?;
+                let result = setup.load(&server, &["load"], connections, depth, cpu)?;
+                eprintln!("server, {mode} — {}: {result}", hello.0);
+                runs.push(result);
+            }
         }
+        let pair = rounds.map(median_run);
         push_rows(
             &mut md,
             mode,
@@ -251,16 +270,20 @@ fn clients(setup: &Setup) -> Result<Section, String> {
     ];
     let server = setup.start_hello(HELLO_SERVERS[0])?;
     for (mode, callers, ours, our_depth, theirs) in modes {
-        let mut pair = Vec::new();
-        for (client, depth) in [(ours, our_depth), (&[theirs][..], 1)] {
-            let generator: Vec<&str> = ["client-load", "--client"]
-                .into_iter()
-                .chain(client.iter().copied())
-                .collect();
-            let result = setup.load(&server, &generator, callers, depth, setup.load_cpu)?;
-            eprintln!("client, {mode} — {}: {result}", client.join(" "));
-            pair.push(result);
+        let mut rounds = [Vec::new(), Vec::new()];
+        for _ in 0..ROUNDS {
+            let clients = [(ours, our_depth), (&[theirs][..], 1)];
+            for ((client, depth), runs) in clients.into_iter().zip(&mut rounds) {
+                let generator: Vec<&str> = ["client-load", "--client"]
+                    .into_iter()
+                    .chain(client.iter().copied())
+                    .collect();
+                let result = setup.load(&server, &generator, callers, depth, setup.load_cpu)?;
+                eprintln!("client, {mode} — {}: {result}", client.join(" "));
+                runs.push(result);
+            }
         }
+        let pair = rounds.map(median_run);
         push_rows(
             &mut md,
             mode,
@@ -471,7 +494,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let report = format!(
         "# cargo xtask bench{quick_flag}\n\n\
          Machine: {machine}. Every server and client: one current-thread runtime; \
-         {seconds} s per load run after a 1 s warm-up.\n\n\
+         {seconds} s per load run after a 1 s warm-up; each row is the median of \
+         {ROUNDS} runs of each side, the sides taking turns.\n\n\
          ## Server: our `hello` beside a hyper hello server\n\n\
          Load: `cargo xtask load` (pre-serialised requests over raw TCP).\n\n{servers_md}\n\
          ## Client: `gruvi_client::HttpService` beside hyper's `client::conn::http1`\n\n\

@@ -215,29 +215,50 @@ impl SendRequest {
         request: http::Request<Outgoing>,
     ) -> Result<ResponseFuture, RequestError> {
         let (parts, body) = request.into_parts();
-        let version = Version::from_http(parts.version);
-        let size = BodySize::of(&body);
+        let prepared = SendRequest::prepare(&parts, &body)?;
+        Ok(self.queue(prepared, body, Some(parts.headers)))
+    }
+
+    /// Checks and writes the head of a request with these parts and body,
+    /// as [`try_send`](Self::try_send) does, for
+    /// [`send_prepared`](Self::send_prepared): a request prepared once can
+    /// be sent again on another connection without being written again.
+    pub fn prepare(
+        parts: &http::request::Parts,
+        body: &Outgoing,
+    ) -> Result<PreparedRequest, RequestError> {
         let fields = match parts.extensions.get::<FieldsAsGiven>() {
             Some(given) => RequestFields::Given(&given.0),
             None => RequestFields::Map(&parts.headers),
         };
-        let through_proxy = parts.extensions.get::<ThroughProxy>().is_some();
-        let prepared = PreparedRequest::from_http(
+        PreparedRequest::from_http(
             &parts.method,
             &parts.uri,
-            version,
+            Version::from_http(parts.version),
             fields,
-            size,
-            through_proxy,
+            BodySize::of(body),
+            parts.extensions.get::<ThroughProxy>().is_some(),
         )
-        .map_err(RequestError::Local)?;
-        Ok(self.queue(prepared, body, Some(parts.headers)))
+        .map_err(RequestError::Local)
     }
 
     /// Queues a request already prepared (checked and written) with its
     /// body.
     pub fn send_prepared(&self, request: PreparedRequest, body: Outgoing) -> ResponseFuture {
         self.queue(request, body, None)
+    }
+
+    /// [`send_prepared`](Self::send_prepared), handing over the header map
+    /// the request was prepared from: the connection fills it with a
+    /// response's fields rather than allocate a map (emptied first: none
+    /// of the request's fields remain).
+    pub fn send_prepared_with(
+        &self,
+        request: PreparedRequest,
+        body: Outgoing,
+        headers: HeaderMap,
+    ) -> ResponseFuture {
+        self.queue(request, body, Some(headers))
     }
 
     fn queue(
