@@ -88,6 +88,25 @@ async fn requests_go_to_their_own_origin_over_pooled_connections() {
     b.close().await;
 }
 
+/// A request that cannot be sent (a hop-by-hop field of the caller's)
+/// fails before a connection is opened for it; the next one is served.
+#[tokio::test]
+async fn a_request_that_cannot_be_sent_opens_no_connection() {
+    let (mut a, a_url) = origin("a").await;
+    let client = Client::new();
+    let request = http::Request::get(format!("{a_url}/x"))
+        .header("keep-alive", "timeout=5")
+        .body(Outgoing::empty())
+        .unwrap();
+    let error = client.request(request).await.unwrap_err();
+    assert!(error.to_string().contains("keep-alive"), "{error}");
+    assert_eq!(client.stats().opened, 0);
+    assert_eq!(a.stats().connections_accepted, 0);
+    let got = text(client.get(&format!("{a_url}/y")).await.unwrap()).await;
+    assert_eq!(got, "a /y");
+    a.close().await;
+}
+
 /// A server that closes after each response: the next request opens a
 /// new connection (no "connection is closed" left in the pool).
 #[tokio::test]
