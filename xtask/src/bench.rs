@@ -408,12 +408,11 @@ fn criterion_ids(target: &Path) -> Vec<String> {
     ids
 }
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let quick = args.iter().any(|a| a == "--quick");
-    let body_mib: u64 = if quick { 64 } else { 256 };
-    let idle_connections = if quick { 2_000 } else { 10_000 };
-    let target = target_dir();
-
+/// Builds, in release, what the measurements run: this program (hyper's
+/// peers, the load generators, the clients) and our `hello`. Target flags
+/// apply to every package named: without `--bin xtask`, only the `hello`
+/// example would be built, and an earlier `xtask` binary measured.
+pub(crate) fn build_release() -> Result<(), String> {
     run_command(cargo().args([
         "build",
         "--release",
@@ -425,7 +424,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "gruvi-server",
         "--example",
         "hello",
-    ]))?;
+    ]))
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let body_mib: u64 = if quick { 64 } else { 256 };
+    let idle_connections = if quick { 2_000 } else { 10_000 };
+    let target = target_dir();
+
+    build_release()?;
     let mut criterion = cargo();
     criterion.args([
         "bench",

@@ -39,6 +39,7 @@ pub(crate) struct Counting {
 
 /// `cargo xtask instructions [--seconds S]`: the section alone, printed.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    crate::bench::build_release()?;
     let counting = Counting {
         release: target_dir().join("release"),
         seconds: number_flag(args, "--seconds", 4)?,

@@ -33,8 +33,7 @@ Tasks:
   instructions [--seconds S]
                           the bench's instructions-per-request section alone: both
                           hello servers and both clients under callgrind (needs
-                          valgrind; builds nothing: run after `cargo build --release
-                          -p xtask -p gruvi-server --example hello`)
+                          valgrind; builds what it runs first, in release)
   soak [--seconds N] [--connections N] [--tricklers N] [--header-timeout S]
        [--silent N] [--max-connections N]
                           the echo server under 1,000 connections of random
