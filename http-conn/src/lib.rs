@@ -75,6 +75,7 @@
 //! | a response framed by its request, 1xx, upgrades | `proto/client.rs`: `Client::parse_head`, `interim` |
 //! | `100 Continue`, client (holding the body) | `proto/client.rs`: `request_body`, `interim` |
 //! | client timers (continue, response head, body) | `proto/client/timers.rs` |
+//! | a panic in the application (a handler's future, a body): its message's failure only | `server/exchange.rs`: `poll_handler`; `body.rs`: `pump` |
 
 #![deny(missing_docs)]
 
