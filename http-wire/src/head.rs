@@ -374,19 +374,27 @@ impl Known {
     /// are compared ignoring ASCII case.
     #[inline(always)]
     pub(crate) fn of_name(name: &[u8]) -> Known {
-        let (expected, known): (&[u8], Known) = match name.len() {
-            4 => (b"host", Known::HOST),
-            6 => (b"expect", Known::EXPECT),
-            7 => (b"upgrade", Known::UPGRADE),
-            10 => (b"connection", Known::CONNECTION),
-            14 => (b"content-length", Known::CONTENT_LENGTH),
-            17 => (b"transfer-encoding", Known::TRANSFER_ENCODING),
-            _ => return Known::NONE,
+        /// The recognised names by length (no two share one), lower case.
+        static BY_LENGTH: [(Known, &[u8]); 18] = {
+            let mut table: [(Known, &[u8]); 18] = [(Known::NONE, b""); 18];
+            table[4] = (Known::HOST, b"host");
+            table[6] = (Known::EXPECT, b"expect");
+            table[7] = (Known::UPGRADE, b"upgrade");
+            table[10] = (Known::CONNECTION, b"connection");
+            table[14] = (Known::CONTENT_LENGTH, b"content-length");
+            table[17] = (Known::TRANSFER_ENCODING, b"transfer-encoding");
+            table
+        };
+        let Some(&(known, expected)) = BY_LENGTH.get(name.len()) else {
+            return Known::NONE;
         };
         // The first byte rejects most names of a matching length (Date vs
-        // host, Server vs expect) before the full comparison; the lengths
-        // matched, so both are non-empty.
-        if name[0] | 0x20 == expected[0] && token_eq_lowercase(name, expected) {
+        // host, Server vs expect) before the full comparison; an empty name
+        // finds no entry.
+        if known != Known::NONE
+            && name[0] | 0x20 == expected[0]
+            && token_eq_lowercase(name, expected)
+        {
             known
         } else {
             Known::NONE

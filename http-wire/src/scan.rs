@@ -326,7 +326,9 @@ mod simd {
     /// SSE2 is part of the x86_64 baseline, so this inlines anywhere.
     #[inline(always)]
     fn sse2_block(buf: &[u8], i: usize, stop: Stop) -> Option<usize> {
-        assert!(i + 16 <= buf.len());
+        // Stated as the callers' loop conditions are (`buf.len() - i >= 16`
+        // with `i <= buf.len()`), so that the compiler can see it proven.
+        assert!(i <= buf.len() && buf.len() - i >= 16);
         // SAFETY: this module is compiled only with SSE2 enabled (cfg above),
         // so the SSE2 intrinsics are available; the assertion keeps the 16
         // bytes read in bounds, and the unaligned load needs no alignment.
