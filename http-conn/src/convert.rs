@@ -147,10 +147,13 @@ impl NameCache {
 #[derive(Debug, Default)]
 pub(crate) struct Converter {
     names: NameCache,
-    /// Emptied maps, at most [`MAX_SPARE_MAPS`]: pipelined requests are
+    /// Emptied maps, at most [`MAX_SPARE_MAPS`] holding at most
+    /// [`MAX_SPARE_CAPACITY`] fields between them: pipelined requests are
     /// converted in a batch before their responses give maps back, so one
     /// would serve only the first of each batch.
     spare: Vec<HeaderMap>,
+    /// The capacities of the maps in `spare`, summed.
+    spare_capacity: usize,
     /// Put a [`ReceivedHead`] in the extensions of every converted head.
     received_head: bool,
 }
@@ -162,6 +165,11 @@ const MAX_SPARE_FIELDS: usize = 64;
 /// pipeline depth, which a client answering one response at a time never
 /// comes near.
 const MAX_SPARE_MAPS: usize = 16;
+
+/// Fields the kept maps may hold between them: what an idle connection
+/// keeps stays about the size of its read buffer (a map's field costs
+/// about 100 bytes), however large the maps given back were.
+const MAX_SPARE_CAPACITY: usize = 128;
 
 impl Converter {
     pub(crate) fn new(received_head: bool) -> Converter {
@@ -176,12 +184,15 @@ impl Converter {
         // `len` counts every value (repeated names' extra ones too, which
         // `capacity` does not): a map that held many is not kept.
         // A map that never allocated saves nothing.
+        let capacity = map.capacity();
         if self.spare.len() < MAX_SPARE_MAPS
-            && map.capacity() > 0
-            && map.capacity() <= MAX_SPARE_FIELDS
+            && capacity > 0
+            && capacity <= MAX_SPARE_FIELDS
             && map.len() <= MAX_SPARE_FIELDS
+            && self.spare_capacity + capacity <= MAX_SPARE_CAPACITY
         {
             map.clear();
+            self.spare_capacity += capacity;
             self.spare.push(map);
         }
     }
@@ -189,6 +200,7 @@ impl Converter {
     fn header_map(&mut self, fields: &Fields, bytes: &Bytes) -> Result<HeaderMap, Unrepresentable> {
         let mut map = match self.spare.pop() {
             Some(mut map) => {
+                self.spare_capacity -= map.capacity();
                 map.reserve(fields.len());
                 map
             }
@@ -364,7 +376,8 @@ mod tests {
         // A batch's responses give their maps back; the next batch's
         // requests fill them, up to the number kept.
         for _ in 0..batch {
-            let mut response_fields = HeaderMap::with_capacity(8);
+            // As a handler makes them: a first insert sizes the map.
+            let mut response_fields = HeaderMap::new();
             response_fields.insert("x-last", HeaderValue::from_static("batch"));
             converter.recycle(response_fields);
         }
@@ -374,7 +387,7 @@ mod tests {
             .collect();
         let reused = requests
             .iter()
-            .filter(|request| request.headers().capacity() >= 8)
+            .filter(|request| request.headers().capacity() > 1)
             .count();
         assert_eq!(reused, MAX_SPARE_MAPS);
         for request in &requests {
@@ -401,6 +414,29 @@ mod tests {
             assert_eq!(request.uri(), &target.parse::<Uri>().unwrap());
             assert_eq!(request.uri().to_string(), target);
         }
+    }
+
+    #[test]
+    fn the_maps_kept_hold_a_bounded_number_of_fields_between_them() {
+        let mut converter = Converter::new(false);
+        let large = || HeaderMap::with_capacity(MAX_SPARE_FIELDS * 3 / 4);
+        for _ in 0..MAX_SPARE_MAPS {
+            converter.recycle(large());
+        }
+        let kept = converter.spare.len();
+        let capacity: usize = converter.spare.iter().map(HeaderMap::capacity).sum();
+        assert!(
+            kept >= 1 && capacity <= MAX_SPARE_CAPACITY,
+            "{kept} maps, {capacity} fields"
+        );
+        assert_eq!(capacity, converter.spare_capacity);
+        // Taking one makes room for one as large.
+        convert(&mut converter, &head(&[("Host", "a")]));
+        assert_eq!(converter.spare.len(), kept - 1);
+        converter.recycle(large());
+        assert_eq!(converter.spare.len(), kept);
+        let capacity: usize = converter.spare.iter().map(HeaderMap::capacity).sum();
+        assert_eq!(capacity, converter.spare_capacity);
     }
 
     #[test]
