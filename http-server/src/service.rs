@@ -76,15 +76,30 @@ where
         // its future: it is raised again when the future is polled, where
         // the connection catches it.
         let service = &mut self.service;
-        std::panic::catch_unwind(AssertUnwindSafe(|| {
+        // The closure takes the request by reference and moves it out only
+        // to hand it over: captured by value, it would be copied into the
+        // closure and again out of it (a few hundred bytes, every request).
+        let mut request = std::mem::ManuallyDrop::new(request);
+        let mut taken = false;
+        let call = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut ready_now = Context::from_waker(Waker::noop());
-            match service.poll_ready(&mut ready_now) {
+            let ready = service.poll_ready(&mut ready_now);
+            taken = true;
+            // SAFETY: taken once, here; `taken` keeps it from being dropped
+            // again below.
+            let request = unsafe { std::mem::ManuallyDrop::take(&mut request) };
+            match ready {
                 Poll::Ready(Ok(())) => Call::Called(service.call(request)),
                 Poll::Ready(Err(error)) => Call::Failed(Some(error.into())),
                 Poll::Pending => Call::Waiting(Box::pin(service.clone().oneshot(request))),
             }
         }))
-        .unwrap_or_else(|panic| Call::Panicked(Some(panic)))
+        .unwrap_or_else(|panic| Call::Panicked(Some(panic)));
+        if !taken {
+            // SAFETY: `poll_ready` panicked before the request was taken.
+            unsafe { std::mem::ManuallyDrop::drop(&mut request) };
+        }
+        call
     }
 
     fn peer_error(&mut self, error: &PeerError) {
@@ -130,6 +145,75 @@ where
                 Some(panic) => std::panic::resume_unwind(panic),
                 None => Poll::Pending,
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::{Ready, ready};
+    use std::net::SocketAddr;
+
+    use gruvi_body::Outgoing;
+
+    use super::*;
+    use crate::context::Address;
+
+    /// Rides in a request's extensions: its `Arc` counts the request alive.
+    #[derive(Clone)]
+    struct Alive {
+        _count: Arc<()>,
+    }
+
+    /// A service that panics where it is told to.
+    #[derive(Clone)]
+    struct Panics {
+        in_poll_ready: bool,
+        in_call: bool,
+    }
+
+    impl Service<Request<Incoming>> for Panics {
+        type Response = Response<Outgoing>;
+        type Error = BoxError;
+        type Future = Ready<Result<Response<Outgoing>, BoxError>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            assert!(
+                !self.in_poll_ready,
+                "poll_ready panicked (expected by this test)"
+            );
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _request: Request<Incoming>) -> Self::Future {
+            assert!(!self.in_call, "call panicked (expected by this test)");
+            ready(Ok(Response::new(Outgoing::empty())))
+        }
+    }
+
+    /// However `poll_ready` or `call` ends, the request handed over is
+    /// dropped exactly once (it is moved in without a copy the compiler
+    /// would otherwise make, which is what this guards).
+    #[test]
+    fn a_request_is_dropped_once_whether_or_not_the_service_panics() {
+        let address = Address::Tcp(SocketAddr::from(([127, 0, 0, 1], 1)));
+        for (in_poll_ready, in_call) in [(true, false), (false, true), (false, false)] {
+            let context = RequestContext::new(address.clone(), address.clone(), "t".into(), false);
+            let service = Panics {
+                in_poll_ready,
+                in_call,
+            };
+            let mut handler = ServiceHandler::new(service, context, false, Arc::default());
+            let alive = Arc::new(());
+            let mut request = Request::new(Incoming::empty());
+            request.extensions_mut().insert(Alive {
+                _count: Arc::clone(&alive),
+            });
+            let call = handler.call(request);
+            let panicked = matches!(call, Call::Panicked(Some(_)));
+            assert_eq!(panicked, in_poll_ready || in_call);
+            drop(call);
+            assert_eq!(Arc::strong_count(&alive), 1, "{in_poll_ready} {in_call}");
         }
     }
 }
