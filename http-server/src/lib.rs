@@ -40,7 +40,9 @@
 //!   exact, chunked (trailers included) on HTTP/1.1 otherwise, until close
 //!   on HTTP/1.0; HEAD, 1xx, 204 and 304 without a body;
 //! - a response with a hop-by-hop field, a service error or a panic becomes
-//!   a `500` for that request only (logged through `tracing`);
+//!   a `500` for that request only (logged through `tracing`); a panic in a
+//!   response body, its head already sent, cuts that response short and
+//!   closes the connection, and nothing else;
 //! - malformed requests never reach the application: the library answers
 //!   them (400, 408, 413, 414, 431, 501, 505) and closes the connection;
 //! - a request that asks to switch protocols can be taken over
