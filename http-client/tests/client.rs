@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use gruvi_client::{HttpClient, HttpService, Incoming, Outgoing, RequestBody, Target};
+use gruvi_client::{
+    HttpClient, HttpResponse, HttpService, Incoming, Outgoing, RequestBody, Target,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -778,22 +780,7 @@ async fn the_connections_own_origin_in_any_spelling_is_sent() {
 /// instead of growing without bound (it once grew to gigabytes).
 #[tokio::test]
 async fn a_response_body_read_whole_stops_at_the_maximum() {
-    let (address, server) = fake_server(|mut s| async move {
-        read_until(&mut s, "\r\n\r\n").await;
-        s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-            .await
-            .unwrap();
-        let chunk = format!("400\r\n{}\r\n", "x".repeat(1024));
-        while s.write_all(chunk.as_bytes()).await.is_ok() {}
-    })
-    .await;
-    let mut client = HttpClient::new().timeout(LIMIT).max_body(Some(100_000));
-    client.connect(address.as_str()).await.unwrap();
-    client
-        .request("GET", "/endless", &[], RequestBody::Empty)
-        .await
-        .unwrap();
-    let mut response = client.getresponse().await.unwrap();
+    let (client, mut response, server) = endless_response("x".repeat(1024)).await;
     let error = response.read_to_end().await.unwrap_err();
     assert!(
         error.to_string().contains("limit of 100000 bytes"),
@@ -803,29 +790,37 @@ async fn a_response_body_read_whole_stops_at_the_maximum() {
     server.await.unwrap();
 }
 
+/// A client with a 100,000-byte body limit, and the response to its GET
+/// from a server that sends `data` as one chunk after another until the
+/// client goes away.
+async fn endless_response(data: String) -> (HttpClient, HttpResponse, JoinHandle<()>) {
+    let (address, server) = fake_server(move |mut s| async move {
+        read_until(&mut s, "\r\n\r\n").await;
+        s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .await
+            .unwrap();
+        let chunk = format!("{:x}\r\n{data}\r\n", data.len());
+        while s.write_all(chunk.as_bytes()).await.is_ok() {}
+    })
+    .await;
+    let mut client = HttpClient::new().timeout(LIMIT).max_body(Some(100_000));
+    client.connect(address.as_str()).await.unwrap();
+    client
+        .request("GET", "/endless", &[], RequestBody::Empty)
+        .await
+        .unwrap();
+    let response = client.getresponse().await.unwrap();
+    (client, response, server)
+}
+
 /// `readlines` is bounded like `read_to_end`: an endless body — here one
 /// endless line, then many short ones — fails at the maximum instead of
 /// filling memory.
 #[tokio::test]
 async fn lines_read_stop_at_the_maximum() {
     for line in ["x", "short line\n"] {
-        let (address, server) = fake_server(move |mut s| async move {
-            read_until(&mut s, "\r\n\r\n").await;
-            s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-                .await
-                .unwrap();
-            let data = line.repeat(1024 / line.len());
-            let chunk = format!("{:x}\r\n{data}\r\n", data.len());
-            while s.write_all(chunk.as_bytes()).await.is_ok() {}
-        })
-        .await;
-        let mut client = HttpClient::new().timeout(LIMIT).max_body(Some(100_000));
-        client.connect(address.as_str()).await.unwrap();
-        client
-            .request("GET", "/endless", &[], RequestBody::Empty)
-            .await
-            .unwrap();
-        let mut response = client.getresponse().await.unwrap();
+        let data = line.repeat(1024 / line.len());
+        let (client, mut response, server) = endless_response(data).await;
         let error = response.readlines(None).await.unwrap_err();
         assert!(
             error.to_string().contains("limit of 100000 bytes"),

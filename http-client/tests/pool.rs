@@ -62,6 +62,24 @@ async fn origin(name: &'static str) -> (HttpServer<impl Clone>, String) {
     (server, format!("http://{address}"))
 }
 
+/// `GET {url}/0` .. `{url}/{n - 1}`, each from a task of its own, all at
+/// once; their bodies in that order (each wait bounded).
+async fn get_concurrently(client: &Client, url: &str, n: usize) -> Vec<String> {
+    let calls: Vec<_> = (0..n)
+        .map(|n| {
+            let (client, url) = (client.clone(), url.to_owned());
+            tokio::spawn(
+                async move { text(client.get(&format!("{url}/{n}")).await.unwrap()).await },
+            )
+        })
+        .collect();
+    let mut got = Vec::new();
+    for call in calls {
+        got.push(timeout(LIMIT, call).await.unwrap().unwrap());
+    }
+    got
+}
+
 async fn text(response: http::Response<Incoming>) -> String {
     let bytes = response.into_body().read_to_end().await.unwrap();
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -281,19 +299,9 @@ async fn connections_closed_at_once_fail_the_request() {
 async fn pipelining_shares_a_connection_when_asked_for() {
     let (mut a, a_url) = origin("a").await;
     let client = Client::builder().pipeline(Some(8)).build();
-    let calls: Vec<_> = (0..5)
-        .map(|n| {
-            let (client, url) = (client.clone(), a_url.clone());
-            tokio::spawn(
-                async move { text(client.get(&format!("{url}/{n}")).await.unwrap()).await },
-            )
-        })
-        .collect();
-    for (n, call) in calls.into_iter().enumerate() {
-        assert_eq!(
-            timeout(LIMIT, call).await.unwrap().unwrap(),
-            format!("a /{n}")
-        );
+    let got = get_concurrently(&client, &a_url, 5).await;
+    for (n, got) in got.into_iter().enumerate() {
+        assert_eq!(got, format!("a /{n}"));
     }
     assert_eq!(a.stats().connections_accepted, 1);
     a.close().await;
@@ -492,19 +500,9 @@ async fn one_request_per_connection() -> (String, Arc<AtomicUsize>) {
 async fn requests_pipelined_to_a_server_that_closes_mid_pipeline_are_all_answered() {
     let (url, accepted) = one_request_per_connection().await;
     let client = Client::builder().pipeline(Some(8)).build();
-    let calls: Vec<_> = (0..6)
-        .map(|n| {
-            let (client, url) = (client.clone(), url.clone());
-            tokio::spawn(
-                async move { text(client.get(&format!("{url}/{n}")).await.unwrap()).await },
-            )
-        })
-        .collect();
-    for (n, call) in calls.into_iter().enumerate() {
-        assert_eq!(
-            timeout(LIMIT, call).await.unwrap().unwrap(),
-            format!("/{n}")
-        );
+    let got = get_concurrently(&client, &url, 6).await;
+    for (n, got) in got.into_iter().enumerate() {
+        assert_eq!(got, format!("/{n}"));
     }
     assert!(
         accepted.load(Ordering::SeqCst) >= 6,

@@ -30,19 +30,13 @@ async fn echo_announces_its_address_and_answers_with_json() {
     let (mut child, address) = start("echo", &[]).await;
 
     let mut stream = TcpStream::connect(&address).await.unwrap();
-    stream
-        .write_all(
-            b"POST /p?q HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9\r\nx-dup: 1\r\nX-Dup: 2\r\n\
-              Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
-              3\r\n\xff\x00a\r\n0\r\nX-Trail: t\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    let mut response = Vec::new();
-    timeout(LIMIT, stream.read_to_end(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
+    let response = exchange(
+        &mut stream,
+        b"POST /p?q HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9\r\nx-dup: 1\r\nX-Dup: 2\r\n\
+          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+          3\r\n\xff\x00a\r\n0\r\nX-Trail: t\r\n\r\n",
+    )
+    .await;
     let text = String::from_utf8(response).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
@@ -69,15 +63,7 @@ async fn echo_announces_its_address_and_answers_with_json() {
 
     // A request the library rejects gets the library's answer.
     let mut stream = TcpStream::connect(&address).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = Vec::new();
-    timeout(LIMIT, stream.read_to_end(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
+    let response = exchange(&mut stream, b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n").await;
     assert!(response.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
     child.kill().await.unwrap();
 }
@@ -132,16 +118,21 @@ async fn interrupt(mut child: tokio::process::Child) {
     assert!(status.success(), "exit status after SIGINT: {status}");
 }
 
-async fn get(address: &str, target: &str) -> String {
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
+/// Writes `request` and reads until the server closes (bounded).
+async fn exchange(stream: &mut TcpStream, request: &[u8]) -> Vec<u8> {
+    stream.write_all(request).await.unwrap();
     let mut response = Vec::new();
     timeout(LIMIT, stream.read_to_end(&mut response))
         .await
         .unwrap()
         .unwrap();
-    String::from_utf8(response).unwrap()
+    response
+}
+
+async fn get(address: &str, target: &str) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    String::from_utf8(exchange(&mut stream, request.as_bytes()).await).unwrap()
 }
 
 #[tokio::test]
@@ -152,16 +143,8 @@ async fn axum_example_tells_the_peer_and_echoes_websocket_messages() {
     let (child, address) = start("axum", &[]).await;
     let mut stream = TcpStream::connect(&address).await.unwrap();
     let ours = stream.local_addr().unwrap();
-    stream
-        .write_all(b"GET /ip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = Vec::new();
-    timeout(LIMIT, stream.read_to_end(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    let response = String::from_utf8(response).unwrap();
+    let request = b"GET /ip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let response = String::from_utf8(exchange(&mut stream, request).await).unwrap();
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(
         response.ends_with(&format!("\r\n\r\n{ours}\n")),

@@ -60,6 +60,26 @@ async fn whoami(request: http::Request<Incoming>) -> Result<http::Response<Outgo
     ))))
 }
 
+/// A TLS client on `stream` (for `localhost`, trusting the test identity):
+/// writes `request`, reads until the server closes (bounded).
+async fn exchange_tls<S>(stream: S, request: &[u8]) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let connector = tokio_rustls::TlsConnector::from(client_config());
+    let mut tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), stream)
+        .await
+        .unwrap();
+    tls.write_all(request).await.unwrap();
+    let mut all = Vec::new();
+    timeout(LIMIT, tls.read_to_end(&mut all))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8(all).unwrap()
+}
+
 #[tokio::test]
 async fn requests_over_tls_are_served_and_know_it() {
     let mut server = HttpServer::new(tower::service_fn(whoami));
@@ -72,20 +92,7 @@ async fn requests_over_tls_are_served_and_know_it() {
         other => panic!("{other:?}"),
     };
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(client_config());
-    let mut tls = connector
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    tls.write_all(b"GET /a HTTP/1.1\r\nHost: localhost\r\n\r\nGET /b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut all = Vec::new();
-    timeout(LIMIT, tls.read_to_end(&mut all))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8(all).unwrap();
+    let text = exchange_tls(tcp, b"GET /a HTTP/1.1\r\nHost: localhost\r\n\r\nGET /b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
     assert!(text.contains("\r\n\r\n/a tls=true"), "{text}");
     assert!(text.ends_with("\r\n\r\n/b tls=true"), "{text}");
 
@@ -122,20 +129,11 @@ async fn tls_over_a_unix_listener_of_the_callers() {
     let mut server = HttpServer::new(tower::service_fn(whoami));
     server.listen_on_tls(listener, server_config()).unwrap();
     let unix = tokio::net::UnixStream::connect(&path).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(client_config());
-    let mut tls = connector
-        .connect(ServerName::try_from("localhost").unwrap(), unix)
-        .await
-        .unwrap();
-    tls.write_all(b"GET /u HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut all = Vec::new();
-    timeout(LIMIT, tls.read_to_end(&mut all))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8(all).unwrap();
+    let text = exchange_tls(
+        unix,
+        b"GET /u HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(text.ends_with("\r\n\r\n/u tls=true"), "{text}");
     server.close().await;
     std::fs::remove_file(&path).unwrap();
