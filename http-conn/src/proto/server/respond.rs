@@ -331,16 +331,14 @@ impl Server {
     /// connection ends after it (every rejection; not a `500` standing in
     /// for an application that failed).
     fn write_library_answer(&mut self, id: RequestId, status: u16, now: Instant) {
-        let (digits, reason) = answer_text(status);
-        let length = (digits.len() + 1 + reason.len() + 1) as u64;
-        match self.write_head(id, status, None, BodySize::Exact(length), now) {
+        let text = AnswerText::of(status);
+        match self.write_head(id, status, None, BodySize::Exact(text.len()), now) {
             Ok(has_body) => {
                 // (A response to HEAD has its length and not its body.)
                 if has_body {
-                    self.write.put_slice(&digits);
-                    self.write.put_slice(b" ");
-                    self.write.put_slice(reason.as_bytes());
-                    self.write.put_slice(b"\n");
+                    for piece in text.pieces() {
+                        self.write.put_slice(piece);
+                    }
                 }
                 self.responding = Responding::Idle;
                 self.answered(id, now);
@@ -355,18 +353,33 @@ impl Server {
     }
 }
 
-/// A library answer's text: `{status} {reason}`, then a line end.
-fn answer_text(status: u16) -> ([u8; 3], &'static str) {
-    let reason = http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Error");
-    let digits = [
-        b'0' + (status / 100 % 10) as u8,
-        b'0' + (status / 10 % 10) as u8,
-        b'0' + (status % 10) as u8,
-    ];
-    (digits, reason)
+/// A library answer's body: `{status} {reason}`, then a line end.
+struct AnswerText {
+    digits: [u8; 3],
+    reason: &'static str,
+}
+
+impl AnswerText {
+    fn of(status: u16) -> AnswerText {
+        let reason = http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error");
+        let digits = [
+            b'0' + (status / 100 % 10) as u8,
+            b'0' + (status / 10 % 10) as u8,
+            b'0' + (status % 10) as u8,
+        ];
+        AnswerText { digits, reason }
+    }
+
+    fn pieces(&self) -> [&[u8]; 4] {
+        [&self.digits, b" ", self.reason.as_bytes(), b"\n"]
+    }
+
+    fn len(&self) -> u64 {
+        self.pieces().iter().map(|piece| piece.len() as u64).sum()
+    }
 }
 
 impl Server {
@@ -376,8 +389,7 @@ impl Server {
     /// and `Connection: close`, as every library answer. To be written at
     /// once, then the connection closed.
     pub fn refusal(config: &ServerConfig, wall: std::time::SystemTime) -> Bytes {
-        let (digits, reason) = answer_text(503);
-        let length = (digits.len() + 1 + reason.len() + 1) as u64;
+        let text = AnswerText::of(503);
         let mut buf = bytes::BytesMut::new();
         let Ok(mut head) = HeadWriter::response(&mut buf, Version::Http11, 503, None) else {
             unreachable!("503 is a valid status")
@@ -387,13 +399,12 @@ impl Server {
             head.trusted_field(b"Server", &server);
         }
         head.trusted_field(b"Content-Type", b"text/plain; charset=utf-8");
-        head.content_length(length);
+        head.content_length(text.len());
         head.trusted_field(b"Connection", b"close");
         head.finish();
-        buf.extend_from_slice(&digits);
-        buf.extend_from_slice(b" ");
-        buf.extend_from_slice(reason.as_bytes());
-        buf.extend_from_slice(b"\n");
+        for piece in text.pieces() {
+            buf.extend_from_slice(piece);
+        }
         buf.freeze()
     }
 }
