@@ -515,27 +515,65 @@ impl<H: HeadKind> Parser<H> {
         line: usize,
         bare_lf: bool,
     ) -> Result<Option<usize>, WireError> {
-        let i = skip_token_bytes(buf, line);
-        let Some(&after_name) = buf.get(i) else {
+        // RFC 9112 §5: the common line, `token ":" *SP text CRLF`, is taken
+        // whole when the name's end (a colon) and the value's end (the
+        // first control byte, scanned for from the line's start) agree with
+        // it. The two scans do not wait for each other, and the next line
+        // waits only for the second. Anything else (HTAB, a bare LF, an
+        // error, an incomplete line) is parsed step by step below, which
+        // gives the same answer for the common line too.
+        let name_end = skip_token_bytes(buf, line);
+        let end = skip_text_bytes(buf, line);
+        if line < name_end
+            && name_end < end
+            && buf[name_end] == b':'
+            && buf.get(end..end + 2) == Some(b"\r\n")
+        {
+            // No control byte (HTAB included) comes before `end`: the value's
+            // bytes are all field-vchar or SP, and its OWS is SP.
+            let value = &buf[name_end + 1..end];
+            let leading = value.iter().take_while(|&&b| b == b' ').count();
+            let trailing = value[leading..]
+                .iter()
+                .rev()
+                .take_while(|&&b| b == b' ')
+                .count();
+            let value = Span::new(name_end + 1 + leading, end - trailing);
+            return self.add_field(buf, line, Span::new(line, name_end), value, end + 2);
+        }
+        let Some(&after_name) = buf.get(name_end) else {
             return Ok(None);
         };
         if after_name != b':' {
             let kind = match after_name {
-                // RFC 9112 §5.1 ¶2: no whitespace between name and colon.
-                b' ' | b'\t' if i > line => ErrorKind::WhitespaceBeforeColon,
-                b'\r' | b'\n' if i > line => ErrorKind::MissingColon,
+                // RFC 9112 §5.1 ¶2: no whitespace between name and name_end.
+                b' ' | b'\t' if name_end > line => ErrorKind::WhitespaceBeforeColon,
+                b'\r' | b'\n' if name_end > line => ErrorKind::MissingColon,
                 _ => ErrorKind::InvalidFieldName,
             };
-            return Err(WireError::new(kind, i));
+            return Err(WireError::new(kind, name_end));
         }
-        if i == line {
-            return Err(WireError::new(ErrorKind::InvalidFieldName, i));
+        if name_end == line {
+            return Err(WireError::new(ErrorKind::InvalidFieldName, name_end));
         }
-        let name = Span::new(line, i);
-        let Some((value, next)) = field_value(buf, i + 1, bare_lf)? else {
+        let name = Span::new(line, name_end);
+        let Some((value, next)) = field_value(buf, name_end + 1, bare_lf)? else {
             return Ok(None);
         };
+        self.add_field(buf, line, name, value, next)
+    }
 
+    /// Adds the field `name: value` of the line at `line` (which ends at
+    /// `next`), after the checks on its count and on recognised names.
+    #[inline(always)]
+    fn add_field(
+        &mut self,
+        buf: &[u8],
+        line: usize,
+        name: Span,
+        value: Span,
+        next: usize,
+    ) -> Result<Option<usize>, WireError> {
         let fields = self.head.fields_mut();
         if fields.len() >= self.limits.max_fields {
             return Err(WireError::new(ErrorKind::TooManyFields, line));

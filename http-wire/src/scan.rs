@@ -176,25 +176,27 @@ mod swar {
     }
 }
 
+/// Skips bytes that are not [`is_uri_special`], one at a time.
+fn skip_plain_uri_bytes_slowly(buf: &[u8], mut i: usize) -> usize {
+    while i < buf.len() && !is_uri_special(buf[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Skips letters, digits and `-`, one at a time.
+fn skip_name_like_bytes(buf: &[u8], mut i: usize) -> usize {
+    while i < buf.len() && (buf[i].is_ascii_alphanumeric() || buf[i] == b'-') {
+        i += 1;
+    }
+    i
+}
+
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 mod simd {
+    pub(super) use super::skip_name_like_bytes as skip_name_like;
+    pub(super) use super::skip_plain_uri_bytes_slowly as skip_plain_uri;
     pub(super) use super::swar::{skip_target, skip_text};
-
-    /// Skips bytes that are not [`super::is_uri_special`].
-    pub(super) fn skip_plain_uri(buf: &[u8], mut i: usize) -> usize {
-        while i < buf.len() && !super::is_uri_special(buf[i]) {
-            i += 1;
-        }
-        i
-    }
-
-    /// Skips letters, digits and `-`.
-    pub(super) fn skip_name_like(buf: &[u8], mut i: usize) -> usize {
-        while i < buf.len() && (buf[i].is_ascii_alphanumeric() || buf[i] == b'-') {
-            i += 1;
-        }
-        i
-    }
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -250,10 +252,7 @@ mod simd {
             }
             i += 16;
         }
-        while i < buf.len() && (buf[i].is_ascii_alphanumeric() || buf[i] == b'-') {
-            i += 1;
-        }
-        i
+        tail(buf, i, Stop::NonNameLike)
     }
 
     #[inline]
@@ -270,10 +269,7 @@ mod simd {
             }
             i += 16;
         }
-        while i < buf.len() && !super::is_uri_special(buf[i]) {
-            i += 1;
-        }
-        i
+        tail(buf, i, Stop::UriSpecial)
     }
 
     /// Scans the first 48 bytes inline with SSE2 (most values and targets
@@ -310,15 +306,18 @@ mod simd {
         tail(buf, i, stop)
     }
 
-    /// Fewer than 16 bytes left: word at a time, then byte by byte.
+    /// Fewer than 16 bytes left: the last 16 of `buf` at once, or when
+    /// `buf` is shorter, word at a time, then byte by byte.
     #[inline(always)]
     fn tail(buf: &[u8], i: usize, stop: Stop) -> usize {
+        if buf.len() >= 16 {
+            return last_block(buf, i, stop);
+        }
         match stop {
             Stop::NonTarget => super::swar::skip_target(buf, i),
             Stop::Control => super::swar::skip_text(buf, i),
-            Stop::NonNameLike | Stop::UriSpecial => {
-                unreachable!("names and URI text are scanned by their own loops")
-            }
+            Stop::NonNameLike => super::skip_name_like_bytes(buf, i),
+            Stop::UriSpecial => super::skip_plain_uri_bytes_slowly(buf, i),
         }
     }
 
@@ -329,11 +328,37 @@ mod simd {
         // Stated as the callers' loop conditions are (`buf.len() - i >= 16`
         // with `i <= buf.len()`), so that the compiler can see it proven.
         assert!(i <= buf.len() && buf.len() - i >= 16);
+        let mask = passing(buf, i, stop);
+        (mask != 0xffff).then(|| i + (!mask).trailing_zeros() as usize)
+    }
+
+    /// Fewer than 16 bytes left from `i`, in a `buf` of 16 or more: its last
+    /// 16 bytes tested at once, those before `i` ignored. The index of the
+    /// first stop byte from `i`, or `buf.len()`.
+    #[inline(always)]
+    fn last_block(buf: &[u8], i: usize, stop: Stop) -> usize {
+        assert!(buf.len() >= 16 && i <= buf.len() && buf.len() - i < 16);
+        let at = buf.len() - 16;
+        // Bit k is the byte at `i + k`; the shift (1 to 16) drops those
+        // before `i`.
+        let stops = (!passing(buf, at, stop) & 0xffff) >> (i - at);
+        if stops == 0 {
+            buf.len()
+        } else {
+            i + stops.trailing_zeros() as usize
+        }
+    }
+
+    /// One bit per byte of `buf[at..at + 16]` (the lowest for the first):
+    /// set where the byte does not stop the scan.
+    #[inline(always)]
+    fn passing(buf: &[u8], at: usize, stop: Stop) -> u32 {
+        assert!(at <= buf.len() && buf.len() - at >= 16);
         // SAFETY: this module is compiled only with SSE2 enabled (cfg above),
         // so the SSE2 intrinsics are available; the assertion keeps the 16
         // bytes read in bounds, and the unaligned load needs no alignment.
-        let mask = unsafe {
-            let x = _mm_loadu_si128(buf.as_ptr().add(i).cast());
+        unsafe {
+            let x = _mm_loadu_si128(buf.as_ptr().add(at).cast());
             let del = _mm_set1_epi8(0x7f);
             // Signed compares: bytes >= 0x80 are negative.
             let ok = match stop {
@@ -376,8 +401,7 @@ mod simd {
                 }
             };
             _mm_movemask_epi8(ok) as u32
-        };
-        (mask != 0xffff).then(|| i + (!mask).trailing_zeros() as usize)
+        }
     }
 
     /// # Safety

@@ -132,6 +132,34 @@ proptest! {
         prop_assert_eq!(head.fields().len(), fields.len());
     }
 
+    /// Field lines with any whitespace around their values, HTAB and obs-text
+    /// inside them, and more input after the head: parsed whole (where a
+    /// line is taken in one scan) and one byte at a time (step by step),
+    /// every field comes out with its value trimmed.
+    #[test]
+    fn field_lines_with_any_whitespace_parse_the_same_every_way(
+        fields in proptest::collection::vec(
+            (token(), "[ \t]{0,3}", field_value(), "[ \t]{0,3}"),
+            0..12,
+        ),
+        after in proptest::collection::vec(any::<u8>(), 0..40),
+    ) {
+        let mut buf = b"GET / HTTP/1.1\r\nHost: example.com\r\n".to_vec();
+        for (name, before, value, behind) in &fields {
+            buf.extend_from_slice(format!("X-{name}:{before}").as_bytes());
+            buf.extend_from_slice(value);
+            buf.extend_from_slice(format!("{behind}\r\n").as_bytes());
+        }
+        buf.extend_from_slice(b"\r\n");
+        let head_len = buf.len();
+        buf.extend_from_slice(&after);
+        let (head, consumed) = request_every_way(&buf, &Limits::default()).unwrap().unwrap();
+        prop_assert_eq!(consumed, head_len);
+        let values: Vec<Vec<u8>> = head.fields().iter().skip(1).map(|f| f.value(&buf).into_owned()).collect();
+        let expected: Vec<Vec<u8>> = fields.iter().map(|(_, _, value, _)| value.clone()).collect();
+        prop_assert_eq!(values, expected);
+    }
+
     /// The fuzz targets' bodies, on random bytes with random limits.
     #[test]
     fn any_bytes_give_one_answer_however_split(input in proptest::collection::vec(any::<u8>(), 0..120)) {
