@@ -176,9 +176,16 @@ where
         if this.closed {
             return Poll::Ready(this.error.clone().map_or(Ok(()), Err));
         }
+        // One clock reading serves every turn of this poll; a fired timer
+        // takes a new one.
+        let mut now = now();
+        // The queue and the socket, once they answered `Pending`, hold this
+        // task's waker until they have more: asking them again in a later
+        // turn of this poll would only register it again.
+        let mut queue_waits = false;
+        let mut read_waits = false;
         for _ in 0..MAX_TURNS {
-            let now = now();
-            let mut progress = this.take_requests(cx, now);
+            let mut progress = !queue_waits && this.take_requests(cx, now, &mut queue_waits);
             progress |= this.send_body(cx, now);
             progress |= this.deliver_events(cx, now);
 
@@ -199,7 +206,7 @@ where
             if done && this.proto.write_buf().is_empty() && this.receiving.is_none() {
                 return this.close(cx, now);
             }
-            if this.proto.wants_read() {
+            if this.proto.wants_read() && !read_waits {
                 match this.transport.poll_read(cx, this.proto.read_buf()) {
                     Poll::Ready(Ok(0)) => {
                         this.proto.received_eof();
@@ -207,7 +214,7 @@ where
                     }
                     Poll::Ready(Ok(_)) => progress = true,
                     Poll::Ready(Err(e)) => return this.fail(RequestError::Io(Arc::new(e))),
-                    Poll::Pending => {}
+                    Poll::Pending => read_waits = true,
                 }
             }
             if progress {
@@ -229,6 +236,7 @@ where
             }
             // What expired is reported by the next turn's events.
             this.proto.handle_timeout(deadline);
+            now = crate::io::now();
         }
         cx.waker().wake_by_ref();
         Poll::Pending
@@ -239,11 +247,13 @@ impl<T> ClientConnection<T>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    /// Writes queued requests' heads while the connection can take them.
-    fn take_requests(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    /// Writes queued requests' heads while the connection can take them;
+    /// `waits` is set when the queue has no more for now.
+    fn take_requests(&mut self, cx: &mut Context<'_>, now: Instant, waits: &mut bool) -> bool {
         let mut progress = false;
         while self.proto.can_send() && self.proto.can_buffer_more() {
             let Poll::Ready(Some(envelope)) = self.queue.poll_recv(cx) else {
+                *waits = true;
                 break;
             };
             progress = true;
