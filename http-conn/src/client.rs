@@ -176,8 +176,8 @@ where
         if this.closed {
             return Poll::Ready(this.error.clone().map_or(Ok(()), Err));
         }
-        // One clock reading serves every turn of this poll; a fired timer
-        // takes a new one.
+        // One clock reading serves every turn of this poll, as a poll is
+        // short (a fired timer takes a new one).
         let mut now = now();
         // The queue and the socket, once they answered `Pending`, hold this
         // task's waker until they have more: asking them again in a later

@@ -218,6 +218,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        // One clock reading serves every turn of this poll, as a poll is
+        // short (a fired timer takes a new one).
+        let mut now = now();
         for _ in 0..MAX_TURNS {
             match *this.state {
                 State::Open => {}
@@ -229,7 +232,6 @@ where
                     continue;
                 }
             }
-            let now = now();
             // Read first: a wake-up is most often for new bytes, and what
             // they bring is then handled, answered and written in this
             // same turn.
@@ -281,6 +283,7 @@ where
             }
             // What expired is reported by the next turn's events.
             this.proto.handle_timeout(deadline);
+            now = crate::io::now();
         }
         // Bounded work per poll: let other tasks run, then go on.
         cx.waker().wake_by_ref();
