@@ -531,14 +531,15 @@ impl<H: HeadKind> Parser<H> {
         {
             // No control byte (HTAB included) comes before `end`: the value's
             // bytes are all field-vchar or SP, and its OWS is SP.
-            let value = &buf[name_end + 1..end];
-            let leading = value.iter().take_while(|&&b| b == b' ').count();
-            let trailing = value[leading..]
-                .iter()
-                .rev()
-                .take_while(|&&b| b == b' ')
-                .count();
-            let value = Span::new(name_end + 1 + leading, end - trailing);
+            let (mut start, mut value_end) = (name_end + 1, end);
+            let mut value = &buf[start..value_end];
+            while let [b' ', rest @ ..] = value {
+                (value, start) = (rest, start + 1);
+            }
+            while let [rest @ .., b' '] = value {
+                (value, value_end) = (rest, value_end - 1);
+            }
+            let value = Span::new(start, value_end);
             return self.add_field(buf, line, Span::new(line, name_end), value, end + 2);
         }
         let Some(&after_name) = buf.get(name_end) else {
