@@ -48,7 +48,7 @@ use crate::upgrade::{OnUpgrade, Upgraded};
 
 mod handle;
 
-use handle::{Envelope, Reply, Signals};
+use handle::{Envelope, InFlight, Reply, Signals};
 pub use handle::{FieldsAsGiven, RequestError, ResponseFuture, SendRequest, ThroughProxy};
 
 /// Turns of the poll loop before the task yields to others.
@@ -137,7 +137,7 @@ pub struct ClientConnection<T> {
     sending: Option<(ExchangeId, Outgoing, Option<HeaderMap>)>,
     /// The response body being received; `None` inside when the caller
     /// dropped the response (its body is read and thrown away).
-    receiving: Option<(ExchangeId, Option<Feed<ExchangeId>>)>,
+    receiving: Option<Receiving>,
     /// Where the transport goes after a switching response.
     upgrade_to: Option<(oneshot::Sender<Upgraded>, Bytes)>,
     timer: Timer,
@@ -151,6 +151,16 @@ pub struct ClientConnection<T> {
 struct Waiting {
     id: ExchangeId,
     reply: Option<oneshot::Sender<Reply>>,
+    counted: InFlight,
+}
+
+/// The response body being received.
+struct Receiving {
+    id: ExchangeId,
+    /// `None` when the caller dropped the response (its body is read and
+    /// thrown away).
+    feed: Option<Feed<ExchangeId>>,
+    _counted: InFlight,
 }
 
 impl<T> fmt::Debug for ClientConnection<T> {
@@ -159,7 +169,7 @@ impl<T> fmt::Debug for ClientConnection<T> {
             .field("proto", &self.proto)
             .field("waiting", &self.waiting.len())
             .field("sending", &self.sending.as_ref().map(|(id, ..)| *id))
-            .field("receiving", &self.receiving.as_ref().map(|(id, _)| *id))
+            .field("receiving", &self.receiving.as_ref().map(|r| r.id))
             .field("closed", &self.closed)
             .finish_non_exhaustive()
     }
@@ -262,13 +272,13 @@ where
                 body,
                 reply,
                 spare,
+                counted,
             } = envelope;
             if let Some(map) = spare {
                 self.converter.recycle(map);
             }
             if reply.is_closed() {
                 // Nobody waits for it any more: not sent.
-                self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
                 continue;
             }
             match self.proto.send_prepared(&request, now) {
@@ -276,13 +286,13 @@ where
                     self.waiting.push_back(Waiting {
                         id,
                         reply: Some(reply),
+                        counted,
                     });
                     if request.body_framing() != BodyFraming::Empty {
                         self.sending = Some((id, body, None));
                     }
                 }
                 Err(error) => {
-                    self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
                     let _ = reply.send(Err(RequestError::Local(error)));
                 }
             }
@@ -353,7 +363,10 @@ where
     /// Hands read-side events to the callers.
     fn deliver_events(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let mut progress = false;
-        if let Some((_, Some(feed))) = self.receiving.as_mut() {
+        if let Some(Receiving {
+            feed: Some(feed), ..
+        }) = self.receiving.as_mut()
+        {
             match feed.poll_ready(cx) {
                 // Resumed: the socket is read again (next turn).
                 Readiness::Ready => progress |= self.proto.set_body_paused(false, now),
@@ -363,9 +376,9 @@ where
                 // The caller dropped the body: the rest is read and thrown
                 // away (the connection stays in step), within bounds.
                 Readiness::Gone => {
-                    if let Some((id, feed)) = self.receiving.as_mut() {
-                        *feed = None;
-                        self.proto.body_dropped(*id);
+                    if let Some(receiving) = self.receiving.as_mut() {
+                        receiving.feed = None;
+                        self.proto.body_dropped(receiving.id);
                     }
                     progress = true;
                 }
@@ -382,19 +395,19 @@ where
                     self.deliver_response(arrived);
                 }
                 ClientEvent::Data { id, data } => {
-                    if let Some((_, feed)) = self.receiving.as_mut().filter(|(r, _)| *r == id) {
-                        if feed.as_mut().is_some_and(|f| !f.data(data)) {
-                            *feed = None;
+                    if let Some(receiving) = self.receiving.as_mut().filter(|r| r.id == id) {
+                        if receiving.feed.as_mut().is_some_and(|f| !f.data(data)) {
+                            receiving.feed = None;
                             self.proto.body_dropped(id);
                         }
                     }
                 }
                 ClientEvent::End { id, trailers } => {
-                    if let Some((_, feed)) = self.receiving.take_if(|(r, _)| *r == id) {
-                        if let Some(feed) = feed {
+                    // Its exchange is over: the count goes down as it drops.
+                    if let Some(receiving) = self.receiving.take_if(|r| r.id == id) {
+                        if let Some(feed) = receiving.feed {
                             feed.finish(trailers);
                         }
-                        self.answered();
                     }
                 }
                 ClientEvent::Upgraded { response, leftover } => {
@@ -421,7 +434,12 @@ where
             sender,
         } = arrived;
         let complete = sender.is_none();
-        let reply = self.pop_waiting(id).and_then(|w| w.reply);
+        let Some(Waiting { reply, counted, .. }) = self.pop_waiting(id) else {
+            // Nobody asked for it (the state machine answers only what was
+            // sent): its body is read and thrown away.
+            self.proto.body_dropped(id);
+            return;
+        };
         let feed = match (reply, response) {
             (Some(reply), Some(response)) => reply
                 .send(Ok(response))
@@ -435,14 +453,17 @@ where
             }
             (None, _) => None,
         };
-        if complete {
-            self.answered();
-        } else {
+        // A complete response ends its exchange here (`counted` drops).
+        if !complete {
             // Nobody reads it: thrown away, within bounds.
             if feed.is_none() {
                 self.proto.body_dropped(id);
             }
-            self.receiving = Some((id, feed));
+            self.receiving = Some(Receiving {
+                id,
+                feed,
+                _counted: counted,
+            });
         }
     }
 
@@ -470,7 +491,6 @@ where
                 }
             }
         }
-        self.answered();
         self.sending = None;
         self.break_off(RequestError::Response(ResponseError::ClosedBeforeResponse));
     }
@@ -486,10 +506,11 @@ where
             if let Some(reply) = reply {
                 let _ = reply.send(Err(own.clone()));
             }
-            if let Some((_, Some(feed))) = self.receiving.take_if(|(r, _)| *r == id) {
-                feed.abort(body_error(own));
+            if let Some(receiving) = self.receiving.take_if(|r| r.id == id) {
+                if let Some(feed) = receiving.feed {
+                    feed.abort(body_error(own));
+                }
             }
-            self.answered();
         }
         self.sending = None;
         self.break_off(never_answered);
@@ -501,12 +522,6 @@ where
         ) {
             self.error.get_or_insert(error);
         }
-    }
-
-    /// One exchange is over (answered whole, or failed).
-    fn answered(&self) {
-        self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.signals.announce_change();
     }
 
     fn pop_waiting(&mut self, id: ExchangeId) -> Option<Waiting> {
@@ -523,11 +538,9 @@ where
             if let Some(reply) = waiting.reply {
                 let _ = reply.send(Err(error.clone()));
             }
-            self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
         }
-        if let Some((_, Some(feed))) = self.receiving.take() {
+        if let Some(feed) = self.receiving.take().and_then(|r| r.feed) {
             feed.abort(body_error(&error));
-            self.signals.in_flight.fetch_sub(1, Ordering::Relaxed);
         }
         self.queue.close();
     }

@@ -682,6 +682,39 @@ async fn the_handle_tells_a_pool_what_the_connection_can_take() {
     assert!(!send.is_ready(), "closing after what was in flight");
 }
 
+/// However an exchange ends, it stops being counted in flight: a response
+/// body dropped unread and then cut by the server, a request queued on a
+/// connection whose task is gone, a request whose caller gave up before it
+/// was written.
+#[tokio::test(start_paused = true)]
+async fn every_way_an_exchange_ends_takes_it_out_of_the_count() {
+    let (send, conn, mut peer) = connect();
+    let response = send.send(get("http://x/big"));
+    read_until(&mut peer, "\r\n\r\n").await;
+    peer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome")
+        .await
+        .unwrap();
+    drop(response.await.unwrap());
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(send.in_flight(), 1, "its body is still being drained");
+    // The server closes mid-body: the connection fails.
+    drop(peer);
+    let _ = conn.await;
+    assert_eq!(send.in_flight(), 0, "a drained body cut short");
+
+    let (send, conn, _peer) = connect();
+    conn.abort();
+    let _ = conn.await;
+    let queued = send.send(get("http://x/never"));
+    assert!(queued.await.is_err());
+    assert_eq!(send.in_flight(), 0, "queued on a connection gone");
+
+    let (send, _conn, _peer) = connect();
+    drop(send.send(get("http://x/abandoned")));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(send.in_flight(), 0, "given up before it was written");
+}
+
 /// A request body that panics fails its request with an error naming the
 /// panic (the caller's task does not panic); the connection closes, as
 /// after any body that fails mid-way.

@@ -134,6 +134,29 @@ pub(super) struct Envelope {
     /// The request's header map, its head written: the connection fills
     /// it again with a response's fields instead of allocating a map.
     pub(super) spare: Option<HeaderMap>,
+    pub(super) counted: InFlight,
+}
+
+/// One request counted in [`Signals::in_flight`] from when it is queued
+/// until it is dropped: it goes with the request into the queue, then to
+/// the wait for the response, then along while the response's body is
+/// read. However the exchange ends (answered, refused, failed, or the
+/// connection gone with the request still queued), dropping it is the one
+/// place the count goes down and a pool is told.
+pub(super) struct InFlight(Arc<Signals>);
+
+impl InFlight {
+    fn new(signals: &Arc<Signals>) -> InFlight {
+        signals.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(signals))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.announce_change();
+    }
 }
 
 /// A request extension: the connection is to an HTTP proxy, so the
@@ -268,13 +291,13 @@ impl SendRequest {
         spare: Option<HeaderMap>,
     ) -> ResponseFuture {
         let (reply, rx) = oneshot::channel();
-        self.signals.in_flight.fetch_add(1, Ordering::Relaxed);
         // A closed connection drops the envelope: the future reports it.
         let _ = self.queue.send(Envelope {
             request,
             body,
             reply,
             spare,
+            counted: InFlight::new(&self.signals),
         });
         ResponseFuture {
             rx: Some(rx),
