@@ -64,7 +64,8 @@
 //! | which fields an application may send | `gruvi-wire`, `encode.rs`: `check_field`, `check_application_field` |
 //! | chunk syntax, trailer rules, a body's size limit | `gruvi-body`, `decode.rs` / `encode.rs`: `Decoder`, `Encoder` |
 //! | how much may be buffered before reading stops | `proto/mod.rs`: `read_bound` |
-//! | parse-ahead, pipeline depth, body before the next head, draining | `proto/server/read.rs`: `Server::poll_event`, `parse_head` |
+//! | parse-ahead, pipeline depth, body before the next head | `proto/server/read.rs`: `Server::poll_event`, `parse_head` |
+//! | a received body, both roles: held back for a slow reader, drained (within a bound) once dropped, its read timer's clock | `proto/received.rs`: `ReceivedBody` |
 //! | requests refused before the application (413 included) | `proto/server/read.rs`: `reject`, `body_failed` |
 //! | a response's framing fields, `Date`, `Server`, `Connection` | `proto/server/respond.rs`: `Server::decide`, `write_head` |
 //! | the library's own answers | `proto/server/respond.rs`: `write_library_answer` |

@@ -7,13 +7,14 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use gruvi_body::{ChunkedLimits, Decoder, Encoder, Frame, Trailers};
+use gruvi_body::{ChunkedLimits, Decoder, Encoder, Trailers};
 use gruvi_wire::{
     BodyFraming, HeadText, Limits, ResponseHead, ResponseParser, Status, Version,
     exchange_keeps_alive, response_framing, wants_keep_alive,
 };
 use http::HeaderMap;
 
+use super::received::{BodyStep, ReceivedBody};
 use super::request::{PreparedRequest, RequestMethod};
 use super::{BodySize, LocalError, ResponseError};
 use crate::write_buf::WriteBuf;
@@ -175,12 +176,8 @@ pub struct Client {
 enum Reading {
     Head,
     Body {
-        id: ExchangeId,
-        decoder: Decoder,
+        body: ReceivedBody<ExchangeId>,
         close_after: bool,
-        /// Bytes thrown away since the caller dropped the body (`None`
-        /// while it reads).
-        drained: Option<u64>,
     },
     Done,
 }
@@ -242,7 +239,7 @@ impl Client {
     /// more than its limit).
     pub fn wants_read(&self) -> bool {
         let in_body = match self.reading {
-            Reading::Body { .. } if self.timers.body_paused => return false,
+            Reading::Body { ref body, .. } if body.is_paused() => return false,
             Reading::Body { .. } => true,
             Reading::Head | Reading::Done => false,
         };
@@ -438,15 +435,9 @@ impl Client {
     /// the connection can carry the next response; `Data` events stop, the
     /// `End` still comes.
     pub fn body_dropped(&mut self, id: ExchangeId) {
-        if let Reading::Body {
-            id: reading,
-            drained,
-            ..
-        } = &mut self.reading
-        {
-            if *reading == id && drained.is_none() {
-                *drained = Some(0);
-                self.timers.body_paused = false;
+        if let Reading::Body { body, .. } = &mut self.reading {
+            if body.id == id {
+                body.dropped();
             }
         }
     }
@@ -456,12 +447,10 @@ impl Client {
     /// the body-read timer does not run. Returns `true` if this resumed a
     /// paused body: the driver reads again.
     pub fn set_body_paused(&mut self, paused: bool, now: Instant) -> bool {
-        let resumed = self.timers.body_paused && !paused;
-        if resumed && self.timers.body_progress.is_some() {
-            self.timers.body_progress = Some(now);
+        match &mut self.reading {
+            Reading::Body { body, .. } => body.set_paused(paused, now),
+            _ => false,
         }
-        self.timers.body_paused = paused;
-        resumed
     }
 
     /// Returns `true` when the connection should be closed: it will carry no
@@ -481,42 +470,23 @@ impl Client {
         }
         match &mut self.reading {
             Reading::Done => None,
-            Reading::Body {
-                id,
-                decoder,
-                close_after,
-                drained,
-            } => loop {
-                if self.timers.body_paused && drained.is_none() {
-                    return None;
-                }
-                let id = *id;
-                let frame = decoder.decode_input(&mut self.read_buf, self.peer_eof);
-                if matches!(frame, Ok(Some(Frame::Data(_)))) || self.timers.body_progress.is_none()
-                {
-                    self.timers.body_progress = Some(now);
-                }
-                return match frame {
-                    Ok(None) => None,
-                    Ok(Some(Frame::Data(data))) => match drained {
-                        None => Some(ClientEvent::Data { id, data }),
-                        Some(drained) => {
-                            *drained += data.len() as u64;
-                            if *drained > self.config.max_drain_bytes {
-                                // Too much to throw away: close instead.
-                                return Some(self.fail(ResponseError::ClosedBeforeResponse));
-                            }
-                            continue;
-                        }
-                    },
-                    Ok(Some(Frame::End(trailers))) => {
+            Reading::Body { body, close_after } => {
+                let id = body.id;
+                let max_drain = self.config.max_drain_bytes;
+                match body.step(&mut self.read_buf, self.peer_eof, now, max_drain) {
+                    BodyStep::Wait => None,
+                    BodyStep::Data(data) => Some(ClientEvent::Data { id, data }),
+                    // A dropped body's end, too: the exchange is over.
+                    BodyStep::End { trailers, .. } => {
                         let close_after = *close_after;
                         self.response_ended(close_after, now);
                         Some(ClientEvent::End { id, trailers })
                     }
-                    Err(error) => Some(self.fail(ResponseError::Body(error))),
-                };
-            },
+                    // Too much to throw away: close instead.
+                    BodyStep::Overdrained => Some(self.fail(ResponseError::ClosedBeforeResponse)),
+                    BodyStep::Failed { error, .. } => Some(self.fail(ResponseError::Body(error))),
+                }
+            }
             Reading::Head => {
                 if self.read_buf.is_empty() {
                     if self.peer_eof {
@@ -642,12 +612,9 @@ impl Client {
             BodyFraming::Chunked => Decoder::chunked_response(self.config.chunked),
             BodyFraming::UntilClose => Decoder::until_close(),
         };
-        self.timers.body_progress = None;
         self.reading = Reading::Body {
-            id,
-            decoder,
+            body: ReceivedBody::new(id, decoder),
             close_after,
-            drained: None,
         };
         if close_after {
             self.closing = true;
@@ -658,8 +625,6 @@ impl Client {
     /// reading if the connection closes after it.
     fn response_ended(&mut self, close_after: bool, now: Instant) {
         self.in_flight.pop_front();
-        self.timers.body_progress = None;
-        self.timers.body_paused = false;
         self.timers.front_since = Some(now);
         if self.in_flight.is_empty() && matches!(self.sending, Sending::Idle) {
             self.timers.idle_since = Some(now);

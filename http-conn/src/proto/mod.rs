@@ -132,6 +132,7 @@
 
 mod client;
 mod error;
+mod received;
 mod request;
 mod server;
 

@@ -13,12 +13,13 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
-use gruvi_body::{BodyError, ChunkedLimits, Decoder, Trailers};
+use gruvi_body::{BodyError, ChunkedLimits, Trailers};
 use gruvi_wire::{
     BodyFraming, DATE_VALUE_LEN, DateCache, Limits, RequestHead, RequestParser, Version,
 };
 
 use super::error::PeerError;
+use super::received::ReceivedBody;
 use crate::write_buf::WriteBuf;
 
 /// Settings of a server connection.
@@ -233,13 +234,8 @@ pub struct Server {
 enum Reading {
     /// Waiting for a request head.
     Head,
-    /// Reading request `id`'s body; `drained` counts bytes thrown away once
-    /// the application no longer wants it (`None` while it does).
-    Body {
-        id: RequestId,
-        decoder: Decoder,
-        drained: Option<u64>,
-    },
+    /// Reading a request's body.
+    Body(ReceivedBody<RequestId>),
     /// No more requests are read.
     Done,
 }
@@ -385,8 +381,8 @@ impl Server {
         let in_body = match self.reading {
             Reading::Head if !self.may_parse_head() => return false,
             Reading::Head => false,
-            Reading::Body { .. } if self.timers.body_paused => return false,
-            Reading::Body { .. } => true,
+            Reading::Body(ref body) if body.is_paused() => return false,
+            Reading::Body(_) => true,
             Reading::Done => return false,
         };
         let bound = super::read_bound(&self.config.limits, &self.config.chunked, in_body);
@@ -501,14 +497,9 @@ impl Server {
             exchange.answer = Answer::Library(status);
         }
         // Its body is nobody's any more, and nothing follows the answer.
-        if let Reading::Body {
-            id: reading,
-            drained,
-            ..
-        } = &self.reading
-        {
-            if *reading == id {
-                if drained.is_none() {
+        if let Reading::Body(body) = &self.reading {
+            if body.id == id {
+                if !body.is_drained() {
                     self.body_notice = Some(BodyNotice::Abandoned(id));
                 }
                 self.stop_reading();
@@ -535,14 +526,14 @@ impl Server {
         }
         match &self.reading {
             Reading::Head => self.reading = Reading::Done,
-            Reading::Body { id: reading, .. } if *reading > id => {
+            Reading::Body(body) if body.id > id => {
                 if self.body_notice.is_none() {
-                    self.body_notice = Some(BodyNotice::Abandoned(*reading));
+                    self.body_notice = Some(BodyNotice::Abandoned(body.id));
                 }
                 self.stop_reading();
             }
             // Its own body is read to its end (or drained) first.
-            Reading::Body { .. } | Reading::Done => {}
+            Reading::Body(_) | Reading::Done => {}
         }
         self.timers.head_started = None;
         // Nothing owed any more (the response to `id` is out, or `id` was
@@ -555,11 +546,10 @@ impl Server {
     /// The one writer of "close as soon as what is written is flushed".
     fn end_now(&mut self) {
         self.closing = true;
-        if let Reading::Body {
-            id, drained: None, ..
-        } = &self.reading
-        {
-            self.body_notice = Some(BodyNotice::Abandoned(*id));
+        if let Reading::Body(body) = &self.reading {
+            if !body.is_drained() {
+                self.body_notice = Some(BodyNotice::Abandoned(body.id));
+            }
         }
         self.stop_reading();
         if let Some(front) = self.in_flight.front() {
@@ -586,12 +576,10 @@ impl Server {
     ///
     /// Returns `true` if this resumed a paused body: the driver reads again.
     pub fn set_body_paused(&mut self, paused: bool, now: Instant) -> bool {
-        let resumed = self.timers.body_paused && !paused;
-        if resumed && self.timers.body_progress.is_some() {
-            self.timers.body_progress = Some(now);
+        match &mut self.reading {
+            Reading::Body(body) => body.set_paused(paused, now),
+            _ => false,
         }
-        self.timers.body_paused = paused;
-        resumed
     }
 
     /// Graceful shutdown: no new request is parsed; the requests already
@@ -625,15 +613,9 @@ impl Server {
     /// of it is read and thrown away (up to [`ServerConfig::max_drain_bytes`])
     /// so the connection can carry the next request.
     pub fn body_dropped(&mut self, id: RequestId) {
-        if let Reading::Body {
-            id: reading,
-            drained,
-            ..
-        } = &mut self.reading
-        {
-            if *reading == id && drained.is_none() {
-                *drained = Some(0);
-                self.timers.body_paused = false;
+        if let Reading::Body(body) = &mut self.reading {
+            if body.id == id {
+                body.dropped();
             }
         }
     }

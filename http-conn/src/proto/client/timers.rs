@@ -13,10 +13,6 @@ pub(super) struct Timers {
     /// When the oldest request became the one awaited (the response before
     /// it ended).
     pub(super) front_since: Option<Instant>,
-    /// Body bytes last arrived (or the body started).
-    pub(super) body_progress: Option<Instant>,
-    /// The reader is slow: the body-read timer is off.
-    pub(super) body_paused: bool,
     /// Nothing in flight since then.
     pub(super) idle_since: Option<Instant>,
 }
@@ -70,11 +66,9 @@ impl Client {
             }
             // Waiting on the server for body bytes (a paused reader means
             // the caller is the slow one).
-            Reading::Body { .. }
-                if self.read_buf.is_empty() && !self.peer_eof && !self.timers.body_paused =>
-            {
+            Reading::Body { ref body, .. } if self.read_buf.is_empty() && !self.peer_eof => {
                 if let (Some(since), Some(limit)) =
-                    (self.timers.body_progress, self.config.body_read_timeout)
+                    (body.progress_timer(), self.config.body_read_timeout)
                 {
                     arm(Some(since + limit), ClientExpired::Body);
                 }

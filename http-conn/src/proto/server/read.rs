@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use gruvi_body::{BodyError, Decoder, Frame};
+use gruvi_body::{BodyError, Decoder};
 use gruvi_wire::{
     BodyFraming, RequestHead, Status, Version, WireError, expects_continue, is_upgrade_request,
     request_framing, wants_keep_alive,
@@ -14,6 +14,7 @@ use super::{
     Answer, BodyNotice, Continue, Exchange, Method, PeerError, Reading, Request, RequestId,
     Responding, Server, ServerEvent,
 };
+use crate::proto::received::{BodyStep, ReceivedBody};
 
 impl Server {
     /// The next event, or `None` until more input arrives (or while the
@@ -53,48 +54,29 @@ impl Server {
                     self.timers.head_started.get_or_insert(now);
                     return self.parse_head(now);
                 }
-                Reading::Body {
-                    id,
-                    decoder,
-                    drained,
-                } => {
-                    let id = *id;
+                Reading::Body(body) => {
+                    let id = body.id;
+                    let max_drain = self.config.max_drain_bytes;
                     // A reader that is behind gets nothing more until it
                     // catches up (backpressure); a drained body goes on.
-                    if drained.is_none() && self.timers.body_paused {
-                        return None;
-                    }
-                    let frame = decoder.decode_input(&mut self.read_buf, self.peer_eof);
-                    if matches!(frame, Ok(Some(Frame::Data(_))))
-                        || self.timers.body_progress.is_none()
-                    {
-                        self.timers.body_progress = Some(now);
-                    }
-                    match frame {
-                        Ok(None) => return None,
-                        Ok(Some(Frame::Data(data))) => match drained {
-                            None => return Some(ServerEvent::Data { id, data }),
-                            Some(drained) => {
-                                *drained += data.len() as u64;
-                                if *drained > self.config.max_drain_bytes {
-                                    // Too much to throw away: close instead
-                                    // (nor can what follows be handed over).
-                                    self.switching = false;
-                                    self.end_after(id);
-                                    self.stop_reading();
-                                    return None;
-                                }
-                            }
-                        },
-                        Ok(Some(Frame::End(trailers))) => {
-                            let draining = drained.is_some();
+                    match body.step(&mut self.read_buf, self.peer_eof, now, max_drain) {
+                        BodyStep::Wait => return None,
+                        BodyStep::Data(data) => return Some(ServerEvent::Data { id, data }),
+                        BodyStep::Overdrained => {
+                            // Too much to throw away: close instead (nor can
+                            // what follows be handed over).
+                            self.switching = false;
+                            self.end_after(id);
+                            self.stop_reading();
+                            return None;
+                        }
+                        BodyStep::End { trailers, drained } => {
                             self.body_ended(id);
-                            if !draining {
+                            if !drained {
                                 return Some(ServerEvent::End { id, trailers });
                             }
                         }
-                        Err(error) => {
-                            let delivered = drained.is_none();
+                        BodyStep::Failed { error, delivered } => {
                             self.stop_reading();
                             self.body_failed(id, error.clone(), now);
                             if delivered {
@@ -171,12 +153,7 @@ impl Server {
         self.reading = match decoder {
             Some(decoder) => {
                 self.timers.body_started = Some(now);
-                self.timers.body_progress = None;
-                Reading::Body {
-                    id,
-                    decoder,
-                    drained: None,
-                }
+                Reading::Body(ReceivedBody::new(id, decoder))
             }
             None => Reading::Head,
         };
@@ -254,9 +231,7 @@ impl Server {
     /// The body of request `id` ended: the next head may be read, unless
     /// the connection ends after this request.
     pub(super) fn body_ended(&mut self, id: RequestId) {
-        self.timers.body_progress = None;
         self.timers.body_started = None;
-        self.timers.body_paused = false;
         self.reading = if self.last.is_some_and(|last| last <= id) {
             Reading::Done
         } else {
@@ -271,9 +246,7 @@ impl Server {
     /// answers the request if its response has not started; else the
     /// connection closes after that response.
     pub(super) fn body_failed(&mut self, id: RequestId, error: BodyError, now: Instant) {
-        self.timers.body_progress = None;
         self.timers.body_started = None;
-        self.timers.body_paused = false;
         if self.switching {
             // What follows a broken body cannot be handed over.
             self.switching = false;

@@ -277,15 +277,9 @@ impl Server {
             // Answered without reading the whole body: the rest is thrown
             // away to keep the connection (a reader still holding it is
             // told it was cut).
-            if let Reading::Body {
-                id: reading,
-                drained: drained @ None,
-                ..
-            } = &mut self.reading
-            {
-                if *reading == id {
-                    *drained = Some(0);
-                    self.timers.body_paused = false;
+            if let Reading::Body(body) = &mut self.reading {
+                if body.id == id && !body.is_drained() {
+                    body.dropped();
                     self.body_notice = Some(BodyNotice::Abandoned(id));
                 }
             }
@@ -321,7 +315,9 @@ impl Server {
                 self.write.put_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                 // The client's time to send the body starts now (the next
                 // `poll_event` starts the clock).
-                self.timers.body_progress = None;
+                if let Reading::Body(body) = &mut self.reading {
+                    body.restart_clock();
+                }
             }
         }
     }

@@ -17,12 +17,8 @@ pub(super) struct Timers {
     pub(super) idle_since: Option<Instant>,
     /// The first byte of the head being read arrived.
     pub(super) head_started: Option<Instant>,
-    /// Body bytes last arrived (or the body started, or 100 was sent).
-    pub(super) body_progress: Option<Instant>,
     /// The body being read started (its head arrived).
     pub(super) body_started: Option<Instant>,
-    /// The application reads the body slowly: the body-read timer is off.
-    pub(super) body_paused: bool,
 }
 
 impl Server {
@@ -64,14 +60,17 @@ impl Server {
             // Waiting on the peer for body bytes (a paused reader means the
             // application is the slow one). A client waiting for `100
             // Continue` is not late either: it is waiting for us.
-            Reading::Body { id, drained, .. } => {
+            Reading::Body(body) => {
                 let awaits_continue = self
                     .in_flight
                     .iter()
-                    .any(|e| e.id == *id && e.continue_.awaited());
+                    .any(|e| e.id == body.id && e.continue_.awaited());
                 if !awaits_continue && !self.peer_eof {
-                    if self.read_buf.is_empty() && (!t.body_paused || drained.is_some()) {
-                        arm(after(t.body_progress, c.body_read_timeout), Expired::Body);
+                    if self.read_buf.is_empty() {
+                        arm(
+                            after(body.progress_timer(), c.body_read_timeout),
+                            Expired::Body,
+                        );
                     }
                     arm(after(t.body_started, c.body_deadline), Expired::Body);
                 }
@@ -107,10 +106,11 @@ impl Server {
             }
             Expired::Idle => self.end_now(),
             Expired::Body => {
-                if let Reading::Body { id, drained, .. } = self.reading {
+                if let Reading::Body(body) = &self.reading {
+                    let (id, delivered) = (body.id, !body.is_drained());
                     self.stop_reading();
                     let error = BodyError::timed_out();
-                    if drained.is_none() {
+                    if delivered {
                         self.body_notice = Some(BodyNotice::Failed(id, error.clone()));
                     }
                     self.body_failed(id, error, now);
