@@ -136,3 +136,97 @@ impl<Id> ReceivedBody<Id> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn body(len: u64) -> ReceivedBody<u32> {
+        ReceivedBody::new(7, Decoder::length(len))
+    }
+
+    #[test]
+    fn a_paused_body_waits_for_its_reader_and_its_timer_stops() {
+        let start = Instant::now();
+        let mut body = body(5);
+        let mut buf = BytesMut::from(&b"hel"[..]);
+        assert!(matches!(body.step(&mut buf, false, start, 0), BodyStep::Data(d) if d == "hel"));
+        assert_eq!(body.progress_timer(), Some(start));
+        body.set_paused(true, start);
+        buf.extend_from_slice(b"lo");
+        assert!(matches!(
+            body.step(&mut buf, false, start, 0),
+            BodyStep::Wait
+        ));
+        assert_eq!(body.progress_timer(), None, "the reader is the slow one");
+        let later = start + Duration::from_secs(3);
+        assert!(body.set_paused(false, later), "resumed");
+        assert_eq!(
+            body.progress_timer(),
+            Some(later),
+            "the peer's clock starts again"
+        );
+        assert!(matches!(body.step(&mut buf, false, later, 0), BodyStep::Data(d) if d == "lo"));
+        assert!(matches!(
+            body.step(&mut buf, false, later, 0),
+            BodyStep::End { drained: false, .. }
+        ));
+    }
+
+    #[test]
+    fn a_dropped_body_is_thrown_away_within_its_bound_never_held_back() {
+        let now = Instant::now();
+        let mut body = body(10);
+        body.set_paused(true, now);
+        body.dropped();
+        assert!(!body.is_paused() && body.is_drained());
+        assert!(!body.set_paused(true, now), "nobody to wait for");
+        assert!(!body.is_paused());
+        // Fed one byte at a time: all thrown away, then the end.
+        let mut buf = BytesMut::new();
+        for (i, &b) in b"0123456789".iter().enumerate() {
+            buf.extend_from_slice(&[b]);
+            match body.step(&mut buf, false, now, 10) {
+                BodyStep::Wait if i < 9 => {}
+                BodyStep::End { drained: true, .. } if i == 9 => {}
+                _ => panic!("byte {i}: a dropped body's data is not handed out"),
+            }
+        }
+        let mut over = ReceivedBody::new(1u32, Decoder::length(10));
+        over.dropped();
+        let mut buf = BytesMut::from(&b"0123456789"[..]);
+        assert!(matches!(
+            over.step(&mut buf, false, now, 9),
+            BodyStep::Overdrained
+        ));
+    }
+
+    #[test]
+    fn a_body_cut_short_fails_and_says_whether_a_reader_had_it() {
+        let now = Instant::now();
+        let mut read = body(4);
+        let mut buf = BytesMut::from(&b"ab"[..]);
+        assert!(matches!(
+            read.step(&mut buf, false, now, 0),
+            BodyStep::Data(_)
+        ));
+        assert!(matches!(
+            read.step(&mut buf, true, now, 0),
+            BodyStep::Failed {
+                delivered: true,
+                ..
+            }
+        ));
+        let mut dropped = body(4);
+        dropped.dropped();
+        assert!(matches!(
+            dropped.step(&mut BytesMut::new(), true, now, 10),
+            BodyStep::Failed {
+                delivered: false,
+                ..
+            }
+        ));
+    }
+}
