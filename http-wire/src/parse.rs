@@ -788,10 +788,15 @@ impl HeadKind for RequestHead {
         pos: usize,
         bare_lf: bool,
     ) -> Result<Option<usize>, WireError> {
-        // RFC 9112 §3: method is a token, then exactly one SP.
+        // RFC 9112 §3: method is a token, then exactly one SP. The commonest
+        // is found by one comparison.
         let mut i = pos;
-        while i < buf.len() && is_tchar(buf[i]) {
-            i += 1;
+        if buf.get(pos..pos + 4) == Some(b"GET ") {
+            i += 3;
+        } else {
+            while i < buf.len() && is_tchar(buf[i]) {
+                i += 1;
+            }
         }
         let Some(&after) = buf.get(i) else {
             return Ok(None);
