@@ -330,13 +330,21 @@ impl<'a> IntoIterator for &'a Fields {
 
 /// Returns `true` if the token `name` is `lower` (lower-case letters and
 /// `-`, of the same length) ignoring ASCII case, comparing eight bytes at a
-/// time. Setting bit 0x20 lower-cases a letter and turns no other token
+/// time (four to seven bytes: their first four and last four, which
+/// overlap). Setting bit 0x20 lower-cases a letter and turns no other token
 /// byte into a letter or `-` (only CR would become `-`, and a token has
 /// none; RFC 9110 §5.6.2), so the masked bytes are equal exactly when the
 /// names are.
 fn token_eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
     debug_assert_eq!(name.len(), lower.len());
     debug_assert!(name.iter().all(|&b| crate::scan::is_tchar(b)));
+    if (4..8).contains(&name.len()) {
+        let half =
+            |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("four bytes"));
+        let last = name.len() - 4;
+        return (half(name, 0) | 0x2020_2020) == half(lower, 0)
+            && (half(name, last) | 0x2020_2020) == half(lower, last);
+    }
     let word = |s: &[u8]| u64::from_le_bytes(s.try_into().expect("eight bytes"));
     let mut name_words = name.chunks_exact(8);
     let mut lower_words = lower.chunks_exact(8);
