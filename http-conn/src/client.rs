@@ -135,8 +135,7 @@ pub struct ClientConnection<T> {
     waiting: VecDeque<Waiting>,
     /// The request body being written, and its trailers once they came.
     sending: Option<(ExchangeId, Outgoing, Option<HeaderMap>)>,
-    /// The response body being received; `None` inside when the caller
-    /// dropped the response (its body is read and thrown away).
+    /// The response body being received.
     receiving: Option<Receiving>,
     /// Where the transport goes after a switching response.
     upgrade_to: Option<(oneshot::Sender<Upgraded>, Bytes)>,
