@@ -3,7 +3,7 @@
 //! every request still waiting.
 
 use bytes::{Buf, Bytes};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gruvi_conn::proto::{
     BodySize, Client, ClientConfig, ClientEvent, ExchangeId, LocalError, ResponseError,
@@ -709,6 +709,42 @@ fn a_complete_body_that_closes_fails_what_was_pipelined_behind_it() {
             Ev::Failed(vec![], ResponseError::UnsolicitedResponse),
         ]
     );
+}
+
+/// A body the caller reads slowly is held back: nothing more is read for
+/// it and its timer stops (the wait is the caller's); on resuming, the
+/// server gets the whole timeout again. A dropped body is never held back.
+#[test]
+fn a_body_the_caller_reads_slowly_is_held_back_without_timing_out() {
+    let config = ClientConfig {
+        body_read_timeout: Some(Duration::from_secs(30)),
+        response_timeout: None,
+        ..ClientConfig::default()
+    };
+    let mut now = Instant::now();
+    let mut c = Client::new(config, now);
+    let id = send(&mut c, "GET", "/slow");
+    let evs = feed(&mut c, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    assert_eq!(evs, [Ev::Response(0, 200), Ev::Data(0, b"abc".to_vec())]);
+    assert!(c.wants_read());
+    assert!(c.poll_timeout().is_some());
+    c.set_body_paused(true, now);
+    assert!(!c.wants_read(), "held back");
+    assert_eq!(c.poll_timeout(), None, "the wait is the caller's");
+    now += Duration::from_secs(100);
+    assert!(c.set_body_paused(false, now), "resumed");
+    assert!(c.wants_read());
+    assert_eq!(
+        c.poll_timeout(),
+        Some(now + Duration::from_secs(30)),
+        "the server gets the whole timeout again"
+    );
+    c.set_body_paused(true, now);
+    c.body_dropped(id);
+    assert!(c.wants_read(), "a dropped body is read past");
+    assert!(!c.set_body_paused(true, now));
+    assert!(c.wants_read(), "and never held back again");
+    assert_eq!(feed(&mut c, b"defghij"), [Ev::End(0, vec![])]);
 }
 
 /// A response body the caller dropped is read past to keep the connection
