@@ -147,30 +147,58 @@ fn table(peer: &str) -> String {
     format!("| measure | gruvi | {peer} | gruvi / {peer} |\n|---|---:|---:|---:|\n")
 }
 
-/// Appends to `md` one row per measure: `ours[key]` beside `theirs[key]`
-/// and their ratio.
 /// Load runs of each side, alternating: the machine's noise (other tenants,
 /// frequency changes) comes in bursts longer than one run, and the median
 /// of runs taken in turn keeps one burst from deciding a ratio.
 const ROUNDS: usize = 3;
 
 /// The run with the median requests per second, with every run's rate
-/// kept beside it (`rounds_rps`).
+/// kept beside it in the order they ran (`rounds_rps`).
 fn median_run(mut runs: Vec<Value>) -> Value {
     let rps = |run: &Value| run["rps"].as_f64().unwrap_or(0.0);
-    runs.sort_by(|a, b| rps(a).total_cmp(&rps(b)));
     let all: Vec<f64> = runs.iter().map(rps).collect();
+    runs.sort_by(|a, b| rps(a).total_cmp(&rps(b)));
     let mut median = runs.swap_remove(runs.len() / 2);
     median["rounds_rps"] = json!(all);
     median
 }
 
+/// The lowest and highest ratio of requests per second over the rounds,
+/// each of ours beside the peer's run taken right after it: how far one
+/// run's ratio may stray from the median's.
+fn round_ratios(ours: &Value, theirs: &Value) -> Option<(f64, f64)> {
+    let rounds = |v: &Value| -> Option<Vec<f64>> {
+        v["rounds_rps"]
+            .as_array()?
+            .iter()
+            .map(Value::as_f64)
+            .collect()
+    };
+    let (ours, theirs) = (rounds(ours)?, rounds(theirs)?);
+    if ours.len() != theirs.len() || ours.len() < 2 {
+        return None;
+    }
+    let ratios = ours.iter().zip(&theirs).map(|(a, b)| a / b);
+    Some(
+        ratios.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+            (lo.min(r), hi.max(r))
+        }),
+    )
+}
+
+/// Appends to `md` one row per measure: `ours[key]` beside `theirs[key]`
+/// and their ratio; the requests/s row also gives the range of the
+/// rounds' own ratios.
 fn push_rows(md: &mut String, mode: &str, ours: &Value, theirs: &Value, measures: &[Measure]) {
     let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     for (label, key, better) in measures {
         let (a, b) = (f(ours, key), f(theirs, key));
+        let spread = match round_ratios(ours, theirs) {
+            Some((lo, hi)) if *key == "rps" => format!(" (rounds {lo:.2}–{hi:.2}×)"),
+            _ => String::new(),
+        };
         md.push_str(&format!(
-            "| {mode}: {label} ({better} is better) | {a:.1} | {b:.1} | {:.2}× |\n",
+            "| {mode}: {label} ({better} is better) | {a:.1} | {b:.1} | {:.2}×{spread} |\n",
             a / b
         ));
     }
@@ -503,7 +531,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "# cargo xtask bench{quick_flag}\n\n\
          Machine: {machine}. Every server and client: one current-thread runtime; \
          {seconds} s per load run after a 1 s warm-up; each row is the median of \
-         {ROUNDS} runs of each side, the sides taking turns.\n\n\
+         {ROUNDS} runs of each side, the sides taking turns (a requests/s row \
+         also gives the lowest and highest ratio of one round, ours beside the \
+         peer's next run).\n\n\
          ## Server: our `hello` beside a hyper hello server\n\n\
          Load: `cargo xtask load` (pre-serialised requests over raw TCP).\n\n{servers_md}\n\
          ## Client: `gruvi_client::HttpService` beside hyper's `client::conn::http1`\n\n\
@@ -553,4 +583,27 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     println!("{report}");
     eprintln!("written: {}", out.join("report.md").display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_run_keeps_every_round_in_order_and_rounds_pair_up() {
+        let runs = |rates: &[f64]| rates.iter().map(|r| json!({ "rps": r })).collect();
+        let ours = median_run(runs(&[110.0, 90.0, 100.0]));
+        let theirs = median_run(runs(&[100.0, 100.0, 80.0]));
+        assert_eq!(ours["rps"], 100.0);
+        assert_eq!(ours["rounds_rps"], json!([110.0, 90.0, 100.0]));
+        // Round by round: 1.1, 0.9, 1.25.
+        assert_eq!(round_ratios(&ours, &theirs), Some((0.9, 1.25)));
+        let one = median_run(runs(&[100.0]));
+        assert_eq!(round_ratios(&one, &one), None, "one round has no spread");
+        assert_eq!(
+            round_ratios(&ours, &one),
+            None,
+            "rounds that do not pair up"
+        );
+    }
 }
