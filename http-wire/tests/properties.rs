@@ -160,6 +160,48 @@ proptest! {
         prop_assert_eq!(values, expected);
     }
 
+    /// A field line of bytes a field line is made of (and some it may not
+    /// hold), after a valid start: parsed whole and split every way, it is
+    /// the field or the error that RFC 9112 §5 and RFC 9110 §5.5, applied
+    /// byte by byte, say it is.
+    #[test]
+    fn field_like_lines_parse_as_the_rfc_says(
+        line in proptest::collection::vec(
+            prop_oneof![
+                12 => b'a'..=b'z',
+                2 => Just(b'-'),
+                3 => Just(b':'),
+                3 => Just(b' '),
+                1 => Just(b'\t'),
+                1 => Just(b'\r'),
+                1 => prop_oneof![Just(0u8), Just(0x7f), Just(b'"'), 0x80u8..=0xff],
+            ],
+            // An empty line would end the head.
+            1..48,
+        ),
+        after in proptest::collection::vec(any::<u8>(), 0..40),
+    ) {
+        let expected = field_line(&line);
+        if let Some((name, _)) = &expected {
+            // Names with rules of their own are other properties' business.
+            let known = ["host", "content-length", "transfer-encoding", "connection", "upgrade", "expect"];
+            prop_assume!(!known.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(name)));
+        }
+        let mut buf = b"GET / HTTP/1.1\r\nHost: example.com\r\n".to_vec();
+        buf.extend_from_slice(&line);
+        buf.extend_from_slice(b"\r\nX-Next: 1\r\n\r\n");
+        buf.extend_from_slice(&after);
+        match (request_every_way(&buf, &Limits::default()), expected) {
+            (Ok(Some((head, _))), Some((name, value))) => {
+                let field = &head.fields().iter().nth(1).expect("the line's field");
+                prop_assert_eq!(field.name(&buf), &name[..]);
+                prop_assert_eq!(field.value(&buf).into_owned(), value);
+            }
+            (Err(_), None) => {}
+            (got, expected) => prop_assert!(false, "{:?}: got {:?}, the RFC says {:?}", String::from_utf8_lossy(&line), got.map(|h| h.map(|(h, n)| (h.fields().len(), n))), expected),
+        }
+    }
+
     /// The fuzz targets' bodies, on random bytes with random limits.
     #[test]
     fn any_bytes_give_one_answer_however_split(input in proptest::collection::vec(any::<u8>(), 0..120)) {
@@ -311,4 +353,28 @@ fn byte_at_a_time_is_linear() {
     }
     let (parsed, consumed) = parser.parse(&head).unwrap().complete().unwrap();
     assert_eq!((parsed.fields().len(), consumed), (92, head.len()));
+}
+
+/// A request's field line (without its CRLF, holding no LF) as RFC 9112 §5
+/// and RFC 9110 §5.5 define it, byte by byte: `token ":" OWS value OWS`,
+/// the value's bytes HTAB, SP, visible ASCII or obs-text. The name and
+/// the trimmed value, or `None` if the line is not one (a line starting
+/// with whitespace is an obs-fold, which requests may not use).
+fn field_line(line: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.iter().all(|&b| tchar(b)) {
+        return None;
+    }
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+    {
+        return None;
+    }
+    let ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !ows(b)).unwrap_or(value.len());
+    let end = value.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);
+    Some((name.to_vec(), value[start..end].to_vec()))
 }
