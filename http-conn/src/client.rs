@@ -434,8 +434,11 @@ where
         } = arrived;
         let complete = sender.is_none();
         let Some(Waiting { reply, counted, .. }) = self.pop_waiting(id) else {
-            // Nobody asked for it (the state machine answers only what was
-            // sent): its body is read and thrown away.
+            // Not reached: the state machine reports responses only to
+            // requests sent, and their waits are removed before a response
+            // only once the connection has failed (`break_off`,
+            // `connection_failed`), after which none comes. Were it reached,
+            // the body would be thrown away.
             self.proto.body_dropped(id);
             return;
         };

@@ -219,7 +219,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         // One clock reading serves every turn of this poll, as a poll is
-        // short (a fired timer takes a new one).
+        // short (a fired timer takes a new one). A handler that blocks in
+        // its poll for long makes what follows in this poll look earlier
+        // by that much (a response's duration, the next timers' start).
         let mut now = now();
         for _ in 0..MAX_TURNS {
             match *this.state {

@@ -928,6 +928,30 @@ fn a_body_the_application_reads_slowly_does_not_time_out() {
     );
 }
 
+/// A body the application dropped has no reader to wait for: a driver
+/// that still says "paused" (its reader's last word) does not stop it
+/// being drained, nor the next request being read.
+#[test]
+fn a_dropped_body_is_never_held_back() {
+    let mut h = Harness::new();
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    h.server.set_body_paused(true, h.now);
+    assert!(!h.server.wants_read(), "held back for its reader");
+    h.server.body_dropped(h.id(0));
+    assert!(h.server.wants_read(), "drained");
+    assert!(!h.server.set_body_paused(true, h.now));
+    assert!(h.server.wants_read(), "and never held back again");
+    h.respond(0, 200, &[], b"");
+    let events = h.feed(format!("defghij{}", get("/next")).as_bytes());
+    assert_eq!(
+        events,
+        [
+            req(1, "GET", "/next", BodyFraming::Empty),
+            Ev::End(1, vec![])
+        ]
+    );
+}
+
 #[test]
 fn graceful_shutdown_of_an_idle_connection_closes_it_at_once() {
     let mut h = Harness::new();

@@ -547,7 +547,7 @@ impl<H: HeadKind> Parser<H> {
         };
         if after_name != b':' {
             let kind = match after_name {
-                // RFC 9112 §5.1 ¶2: no whitespace between name and name_end.
+                // RFC 9112 §5.1 ¶2: no whitespace between name and colon.
                 b' ' | b'\t' if name_end > line => ErrorKind::WhitespaceBeforeColon,
                 b'\r' | b'\n' if name_end > line => ErrorKind::MissingColon,
                 _ => ErrorKind::InvalidFieldName,

@@ -178,6 +178,14 @@ fn round_ratios(ours: &Value, theirs: &Value) -> Option<(f64, f64)> {
     if ours.len() != theirs.len() || ours.len() < 2 {
         return None;
     }
+    // A run that answered nothing has no ratio worth showing.
+    if ours
+        .iter()
+        .chain(&theirs)
+        .any(|&rps| rps <= 0.0 || !rps.is_finite())
+    {
+        return None;
+    }
     let ratios = ours.iter().zip(&theirs).map(|(a, b)| a / b);
     Some(
         ratios.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {

@@ -323,9 +323,10 @@ impl SendRequest {
     }
 
     /// Calls `room.notify_one()` each time an exchange on the connection
-    /// ends or the connection closes, from the connection's own task: a
-    /// pool's callers waiting for room are woken without a task of the
-    /// pool's per connection. Set once; later calls are ignored.
+    /// ends (answered, failed, or dropped unsent — then from whichever task
+    /// dropped it) or the connection closes: a pool's callers waiting for
+    /// room are woken without a task of the pool's per connection. Set
+    /// once; later calls are ignored.
     ///
     /// Hidden: made for `gruvi-client`'s pool, and its shape (a tokio
     /// `Notify`) may change before it is offered as API.

@@ -445,7 +445,9 @@ impl Client {
     /// The driver stopped (`true`) or resumed (`false`) handing body bytes
     /// to the caller because it reads slowly: no more is read meanwhile and
     /// the body-read timer does not run. Returns `true` if this resumed a
-    /// paused body: the driver reads again.
+    /// paused body: the driver reads again. Nothing happens while no body
+    /// is read, or to a body the caller dropped (it has no reader to wait
+    /// for: it is read and thrown away).
     pub fn set_body_paused(&mut self, paused: bool, now: Instant) -> bool {
         match &mut self.reading {
             Reading::Body { body, .. } => body.set_paused(paused, now),

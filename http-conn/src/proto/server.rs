@@ -575,6 +575,8 @@ impl Server {
     /// timeout again.
     ///
     /// Returns `true` if this resumed a paused body: the driver reads again.
+    /// Nothing happens while no body is read, or to a body the application
+    /// dropped (it has no reader to wait for: it is drained).
     pub fn set_body_paused(&mut self, paused: bool, now: Instant) -> bool {
         match &mut self.reading {
             Reading::Body(body) => body.set_paused(paused, now),
