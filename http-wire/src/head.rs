@@ -329,32 +329,35 @@ impl<'a> IntoIterator for &'a Fields {
 }
 
 /// Returns `true` if the token `name` is `lower` (lower-case letters and
-/// `-`, of the same length) ignoring ASCII case, comparing eight bytes at a
-/// time (four to seven bytes: their first four and last four, which
-/// overlap). Setting bit 0x20 lower-cases a letter and turns no other token
-/// byte into a letter or `-` (only CR would become `-`, and a token has
-/// none; RFC 9110 §5.6.2), so the masked bytes are equal exactly when the
-/// names are.
+/// `-`, of the same length, at least four bytes) ignoring ASCII case,
+/// comparing words that cover it: eight bytes at a time and the last eight,
+/// or under eight bytes, the first four and the last four (the last word
+/// may overlap the one before). Setting bit 0x20 lower-cases a letter and
+/// turns no other token byte into a letter or `-` (only CR would become
+/// `-`, and a token has none; RFC 9110 §5.6.2), so the masked bytes are
+/// equal exactly when the names are.
 fn token_eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
     debug_assert_eq!(name.len(), lower.len());
+    debug_assert!(name.len() >= 4);
     debug_assert!(name.iter().all(|&b| crate::scan::is_tchar(b)));
-    if (4..8).contains(&name.len()) {
+    let len = name.len();
+    if len < 8 {
         let half =
             |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("four bytes"));
-        let last = name.len() - 4;
-        return (half(name, 0) | 0x2020_2020) == half(lower, 0)
-            && (half(name, last) | 0x2020_2020) == half(lower, last);
+        return [0, len - 4]
+            .into_iter()
+            .all(|at| half(name, at) | 0x2020_2020 == half(lower, at));
     }
-    let word = |s: &[u8]| u64::from_le_bytes(s.try_into().expect("eight bytes"));
-    let mut name_words = name.chunks_exact(8);
-    let mut lower_words = lower.chunks_exact(8);
-    for (n, l) in (&mut name_words).zip(&mut lower_words) {
-        if word(n) | 0x2020_2020_2020_2020 != word(l) {
+    let word =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let mut at = 0;
+    while at + 8 < len {
+        if word(name, at) | 0x2020_2020_2020_2020 != word(lower, at) {
             return false;
         }
+        at += 8;
     }
-    let rest = name_words.remainder().iter().zip(lower_words.remainder());
-    rest.into_iter().all(|(&n, &l)| n | 0x20 == l)
+    word(name, len - 8) | 0x2020_2020_2020_2020 == word(lower, len - 8)
 }
 
 /// Bits for the fields that change how a message is framed or the connection

@@ -245,14 +245,8 @@ mod simd {
 
     /// Skips letters, digits and `-`, 16 bytes at a time.
     #[inline(always)]
-    pub(super) fn skip_name_like(buf: &[u8], mut i: usize) -> usize {
-        while buf.len() - i >= 16 {
-            if let Some(found) = sse2_block(buf, i, Stop::NonNameLike) {
-                return found;
-            }
-            i += 16;
-        }
-        tail(buf, i, Stop::NonNameLike)
+    pub(super) fn skip_name_like(buf: &[u8], from: usize) -> usize {
+        sse2_then_tail(buf, from, Stop::NonNameLike)
     }
 
     #[inline]
@@ -262,14 +256,8 @@ mod simd {
 
     /// Skips bytes that are not [`super::is_uri_special`], 16 at a time.
     #[inline]
-    pub(super) fn skip_plain_uri(buf: &[u8], mut i: usize) -> usize {
-        while buf.len() - i >= 16 {
-            if let Some(found) = sse2_block(buf, i, Stop::UriSpecial) {
-                return found;
-            }
-            i += 16;
-        }
-        tail(buf, i, Stop::UriSpecial)
+    pub(super) fn skip_plain_uri(buf: &[u8], from: usize) -> usize {
+        sse2_then_tail(buf, from, Stop::UriSpecial)
     }
 
     /// Scans the first 48 bytes inline with SSE2 (most values and targets
@@ -297,6 +285,13 @@ mod simd {
                 Err(reached) => i = reached,
             }
         }
+        sse2_then_tail(buf, i, stop)
+    }
+
+    /// From `i`, 16 bytes at a time while whole blocks remain, then the
+    /// tail: the index of the first stop byte, or `buf.len()`.
+    #[inline(always)]
+    fn sse2_then_tail(buf: &[u8], mut i: usize, stop: Stop) -> usize {
         while buf.len() - i >= 16 {
             if let Some(found) = sse2_block(buf, i, stop) {
                 return found;
